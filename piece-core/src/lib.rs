@@ -1,0 +1,27 @@
+#![doc = include_str!("../../README.md")]
+//!
+//! # This crate
+//!
+//! `piece-core` is the synchronous, performance-critical core of swarm:
+//! bencode, torrent metainfo (v1, v2/BEP 52, hybrid), magnet links,
+//! hashing, storage backends and the piece picker. It has no async runtime
+//! and no network code.
+
+pub mod bitfield;
+pub mod layout;
+pub mod metainfo;
+pub mod storage;
+pub mod types;
+
+pub use bitfield::Bitfield;
+pub use layout::{Layout, LayoutFile};
+pub use types::{BlockInfo, InfoHashV1, InfoHashV2, InfoHashes, Lengths, PieceIndex, BLOCK_SIZE};
+
+/// Errors from constructing core types.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Lengths(#[from] types::LengthsError),
+    #[error(transparent)]
+    Layout(#[from] layout::LayoutError),
+}

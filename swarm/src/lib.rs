@@ -1,0 +1,7 @@
+#![doc = include_str!("../../README.md")]
+//!
+//! # This crate
+//!
+//! `swarm` is the BitTorrent engine on top of `piece-core`: the peer wire
+//! protocol as a state machine with no I/O inside, the tokio glue for TCP
+//! and QUIC, the embedding API and LAN discovery.
