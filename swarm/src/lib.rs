@@ -5,3 +5,6 @@
 //! `swarm` is the BitTorrent engine on top of `piece-core`: the peer wire
 //! protocol as a state machine with no I/O inside, the tokio glue for TCP
 //! and QUIC, the embedding API and LAN discovery.
+
+pub mod proto;
+pub mod wire;

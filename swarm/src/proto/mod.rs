@@ -1,0 +1,1 @@
+//! The peer protocol as a state machine with no I/O inside (issue 3).
