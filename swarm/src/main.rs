@@ -1,4 +1,49 @@
-fn main() {
-    eprintln!("swarm: no commands yet");
-    std::process::exit(2);
+//! The `swarm` command-line tool.
+//!
+//! Every failure prints one clear line on stderr and exits non-zero; no
+//! panic or backtrace reaches the user.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "swarm", version, about = "Share and fetch collections over BitTorrent, on the LAN")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Make a .torrent from a file or folder.
+    Create(cli::create::Args),
+    /// Show what a .torrent holds.
+    Info(cli::info::Args),
+    /// Check data on disk against a .torrent.
+    Verify(cli::verify::Args),
+    /// Share a file or folder (prints its magnet link, seeds until Ctrl-C).
+    Share(cli::share::Args),
+    /// Download a magnet link, .torrent or LAN share name.
+    Get(cli::get::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Create(a) => cli::create::run(a),
+        Cmd::Info(a) => cli::info::run(a),
+        Cmd::Verify(a) => cli::verify::run(a),
+        Cmd::Share(a) => cli::share::run(a),
+        Cmd::Get(a) => cli::get::run(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("swarm: {}", cli::one_line(&e));
+            ExitCode::from(2)
+        }
+    }
 }

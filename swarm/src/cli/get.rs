@@ -1,0 +1,9 @@
+//! `swarm get`.
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_a: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("'swarm get' is not built yet")
+}

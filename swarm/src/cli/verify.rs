@@ -1,0 +1,9 @@
+//! `swarm verify`.
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_a: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("'swarm verify' is not built yet")
+}
