@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need
+# (scripts/install-deps.sh), builds everything, runs every test (unit,
+# property, conformance, simulation, interop with real clients, network
+# namespaces), the examples, and each fuzz target for a short bounded time.
+#
+#   SWARM_NO_INSTALL=1   skip the install step
+#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 20; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${SWARM_NO_INSTALL:-0}" != 1 ]; then
+  bash scripts/install-deps.sh
+fi
+
+echo "== build"
+cargo build --workspace --all-targets --locked
+
+echo "== tests"
+cargo test --workspace --locked --no-fail-fast
+
+echo "== examples"
+cargo run --locked -q -p swarm --example seed_and_leech
+
+FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then
+  echo "== fuzz (${FUZZ_SECONDS}s per target)"
+  export RUSTC_BOOTSTRAP=1
+  for t in $(cd fuzz && cargo fuzz list); do
+    echo "-- fuzz $t"
+    (cd fuzz && cargo fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 3)
+  done
+fi
+echo "== all tests passed"
