@@ -6,5 +6,6 @@
 //! protocol as a state machine with no I/O inside, the tokio glue for TCP
 //! and QUIC, the embedding API and LAN discovery.
 
+pub mod discovery;
 pub mod proto;
 pub mod wire;
