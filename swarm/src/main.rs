@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "swarm", version, about = "Share and fetch collections over BitTorrent, on the LAN")]
+#[command(
+    name = "swarm",
+    version,
+    about = "Share and fetch collections over BitTorrent, on the LAN"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -28,6 +32,8 @@ enum Cmd {
     Share(cli::share::Args),
     /// Download a magnet link, .torrent or LAN share name.
     Get(cli::get::Args),
+    /// List what the LAN shares (name, size, peers, magnet).
+    Ls(cli::ls::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => cli::verify::run(a),
         Cmd::Share(a) => cli::share::run(a),
         Cmd::Get(a) => cli::get::run(a),
+        Cmd::Ls(a) => cli::ls::run(a),
     };
     match res {
         Ok(code) => code,

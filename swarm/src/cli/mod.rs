@@ -3,6 +3,7 @@
 pub mod create;
 pub mod get;
 pub mod info;
+pub mod ls;
 pub mod share;
 pub mod verify;
 

@@ -1,0 +1,120 @@
+//! `swarm ls`: list what the LAN shares.
+//!
+//! Browses mDNS for `_swarm._tcp` peers, reads each one's catalogue and
+//! prints one line per torrent: name, size, number of peers offering it,
+//! magnet link. `--json` prints
+//! `{"shares":[{"name","size","files","peers","addrs","btih","btmh","magnet"}],"hosts":N}`.
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use swarm::discovery;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// How long to look around the LAN, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Human size: 1.5 MiB.
+fn human(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+/// Parse `--timeout` into a bounded duration (0.1 s to 1 h).
+pub fn timeout_arg(secs: f64) -> anyhow::Result<Duration> {
+    if !secs.is_finite() || !(0.1..=3600.0).contains(&secs) {
+        anyhow::bail!("--timeout must be between 0.1 and 3600 seconds");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Run `swarm ls`.
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let timeout = timeout_arg(a.timeout)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let view = rt
+        .block_on(discovery::scan(timeout))
+        .context("looking around the LAN")?;
+    if a.json {
+        let shares: Vec<serde_json::Value> = view
+            .shares
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.share.name,
+                    "size": s.share.size,
+                    "files": s.share.files,
+                    "peers": s.peers.len(),
+                    "addrs": s.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                    "btih": s.share.info_hashes.v1.map(|h| h.to_hex()),
+                    "btmh": s.share.info_hashes.v2.map(|h| h.to_hex()),
+                    "magnet": s.share.magnet,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({ "shares": shares, "hosts": view.peers.len() });
+        println!("{out}");
+    } else if view.shares.is_empty() {
+        eprintln!(
+            "nothing shared on the LAN found within {}s ({} peer(s) seen)",
+            timeout.as_secs_f32(),
+            view.peers.len()
+        );
+    } else {
+        let w = view
+            .shares
+            .iter()
+            .map(|s| s.share.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 40);
+        println!("{:<w$}  {:>10}  {:>5}  MAGNET", "NAME", "SIZE", "PEERS");
+        for s in &view.shares {
+            println!(
+                "{:<w$}  {:>10}  {:>5}  {}",
+                s.share.name,
+                human(s.share.size),
+                s.peers.len(),
+                s.share.magnet
+            );
+        }
+    }
+    for (who, why) in &view.failures {
+        eprintln!("swarm: could not read what \"{who}\" shares: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_timeouts() {
+        assert_eq!(human(12), "12 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
+        assert!(timeout_arg(0.0).is_err());
+        assert!(timeout_arg(f64::NAN).is_err());
+        assert_eq!(timeout_arg(2.5).unwrap(), Duration::from_millis(2500));
+    }
+}
