@@ -351,3 +351,40 @@ fn empty_lan_lists_nothing() {
     assert_eq!(stdout_json(&out)["shares"].as_array().map(Vec::len), Some(0));
     assert!(t0.elapsed() < Duration::from_secs(15));
 }
+
+fn libtorrent_python() -> Option<&'static Path> {
+    let py = Path::new("/usr/bin/python3");
+    let ok = Command::new(py)
+        .args(["-c", "import libtorrent"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(py)
+}
+
+/// BEP 14 interop with libtorrent: our LSD and libtorrent's, in two
+/// namespaces, hear each other's announces for the same info-hash.
+#[test]
+fn libtorrent_lsd_interop() {
+    if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
+        return;
+    }
+    let Some(py) = libtorrent_python() else {
+        eprintln!("SKIPPED: python3-libtorrent not installed");
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let lan = Lan::new(2);
+    let hash = hex::encode(rand::random::<[u8; 20]>());
+    let t = Duration::from_secs(30);
+    let mut lt = lan.spawn(1, py, &[script, &hash, "6882"], &[]);
+    lt.wait_line("libtorrent READY", t, |l| l.ends_with("READY"));
+    let mut a = role_proc(&lan, 0, "zines", &hash, 6881);
+    a.wait_line("READY", t, |l| l.ends_with("READY"));
+    // libtorrent heard us ...
+    lt.wait_line("libtorrent lsd_peer alert for us", t, |l| l == "LSD_PEER 10.99.0.1:6881");
+    // ... and we heard libtorrent.
+    let want = format!("HINT {hash} 10.99.0.2:6882");
+    a.wait_line("LSD hint from libtorrent", t, |l| l == want);
+}
