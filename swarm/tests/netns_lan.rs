@@ -248,30 +248,29 @@ fn netns_role() {
     let port: u16 = parts[3].parse().expect("port");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        use swarm::discovery::{catalogue, lsd, mdns};
+        use swarm::discovery::catalogue;
+        use swarm::discovery::presence::{Presence, PresenceConfig};
         let ih = piece_core::types::InfoHashes { v1: Some(hash), v2: None };
-        let cat = catalogue::Catalogue { shares: vec![catalogue::Share::new(name.clone(), 1000, 1, ih)] };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let mut cfg = PresenceConfig::new(name.clone(), port);
+        // re-announce often so late joiners hear us within the test
+        cfg.lsd_interval = Duration::from_secs(1);
+        let presence = std::sync::Arc::new(Presence::start(cfg, tx));
+        assert!(presence.mdns_instance().is_some() && presence.lsd_running());
+        assert!(presence.add_share(catalogue::Share::new(name, 1000, 1, ih)));
         let l = tokio::net::TcpListener::bind(("0.0.0.0", port)).await.unwrap();
+        let p2 = presence.clone();
         tokio::spawn(async move {
+            // stands in for the session's listener: read the handshake,
+            // route the catalogue pseudo-hash
             while let Ok((mut s, _)) = l.accept().await {
-                let _ = catalogue::serve(&mut s, &[2; 20], &cat).await;
+                use tokio::io::AsyncReadExt;
+                let mut hs = [0u8; 68];
+                if s.read_exact(&mut hs).await.is_ok() && hs[28..48] == catalogue::CATALOGUE_HASH {
+                    let _ = p2.serve_catalogue(&mut s, &[2; 20]).await;
+                }
             }
         });
-        let _adv = mdns::Advertiser::start(&mdns::AdvertiseConfig {
-            label: name,
-            tcp_port: port,
-            quic_port: None,
-            fingerprint: None,
-        })
-        .unwrap();
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        let mut cfg = lsd::LsdConfig::new(port);
-        cfg.ipv6 = false;
-        // re-announce often so late joiners hear us within the test
-        cfg.interval = Duration::from_secs(1);
-        cfg.min_gap = Duration::from_secs(1);
-        let l = lsd::Lsd::start(cfg, tx).unwrap();
-        l.add(hash.0);
         println!("READY");
         let stdin_closed = tokio::task::spawn_blocking(|| {
             let mut s = String::new();

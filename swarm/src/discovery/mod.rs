@@ -16,7 +16,7 @@
 //!
 //! # Embedding in a session
 //!
-//! A sharing process:
+//! A sharing process (all bundled in [`presence::Presence`]):
 //! 1. answers connections whose handshake info-hash is
 //!    [`catalogue::CATALOGUE_HASH`] with
 //!    [`catalogue::serve_after_handshake`] and its [`Catalogue`];
@@ -28,6 +28,7 @@ pub mod bencode;
 pub mod catalogue;
 pub mod lsd;
 pub mod mdns;
+pub mod presence;
 
 use std::net::SocketAddr;
 use std::time::Duration;
