@@ -33,7 +33,11 @@ fn sh(args: &[&str]) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("`{}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -42,7 +46,9 @@ fn netns_available() -> Result<(), String> {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
         })
         .unwrap_or_default();
     if uid != "0" {
@@ -59,7 +65,9 @@ fn require_netns() -> bool {
             eprintln!("SKIPPED: network-namespace LAN test: {why} (SWARM_SKIP_NETNS=1)");
             false
         }
-        Err(why) => panic!("network-namespace LAN test cannot run: {why}; set SWARM_SKIP_NETNS=1 to skip"),
+        Err(why) => {
+            panic!("network-namespace LAN test cannot run: {why}; set SWARM_SKIP_NETNS=1 to skip")
+        }
     }
 }
 
@@ -72,13 +80,31 @@ struct Lan {
 impl Lan {
     /// Build a bridge namespace and `n` hosts 10.99.0.1.. on it.
     fn new(n: usize) -> Lan {
-        let prefix = format!("swl{}{:04x}", std::process::id() % 100_000, rand::random::<u16>());
-        let mut lan = Lan { prefix: prefix.clone(), hosts: Vec::new() };
+        let prefix = format!(
+            "swl{}{:04x}",
+            std::process::id() % 100_000,
+            rand::random::<u16>()
+        );
+        let mut lan = Lan {
+            prefix: prefix.clone(),
+            hosts: Vec::new(),
+        };
         let br = lan.bridge_ns();
         let setup = || -> Result<(), String> {
             sh(&["ip", "netns", "add", &br])?;
             sh(&["ip", "-n", &br, "link", "set", "lo", "up"])?;
-            sh(&["ip", "-n", &br, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])?;
+            sh(&[
+                "ip",
+                "-n",
+                &br,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
             sh(&["ip", "-n", &br, "link", "set", "br0", "up"])?;
             Ok(())
         };
@@ -91,14 +117,34 @@ impl Lan {
             let setup = || -> Result<(), String> {
                 sh(&["ip", "netns", "add", &host])?;
                 for k in ["all", "default"] {
-                    sh(&["ip", "netns", "exec", &host, "sysctl", "-qw", &format!("net.ipv6.conf.{k}.disable_ipv6=1")])?;
+                    sh(&[
+                        "ip",
+                        "netns",
+                        "exec",
+                        &host,
+                        "sysctl",
+                        "-qw",
+                        &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
+                    ])?;
                 }
                 sh(&["ip", "-n", &host, "link", "set", "lo", "up"])?;
-                sh(&["ip", "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host])?;
+                sh(&[
+                    "ip", "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                    "netns", &host,
+                ])?;
                 sh(&["ip", "-n", &br, "link", "set", &port, "master", "br0", "up"])?;
                 sh(&["ip", "-n", &host, "addr", "add", &ip, "dev", "eth0"])?;
                 sh(&["ip", "-n", &host, "link", "set", "eth0", "up"])?;
-                sh(&["ip", "-n", &host, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
+                sh(&[
+                    "ip",
+                    "-n",
+                    &host,
+                    "route",
+                    "add",
+                    "224.0.0.0/4",
+                    "dev",
+                    "eth0",
+                ])?;
                 Ok(())
             };
             setup().unwrap_or_else(|e| panic!("setting up host {host}: {e}"));
@@ -118,7 +164,9 @@ impl Lan {
     /// Start `prog args` inside host `i`.
     fn spawn(&self, i: usize, prog: &Path, args: &[&str], env: &[(&str, String)]) -> Proc {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.hosts[i]]).arg(prog).args(args);
+        c.args(["netns", "exec", &self.hosts[i]])
+            .arg(prog)
+            .args(args);
         for (k, v) in env {
             c.env(k, v);
         }
@@ -139,17 +187,30 @@ impl Lan {
         let label = format!("{}", (b'a' + i as u8) as char);
         let l2 = label.clone();
         std::thread::spawn(move || {
-            for line in out.into_iter().flat_map(|r| r.lines()).map_while(Result::ok) {
+            for line in out
+                .into_iter()
+                .flat_map(|r| r.lines())
+                .map_while(Result::ok)
+            {
                 let _ = tx.send(line);
             }
         });
         std::thread::spawn(move || {
-            for line in err.into_iter().flat_map(|r| r.lines()).map_while(Result::ok) {
+            for line in err
+                .into_iter()
+                .flat_map(|r| r.lines())
+                .map_while(Result::ok)
+            {
                 eprintln!("[{l2} stderr] {line}");
                 let _ = tx2.send(format!("stderr: {line}"));
             }
         });
-        Proc { child, lines: rx, label, seen: Vec::new() }
+        Proc {
+            child,
+            lines: rx,
+            label,
+            seen: Vec::new(),
+        }
     }
 }
 
@@ -206,7 +267,11 @@ impl Proc {
                 return (st.success(), std::mem::take(&mut self.seen));
             }
             if Instant::now() > deadline {
-                panic!("host {}: did not exit within {timeout:?}; output:\n{}", self.label, self.seen.join("\n"));
+                panic!(
+                    "host {}: did not exit within {timeout:?}; output:\n{}",
+                    self.label,
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -239,7 +304,9 @@ fn stdout_json(lines: &[String]) -> serde_json::Value {
 /// for each LSD hint heard, until stdin closes or 60 s pass.
 #[test]
 fn netns_role() {
-    let Ok(role) = std::env::var(ROLE_ENV) else { return };
+    let Ok(role) = std::env::var(ROLE_ENV) else {
+        return;
+    };
     let parts: Vec<&str> = role.split(':').collect();
     assert_eq!(parts.len(), 4, "bad role {role}");
     assert_eq!(parts[0], "share");
@@ -250,7 +317,10 @@ fn netns_role() {
     rt.block_on(async move {
         use swarm::discovery::catalogue;
         use swarm::discovery::presence::{Presence, PresenceConfig};
-        let ih = piece_core::types::InfoHashes { v1: Some(hash), v2: None };
+        let ih = piece_core::types::InfoHashes {
+            v1: Some(hash),
+            v2: None,
+        };
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let mut cfg = PresenceConfig::new(name.clone(), port);
         // re-announce often so late joiners hear us within the test
@@ -258,7 +328,9 @@ fn netns_role() {
         let presence = std::sync::Arc::new(Presence::start(cfg, tx));
         assert!(presence.mdns_instance().is_some() && presence.lsd_running());
         assert!(presence.add_share(catalogue::Share::new(name, 1000, 1, ih)));
-        let l = tokio::net::TcpListener::bind(("0.0.0.0", port)).await.unwrap();
+        let l = tokio::net::TcpListener::bind(("0.0.0.0", port))
+            .await
+            .unwrap();
         let p2 = presence.clone();
         tokio::spawn(async move {
             // stands in for the session's listener: read the handshake,
@@ -274,7 +346,11 @@ fn netns_role() {
         println!("READY");
         let stdin_closed = tokio::task::spawn_blocking(|| {
             let mut s = String::new();
-            while std::io::stdin().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {
+            while std::io::stdin()
+                .read_line(&mut s)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 s.clear();
             }
         });
@@ -325,7 +401,12 @@ fn lan_discovery_in_namespaces() {
     assert_eq!(shares[0]["name"], "zines");
     assert_eq!(shares[0]["btih"], hash.as_str());
     assert_eq!(shares[0]["peers"], 2, "{v}");
-    let mut addrs: Vec<&str> = shares[0]["addrs"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    let mut addrs: Vec<&str> = shares[0]["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
     addrs.sort();
     assert_eq!(addrs, vec!["10.99.0.1:6881", "10.99.0.3:6881"]);
 
@@ -349,7 +430,10 @@ fn empty_lan_lists_nothing() {
     let ls = lan.spawn(0, swarm_bin(), &["ls", "--json", "--timeout", "1"], &[]);
     let (ok, out) = ls.finish(Duration::from_secs(15));
     assert!(ok);
-    assert_eq!(stdout_json(&out)["shares"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        stdout_json(&out)["shares"].as_array().map(Vec::len),
+        Some(0)
+    );
     assert!(t0.elapsed() < Duration::from_secs(15));
 }
 
@@ -384,7 +468,9 @@ fn libtorrent_lsd_interop() {
     let mut a = role_proc(&lan, 0, "zines", &hash, 6881);
     a.wait_line("READY", t, |l| l.ends_with("READY"));
     // libtorrent heard us ...
-    lt.wait_line("libtorrent lsd_peer alert for us", t, |l| l == "LSD_PEER 10.99.0.1:6881");
+    lt.wait_line("libtorrent lsd_peer alert for us", t, |l| {
+        l == "LSD_PEER 10.99.0.1:6881"
+    });
     // ... and we heard libtorrent.
     let want = format!("HINT {hash} 10.99.0.2:6882");
     a.wait_line("LSD hint from libtorrent", t, |l| l == want);
@@ -442,12 +528,18 @@ fn share_and_get_by_name_in_namespaces() {
         let i = m.find("xt=urn:").unwrap_or(0);
         m[i..].split('&').next().unwrap_or("").to_string()
     };
-    assert_eq!(xt(&magnet_a), xt(&magnet_c), "A and C must share the same torrent");
+    assert_eq!(
+        xt(&magnet_a),
+        xt(&magnet_c),
+        "A and C must share the same torrent"
+    );
 
     // B sees one share named "zines" offered by two peers.
     let deadline = Instant::now() + t;
     loop {
-        let (ok, out) = lan.spawn(1, swarm_bin(), &["ls", "--json", "--timeout", "3"], &[]).finish(t);
+        let (ok, out) = lan
+            .spawn(1, swarm_bin(), &["ls", "--json", "--timeout", "3"], &[])
+            .finish(t);
         assert!(ok, "swarm ls failed:\n{}", out.join("\n"));
         let v = stdout_json(&out);
         let peers = v["shares"]
@@ -457,11 +549,19 @@ fn share_and_get_by_name_in_namespaces() {
         if peers == Some(2) {
             break;
         }
-        assert!(Instant::now() < deadline, "B never saw zines from 2 peers: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "B never saw zines from 2 peers: {v}"
+        );
     }
 
     // B downloads it by name, no address given.
-    let get = lan.spawn(1, swarm_bin(), &["get", "zines", "-o", out_b.path().to_str().unwrap()], &[]);
+    let get = lan.spawn(
+        1,
+        swarm_bin(),
+        &["get", "zines", "-o", out_b.path().to_str().unwrap()],
+        &[],
+    );
     let (ok, out) = get.finish(Duration::from_secs(120));
     assert!(ok, "swarm get zines failed:\n{}", out.join("\n"));
     for (p, want) in &files {
@@ -484,5 +584,8 @@ fn get_unknown_name_fails_clearly() {
     let (ok, out) = get.finish(Duration::from_secs(60));
     assert!(!ok, "swarm get nosuchname succeeded");
     let msg = out.join("\n");
-    assert!(msg.contains("nosuchname") && msg.contains("no share named"), "unclear message:\n{msg}");
+    assert!(
+        msg.contains("nosuchname") && msg.contains("no share named"),
+        "unclear message:\n{msg}"
+    );
 }

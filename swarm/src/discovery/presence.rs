@@ -97,7 +97,11 @@ impl Presence {
         } else {
             None
         };
-        Presence { catalogue: Arc::default(), advertiser, lsd }
+        Presence {
+            catalogue: Arc::default(),
+            advertiser,
+            lsd,
+        }
     }
 
     /// Is the mDNS service registered?
@@ -116,7 +120,11 @@ impl Presence {
         let id = share.info_hashes.wire_id();
         {
             let mut c = self.catalogue.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(old) = c.shares.iter_mut().find(|s| s.info_hashes == share.info_hashes) {
+            if let Some(old) = c
+                .shares
+                .iter_mut()
+                .find(|s| s.info_hashes == share.info_hashes)
+            {
                 *old = share;
             } else if c.shares.len() >= MAX_SHARES {
                 return false;
@@ -144,7 +152,10 @@ impl Presence {
 
     /// A snapshot of the catalogue.
     pub fn catalogue(&self) -> Catalogue {
-        self.catalogue.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalogue
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Answer a catalogue request whose handshake (info-hash
@@ -172,7 +183,10 @@ mod tests {
         cfg.lsd = false;
         let p = Presence::start(cfg, tx);
         assert!(p.mdns_instance().is_none() && !p.lsd_running());
-        let ih = InfoHashes { v1: Some(InfoHashV1([3; 20])), v2: None };
+        let ih = InfoHashes {
+            v1: Some(InfoHashV1([3; 20])),
+            v2: None,
+        };
         assert!(p.add_share(Share::new("a", 1, 1, ih)));
         assert!(p.add_share(Share::new("a2", 2, 1, ih)));
         assert_eq!(p.catalogue().shares.len(), 1);
@@ -181,7 +195,9 @@ mod tests {
         p.serve_catalogue(&mut b, &[0; 20]).await.unwrap();
         drop(b);
         let mut buf = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut a, &mut buf).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_end(&mut a, &mut buf)
+            .await
+            .unwrap();
         assert_eq!(&buf[28..48], &catalogue::CATALOGUE_HASH);
         let got = Catalogue::decode(&buf[72..]).unwrap();
         assert_eq!(got, p.catalogue());
