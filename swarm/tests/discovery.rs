@@ -142,3 +142,29 @@ async fn lsd_two_listeners_on_one_host() {
     .expect("B heard A's second announce");
     assert_eq!(seen[0].port(), 40001);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lsd_over_ipv6() {
+    let h = unique_hash();
+    let (tx_a, _rx_a) = tokio::sync::mpsc::channel(64);
+    let (tx_b, mut rx_b) = tokio::sync::mpsc::channel(64);
+    let mut cfg = LsdConfig::new(40011);
+    cfg.ipv4 = false;
+    let a = Lsd::start(cfg, tx_a).unwrap();
+    let mut cfg = LsdConfig::new(40012);
+    cfg.ipv4 = false;
+    let _b = Lsd::start(cfg, tx_b).unwrap();
+    a.add(h);
+    let hint = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let hint = rx_b.recv().await.expect("lsd stopped");
+            if hint.info_hash == h {
+                return hint;
+            }
+        }
+    })
+    .await
+    .expect("B heard A's IPv6 announce");
+    assert!(hint.addr.is_ipv6(), "{hint:?}");
+    assert_eq!(hint.addr.port(), 40011);
+}

@@ -361,8 +361,12 @@ where
     if len > MAX_CATALOGUE_BYTES {
         return Err(CatalogueError::TooLarge { len });
     }
-    let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).await?;
+    // Grow with the data actually received, not with the announced length.
+    let mut body = Vec::with_capacity(len.min(64 * 1024));
+    let got = (&mut *stream).take(len as u64).read_to_end(&mut body).await?;
+    if got != len {
+        return Err(CatalogueError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Catalogue::decode(&body)
 }
 
