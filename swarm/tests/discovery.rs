@@ -67,7 +67,7 @@ async fn mdns_advertise_scan_and_resolve() {
         .shares
         .iter()
         .find(|s| s.share.name == name)
-        .expect("share listed");
+        .unwrap_or_else(|| panic!("not listed: {:?} failures {:?}", view.shares, view.failures));
     assert_eq!(s.share.size, 4242);
     assert_eq!(s.share.info_hashes, ih);
     assert!(!s.peers.is_empty() && s.peers.iter().all(|p| p.port() == port));
@@ -75,6 +75,17 @@ async fn mdns_advertise_scan_and_resolve() {
     let r = discovery::resolve_in(&view, &name, Duration::from_secs(4)).unwrap();
     assert_eq!(r.info_hashes, ih);
     assert!(r.magnet.contains(&ih.v1.unwrap().to_hex()));
+
+    // resolve() answers once the name is seen (plus a short settle), not
+    // at the end of its timeout.
+    let t0 = Instant::now();
+    let limit = Duration::from_secs(15);
+    let r = discovery::resolve(&name.to_uppercase(), limit)
+        .await
+        .unwrap();
+    assert_eq!(r.name, name);
+    assert_eq!(r.peers.len(), s.peers.len());
+    assert!(t0.elapsed() < limit, "resolve waited its whole timeout");
     drop(adv);
 }
 

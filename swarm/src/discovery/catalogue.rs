@@ -363,7 +363,10 @@ where
     }
     // Grow with the data actually received, not with the announced length.
     let mut body = Vec::with_capacity(len.min(64 * 1024));
-    let got = (&mut *stream).take(len as u64).read_to_end(&mut body).await?;
+    let got = (&mut *stream)
+        .take(len as u64)
+        .read_to_end(&mut body)
+        .await?;
     if got != len {
         return Err(CatalogueError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }

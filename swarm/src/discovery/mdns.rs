@@ -21,7 +21,7 @@
 //! ever blocks. Everything read is bounded ([`MAX_PEERS`],
 //! [`MAX_ADDRS_PER_PEER`], TXT value lengths) and only used as a hint.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,8 @@ pub const SERVICE_TYPE: &str = "_swarm._tcp.local.";
 pub const MAX_PEERS: usize = 256;
 /// Most addresses kept per instance.
 pub const MAX_ADDRS_PER_PEER: usize = 8;
+/// Most times one instance is reported (first sighting plus address updates).
+pub const MAX_UPDATES_PER_PEER: usize = 4;
 /// Longest `fp` TXT value kept.
 pub const MAX_FP_LEN: usize = 128;
 
@@ -186,6 +188,12 @@ impl LanPeer {
     }
 }
 
+/// IPv6 link-local addresses come without their interface (scope id), so
+/// they cannot be dialled; skip them.
+fn is_v6_link_local(a: &IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+}
+
 fn to_peer(info: &ServiceInfo) -> Option<LanPeer> {
     if info.get_property_val_str("v") != Some("1") || info.get_port() == 0 {
         return None;
@@ -194,7 +202,7 @@ fn to_peer(info: &ServiceInfo) -> Option<LanPeer> {
         .get_addresses()
         .iter()
         .copied()
-        .filter(|a| !a.is_unspecified() && !a.is_multicast())
+        .filter(|a| !a.is_unspecified() && !a.is_multicast() && !is_v6_link_local(a))
         .collect();
     addrs.sort_by_key(|a| (a.is_ipv6(), *a));
     addrs.truncate(MAX_ADDRS_PER_PEER);
@@ -219,7 +227,8 @@ fn to_peer(info: &ServiceInfo) -> Option<LanPeer> {
 }
 
 /// Browse for `timeout`, sending each newly resolved instance on the
-/// returned channel as soon as it is known. Runs on its own thread; the
+/// returned channel as soon as it is known, and again (at most
+/// [`MAX_UPDATES_PER_PEER`] times in all) when new addresses for it appear. Runs on its own thread; the
 /// channel closes when the time is up.
 pub fn browse_stream(timeout: Duration) -> Result<mpsc::Receiver<LanPeer>, MdnsError> {
     let daemon = ServiceDaemon::new()?;
@@ -229,7 +238,8 @@ pub fn browse_stream(timeout: Duration) -> Result<mpsc::Receiver<LanPeer>, MdnsE
         .name("swarm-mdns-browse".into())
         .spawn(move || {
             let deadline = Instant::now() + timeout;
-            let mut seen: HashSet<String> = HashSet::new();
+            // fullname -> (addresses sent so far, number of sends)
+            let mut seen: HashMap<String, (HashSet<IpAddr>, usize)> = HashMap::new();
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() || tx.is_closed() {
@@ -237,14 +247,31 @@ pub fn browse_stream(timeout: Duration) -> Result<mpsc::Receiver<LanPeer>, MdnsE
                 }
                 match events.recv_timeout(left) {
                     Ok(ServiceEvent::ServiceResolved(info)) => {
-                        if seen.len() >= MAX_PEERS || seen.contains(info.get_fullname()) {
-                            continue;
-                        }
-                        if let Some(p) = to_peer(&info) {
-                            seen.insert(p.fullname.clone());
-                            if tx.blocking_send(p).is_err() {
-                                break;
+                        let Some(p) = to_peer(&info) else { continue };
+                        let room = seen.len() < MAX_PEERS;
+                        let fresh = match seen.get_mut(&p.fullname) {
+                            None if room => {
+                                seen.insert(
+                                    p.fullname.clone(),
+                                    (p.addrs.iter().copied().collect(), 1),
+                                );
+                                true
                             }
+                            None => false,
+                            // Addresses often arrive in pieces: send an
+                            // update when new ones show up (a few times).
+                            Some((addrs, sends)) if *sends < MAX_UPDATES_PER_PEER => {
+                                let new = p.addrs.iter().any(|a| !addrs.contains(a));
+                                if new {
+                                    addrs.extend(p.addrs.iter().copied());
+                                    *sends += 1;
+                                }
+                                new
+                            }
+                            Some(_) => false,
+                        };
+                        if fresh && tx.blocking_send(p).is_err() {
+                            break;
                         }
                     }
                     Ok(_) => {}
@@ -266,7 +293,13 @@ pub async fn browse(timeout: Duration) -> Result<Vec<LanPeer>, MdnsError> {
     let mut rx = browse_stream(timeout)?;
     let mut out = Vec::new();
     while let Some(p) = rx.recv().await {
-        out.push(p);
+        match out
+            .iter_mut()
+            .find(|o: &&mut LanPeer| o.fullname == p.fullname)
+        {
+            Some(o) => *o = p,
+            None => out.push(p),
+        }
     }
     Ok(out)
 }
@@ -303,7 +336,8 @@ mod tests {
         assert_eq!(p.tcp_port, 6881);
         assert_eq!(p.quic_port, Some(4433));
         assert_eq!(p.fingerprint.as_deref(), Some("abc123"));
-        assert_eq!(p.addrs[0], "10.0.0.2".parse::<IpAddr>().unwrap());
+        // the link-local IPv6 address has no scope id: dropped
+        assert_eq!(p.addrs, vec!["10.0.0.2".parse::<IpAddr>().unwrap()]);
         assert_eq!(p.instance(), "x on h-1");
         let bad = [("v", "2")];
         let info =

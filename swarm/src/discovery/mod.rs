@@ -52,9 +52,10 @@ pub enum DiscoveryError {
 pub struct LanShare {
     /// The entry as the first peer listed it.
     pub share: Share,
-    /// Distinct peers (address + TCP port) offering it.
+    /// The peers offering it: one address + TCP port per distinct mDNS
+    /// instance (sharing process).
     pub peers: Vec<SocketAddr>,
-    /// Their mDNS instance names.
+    /// Their mDNS instance names, in the same order.
     pub instances: Vec<String>,
 }
 
@@ -76,7 +77,7 @@ impl LanView {
             let key = share.key();
             match self.shares.iter_mut().find(|s| s.share.key() == key) {
                 Some(s) => {
-                    if !s.peers.contains(&from) {
+                    if !s.peers.contains(&from) && !s.instances.iter().any(|i| i == instance) {
                         s.peers.push(from);
                         s.instances.push(instance.to_owned());
                     }
@@ -98,30 +99,55 @@ impl LanView {
 /// mDNS browsing runs until shortly before the deadline; each peer's
 /// catalogue is asked for as soon as the peer resolves.
 pub async fn scan(timeout: Duration) -> Result<LanView, DiscoveryError> {
-    let deadline = Instant::now() + timeout;
+    scan_until(timeout, Duration::ZERO, |_| false).await
+}
+
+/// Like [`scan`], but once `enough(&view)` first holds, keep looking for
+/// only `settle` more (never past `timeout`) and return. Used by
+/// [`resolve`] to answer as soon as the name is found, while still giving
+/// other peers with the same (or a clashing) share a moment to answer.
+pub async fn scan_until(
+    timeout: Duration,
+    settle: Duration,
+    mut enough: impl FnMut(&LanView) -> bool,
+) -> Result<LanView, DiscoveryError> {
+    let mut deadline = Instant::now() + timeout;
+    let mut settling = false;
     // Leave time at the end to read catalogues of late peers.
     let browse_for = timeout.saturating_sub((timeout / 4).min(Duration::from_secs(1)));
-    let mut found = mdns::browse_stream(browse_for)?;
+    let mut found = Some(mdns::browse_stream(browse_for)?);
     let mut queries = JoinSet::new();
     let mut view = LanView::default();
     loop {
         tokio::select! {
-            p = found.recv() => match p {
+            p = async { found.as_mut()?.recv().await }, if found.is_some() => match p {
                 Some(peer) => {
-                    view.peers.push(peer.clone());
-                    queries.spawn(query_peer(peer, deadline));
+                    // First sighting or new addresses for a peer whose
+                    // catalogue we do not have yet: (re)try.
+                    let answered = view.shares.iter().any(|s| s.instances.iter().any(|i| i == peer.instance()));
+                    match view.peers.iter_mut().find(|p| p.fullname == peer.fullname) {
+                        Some(p) => *p = peer.clone(),
+                        None => view.peers.push(peer.clone()),
+                    }
+                    if !answered {
+                        queries.spawn(query_peer(peer, deadline));
+                    }
                 }
-                None => break,
+                None => found = None,
             },
-            Some(Ok((peer, res))) = queries.join_next(), if !queries.is_empty() => {
-                merge(&mut view, peer, res);
+            Some(r) = queries.join_next(), if !queries.is_empty() => {
+                if let Ok((peer, res)) = r {
+                    merge(&mut view, peer, res);
+                }
             }
             _ = tokio::time::sleep_until(deadline) => break,
         }
-    }
-    while let Ok(Some(r)) = tokio::time::timeout_at(deadline, queries.join_next()).await {
-        if let Ok((peer, res)) = r {
-            merge(&mut view, peer, res);
+        if found.is_none() && queries.is_empty() {
+            break;
+        }
+        if !settling && enough(&view) {
+            settling = true;
+            deadline = deadline.min(Instant::now() + settle);
         }
     }
     queries.abort_all();
@@ -131,9 +157,16 @@ pub async fn scan(timeout: Duration) -> Result<LanView, DiscoveryError> {
 type QueryResult = Result<(SocketAddr, Catalogue), String>;
 
 fn merge(view: &mut LanView, peer: LanPeer, res: QueryResult) {
+    let who = peer.instance().to_owned();
     match res {
-        Ok((addr, cat)) => view.add_catalogue(peer.instance(), addr, cat),
-        Err(e) => view.failures.push((peer.instance().to_owned(), e)),
+        Ok((addr, cat)) => {
+            view.failures.retain(|(w, _)| *w != who);
+            view.add_catalogue(&who, addr, cat);
+        }
+        Err(e) => {
+            view.failures.retain(|(w, _)| *w != who);
+            view.failures.push((who, e));
+        }
     }
 }
 
@@ -153,6 +186,9 @@ async fn query_peer(peer: LanPeer, deadline: Instant) -> (LanPeer, QueryResult) 
     }
     (peer, Err(last))
 }
+
+/// How long [`resolve`] keeps listening after the name is first found.
+pub const RESOLVE_SETTLE: Duration = Duration::from_millis(750);
 
 /// A share found by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,8 +266,17 @@ pub fn resolve_in(view: &LanView, name: &str, timeout: Duration) -> Result<Resol
 
 /// Look the LAN over for `timeout` and find the share called `name`
 /// (for `swarm get NAME`).
+///
+/// Returns about [`RESOLVE_SETTLE`] after the name is first seen, or when
+/// `timeout` is up.
 pub async fn resolve(name: &str, timeout: Duration) -> Result<Resolved, ResolveError> {
-    let view = scan(timeout).await?;
+    let lower = name.to_lowercase();
+    let view = scan_until(timeout, RESOLVE_SETTLE, |v| {
+        v.shares
+            .iter()
+            .any(|s| s.share.name.to_lowercase() == lower)
+    })
+    .await?;
     resolve_in(&view, name, timeout)
 }
 
