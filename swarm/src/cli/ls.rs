@@ -44,6 +44,26 @@ pub fn timeout_arg(secs: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Does a `swarm get` argument name a LAN share (not a magnet link, a
+/// .torrent file or an existing path)?
+pub fn is_share_name(arg: &str) -> bool {
+    !arg.starts_with("magnet:")
+        && !arg.to_ascii_lowercase().ends_with(".torrent")
+        && !std::path::Path::new(arg).exists()
+}
+
+/// For `swarm get NAME`: find the share on the LAN within `timeout`, with
+/// a clear error ("no share named \"x\" found on the LAN within 3s",
+/// or the list of clashing shares).
+#[allow(dead_code)]
+pub fn resolve_for_get(name: &str, timeout: Duration) -> anyhow::Result<discovery::Resolved> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(rt.block_on(discovery::resolve(name, timeout))?)
+}
+
 /// Run `swarm ls`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let timeout = timeout_arg(a.timeout)?;
@@ -116,5 +136,16 @@ mod tests {
         assert!(timeout_arg(0.0).is_err());
         assert!(timeout_arg(f64::NAN).is_err());
         assert_eq!(timeout_arg(2.5).unwrap(), Duration::from_millis(2500));
+        assert!(is_share_name("zines"));
+        assert!(!is_share_name("magnet:?xt=urn:btih:00"));
+        assert!(!is_share_name("x.TORRENT"));
+        assert!(!is_share_name("/"));
+    }
+
+    #[test]
+    fn unknown_name_is_a_clear_error() {
+        let e = resolve_for_get("nosuchname-3b1c", Duration::from_millis(500)).unwrap_err();
+        let msg = crate::cli::one_line(&e);
+        assert!(msg.starts_with("no share named \"nosuchname-3b1c\" found on the LAN"), "{msg}");
     }
 }
