@@ -45,7 +45,8 @@ pub fn timeout_arg(secs: f64) -> anyhow::Result<Duration> {
 }
 
 /// Does a `swarm get` argument name a LAN share (not a magnet link, a
-/// .torrent file or an existing path)?
+/// .torrent file or an existing path)? (For `swarm get`.)
+#[allow(dead_code)]
 pub fn is_share_name(arg: &str) -> bool {
     !arg.starts_with("magnet:")
         && !arg.to_ascii_lowercase().ends_with(".torrent")
