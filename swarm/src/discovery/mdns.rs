@@ -245,7 +245,8 @@ pub fn browse_stream(timeout: Duration) -> Result<mpsc::Receiver<LanPeer>, MdnsE
                 if left.is_zero() || tx.is_closed() {
                     break;
                 }
-                match events.recv_timeout(left) {
+                // Wake now and then to notice a receiver that went away.
+                match events.recv_timeout(left.min(Duration::from_millis(250))) {
                     Ok(ServiceEvent::ServiceResolved(info)) => {
                         let Some(p) = to_peer(&info) else { continue };
                         let room = seen.len() < MAX_PEERS;
@@ -275,6 +276,7 @@ pub fn browse_stream(timeout: Duration) -> Result<mpsc::Receiver<LanPeer>, MdnsE
                         }
                     }
                     Ok(_) => {}
+                    Err(_) if !events.is_disconnected() => {}
                     Err(_) => break,
                 }
             }

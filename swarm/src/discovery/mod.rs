@@ -66,6 +66,8 @@ pub struct LanView {
     pub shares: Vec<LanShare>,
     /// Peers found by mDNS.
     pub peers: Vec<LanPeer>,
+    /// Instance names of peers whose catalogue was read.
+    pub answered: Vec<String>,
     /// Peers whose catalogue could not be read, with the reason.
     pub failures: Vec<(String, String)>,
 }
@@ -124,7 +126,7 @@ pub async fn scan_until(
                 Some(peer) => {
                     // First sighting or new addresses for a peer whose
                     // catalogue we do not have yet: (re)try.
-                    let answered = view.shares.iter().any(|s| s.instances.iter().any(|i| i == peer.instance()));
+                    let answered = view.answered.iter().any(|i| i == peer.instance());
                     match view.peers.iter_mut().find(|p| p.fullname == peer.fullname) {
                         Some(p) => *p = peer.clone(),
                         None => view.peers.push(peer.clone()),
@@ -161,8 +163,13 @@ fn merge(view: &mut LanView, peer: LanPeer, res: QueryResult) {
     match res {
         Ok((addr, cat)) => {
             view.failures.retain(|(w, _)| *w != who);
-            view.add_catalogue(&who, addr, cat);
+            if !view.answered.contains(&who) {
+                view.add_catalogue(&who, addr, cat);
+                view.answered.push(who);
+            }
         }
+        // A later failure (retry on another address) does not hide an answer.
+        Err(_) if view.answered.contains(&who) => {}
         Err(e) => {
             view.failures.retain(|(w, _)| *w != who);
             view.failures.push((who, e));
