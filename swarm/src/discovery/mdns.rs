@@ -62,7 +62,8 @@ pub struct AdvertiseConfig {
 }
 
 /// A registered mDNS service; dropping it says goodbye and stops the
-/// mDNS thread.
+/// mDNS thread (waiting at most about a second for both, so drop it from
+/// a blocking context or at shutdown).
 pub struct Advertiser {
     daemon: ServiceDaemon,
     fullname: String,

@@ -23,6 +23,10 @@
 //! 2. keeps a [`mdns::Advertiser`] alive while it shares;
 //! 3. runs [`lsd::Lsd`], `add`s each torrent's handshake id and feeds the
 //!    [`lsd::PeerHint`]s to the matching torrent as candidate peers.
+//!
+//! A downloading process (`swarm get NAME`) calls [`resolve`], then fetches
+//! [`Resolved::magnet`] with [`Resolved::peers`] as initial peers; it may
+//! also run [`lsd::Lsd`] for the torrent to hear other LAN sources.
 
 pub mod bencode;
 pub mod catalogue;
