@@ -22,7 +22,8 @@
 //! [`MAX_INFOHASHES`] info-hashes per message, and drop messages carrying
 //! our own cookie. A parsed announce becomes a [`PeerHint`]: the source IP
 //! of the datagram with the announced port. It is only a hint: the peer
-//! must still prove it has the torrent in the handshake.
+//! must still prove it has the torrent in the handshake. The same hint is
+//! passed on at most once per [`MIN_ANNOUNCE_GAP`] ([`HintFilter`]).
 //!
 //! [`Lsd`] runs the sockets on the tokio runtime: it announces each added
 //! torrent at once and every [`REANNOUNCE_INTERVAL`], never more than once
@@ -438,6 +439,7 @@ async fn run(
 ) {
     let mut torrents: BTreeSet<[u8; 20]> = BTreeSet::new();
     let mut limiter = RateLimiter::new(cfg.min_gap);
+    let mut filter = HintFilter::new(cfg.min_gap);
     let mut tick = tokio::time::interval(cfg.interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate
@@ -452,8 +454,8 @@ async fn run(
                 Some(Cmd::Remove(h)) => { torrents.remove(&h); limiter.forget(&h); vec![] }
             },
             _ = tick.tick() => torrents.iter().copied().collect(),
-            r = recv_on(&v4, &mut b4) => { on_datagram(r, &b4, &cookie, &hints); vec![] }
-            r = recv_on(&v6, &mut b6) => { on_datagram(r, &b6, &cookie, &hints); vec![] }
+            r = recv_on(&v4, &mut b4) => { on_datagram(r, &b4, &cookie, &mut filter, &hints); vec![] }
+            r = recv_on(&v6, &mut b6) => { on_datagram(r, &b6, &cookie, &mut filter, &hints); vec![] }
         };
         let now = Instant::now();
         let due: Vec<[u8; 20]> = due.into_iter().filter(|h| limiter.allow(h, now)).collect();
@@ -483,21 +485,67 @@ fn on_datagram(
     r: std::io::Result<(usize, SocketAddr)>,
     buf: &[u8],
     cookie: &str,
+    filter: &mut HintFilter,
     hints: &mpsc::Sender<PeerHint>,
 ) {
     let Ok((n, src)) = r else { return };
     match parse(&buf[..n]) {
         Ok(a) if a.cookie.as_deref() == Some(cookie) => {}
         Ok(a) => {
+            let now = Instant::now();
             for h in a.info_hashes {
                 let hint = PeerHint {
                     info_hash: h,
                     addr: SocketAddr::new(src.ip(), a.port),
                 };
-                let _ = hints.try_send(hint);
+                if filter.fresh(hint, now) {
+                    let _ = hints.try_send(hint);
+                }
             }
         }
         Err(e) => tracing::trace!("ignoring LSD datagram from {src}: {e}"),
+    }
+}
+
+/// Passes each (info-hash, address) hint at most once per window, so a
+/// chatty or hostile host cannot flood the session; remembers at most
+/// [`HintFilter::CAPACITY`] hints (when full of unexpired ones, new hints
+/// are dropped until entries expire).
+#[derive(Debug)]
+pub struct HintFilter {
+    window: Duration,
+    seen: HashMap<PeerHint, Instant>,
+}
+
+impl HintFilter {
+    /// Most hints remembered.
+    pub const CAPACITY: usize = 4096;
+
+    /// A filter repeating a hint at most once per `window`.
+    pub fn new(window: Duration) -> Self {
+        HintFilter {
+            window,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Should `hint`, heard at `now`, go to the session?
+    pub fn fresh(&mut self, hint: PeerHint, now: Instant) -> bool {
+        if let Some(t) = self.seen.get(&hint) {
+            if now.saturating_duration_since(*t) < self.window {
+                return false;
+            }
+        }
+        if self.seen.len() >= Self::CAPACITY && !self.seen.contains_key(&hint) {
+            let window = self.window;
+            self.seen
+                .retain(|_, t| now.saturating_duration_since(*t) < window);
+            if self.seen.len() >= Self::CAPACITY {
+                return false;
+            }
+        }
+        self.seen.insert(hint, now);
+        true
     }
 }
 
@@ -659,9 +707,12 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(4);
         let src: SocketAddr = "10.0.0.5:6771".parse().unwrap();
         let buf = a.encode(Family::V4).unwrap();
-        on_datagram(Ok((buf.len(), src)), &buf, "mine", &tx);
+        let mut f = HintFilter::new(Duration::from_secs(60));
+        on_datagram(Ok((buf.len(), src)), &buf, "mine", &mut f, &tx);
         assert!(rx.try_recv().is_err());
-        on_datagram(Ok((buf.len(), src)), &buf, "other", &tx);
+        on_datagram(Ok((buf.len(), src)), &buf, "other", &mut f, &tx);
+        // the same hint again is filtered
+        on_datagram(Ok((buf.len(), src)), &buf, "other", &mut f, &tx);
         assert_eq!(
             rx.try_recv().unwrap(),
             PeerHint {
@@ -669,6 +720,29 @@ mod tests {
                 addr: "10.0.0.5:1".parse().unwrap()
             }
         );
+        assert!(rx.try_recv().is_err(), "repeated hint not filtered");
+    }
+
+    #[test]
+    fn hint_filter_window_and_capacity() {
+        let mut f = HintFilter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let hint = |i: u32| PeerHint {
+            info_hash: H1,
+            addr: SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1)),
+        };
+        assert!(f.fresh(hint(0), t0));
+        assert!(!f.fresh(hint(0), t0 + Duration::from_secs(59)));
+        assert!(f.fresh(hint(0), t0 + Duration::from_secs(60)));
+        for i in 1..HintFilter::CAPACITY as u32 {
+            assert!(f.fresh(hint(i), t0 + Duration::from_secs(60)));
+        }
+        // full of live entries: new ones are dropped, memory stays bounded
+        assert!(!f.fresh(hint(70_000), t0 + Duration::from_secs(61)));
+        assert_eq!(f.seen.len(), HintFilter::CAPACITY);
+        // once they expire, room is made again
+        assert!(f.fresh(hint(70_000), t0 + Duration::from_secs(200)));
+        assert_eq!(f.seen.len(), 1);
     }
 
     #[test]
