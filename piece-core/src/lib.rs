@@ -9,6 +9,7 @@
 
 pub mod bitfield;
 pub mod layout;
+pub mod merkle;
 pub mod metainfo;
 pub mod storage;
 pub mod types;
