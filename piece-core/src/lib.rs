@@ -7,6 +7,7 @@
 //! hashing, storage backends and the piece picker. It has no async runtime
 //! and no network code.
 
+pub mod bencode;
 pub mod bitfield;
 pub mod layout;
 pub mod merkle;
