@@ -10,8 +10,10 @@
 pub mod bencode;
 pub mod bitfield;
 pub mod layout;
+pub mod magnet;
 pub mod merkle;
 pub mod metainfo;
+pub mod path;
 pub mod storage;
 pub mod types;
 
