@@ -324,7 +324,13 @@ impl Picker {
     }
 
     /// Takes up to `room` missing blocks of partial piece `p`.
-    fn take_missing(&mut self, p: u32, room: usize, out: &mut Vec<BlockInfo>) {
+    fn take_missing(
+        &mut self,
+        p: u32,
+        room: usize,
+        exclude: &dyn Fn(BlockInfo) -> bool,
+        out: &mut Vec<BlockInfo>,
+    ) {
         let data_len = self.layout.piece_data_len(PieceIndex::new_unchecked(p));
         let Some(part) = self.partials.get_mut(&p) else {
             return;
@@ -335,15 +341,19 @@ impl Picker {
                 break;
             }
             if *st == BlockState::Missing {
-                *st = BlockState::Requested(1);
-                part.missing -= 1;
-                taken += 1;
                 let offset = k as u32 * BLOCK_SIZE;
-                out.push(BlockInfo {
+                let b = BlockInfo {
                     piece: PieceIndex::new_unchecked(p),
                     offset,
                     len: (data_len - offset).min(BLOCK_SIZE),
-                });
+                };
+                if exclude(b) {
+                    continue;
+                }
+                *st = BlockState::Requested(1);
+                part.missing -= 1;
+                taken += 1;
+                out.push(b);
             }
         }
     }
@@ -371,8 +381,8 @@ impl Picker {
     /// requested yet, marking them requested. Partial pieces first, then
     /// fresh pieces by priority and rarity (or by index in sequential mode).
     /// In end-game, fills the rest with blocks requested from others but not
-    /// received, skipping those for which `exclude` is true (blocks this
-    /// peer already has outstanding).
+    /// received. Blocks for which `exclude` is true (blocks this peer
+    /// already has outstanding) are never returned.
     pub fn pick(
         &mut self,
         peer_has: &PeerHas,
@@ -385,17 +395,24 @@ impl Picker {
             return;
         }
         if self.sequential {
-            self.pick_sequential(peer_has, max, start, out);
+            self.pick_sequential(peer_has, max, start, exclude, out);
         } else {
-            self.pick_partials(peer_has, max, start, out);
-            self.pick_fresh(peer_has, max, start, out);
+            self.pick_partials(peer_has, max, start, exclude, out);
+            self.pick_fresh(peer_has, max, start, exclude, out);
         }
         if out.len() - start < max && self.is_endgame() {
             self.pick_endgame(peer_has, max, start, exclude, out);
         }
     }
 
-    fn pick_partials(&mut self, peer_has: &PeerHas, max: usize, start: usize, out: &mut Vec<BlockInfo>) {
+    fn pick_partials(
+        &mut self,
+        peer_has: &PeerHas,
+        max: usize,
+        start: usize,
+        exclude: &dyn Fn(BlockInfo) -> bool,
+        out: &mut Vec<BlockInfo>,
+    ) {
         // Collect first: `take_missing` needs `&mut self`. Bounded by the
         // number of partial pieces, not by the torrent size.
         let cands: Vec<u32> = self
@@ -409,11 +426,18 @@ impl Picker {
             if room == 0 {
                 return;
             }
-            self.take_missing(p, room, out);
+            self.take_missing(p, room, exclude, out);
         }
     }
 
-    fn pick_fresh(&mut self, peer_has: &PeerHas, max: usize, start: usize, out: &mut Vec<BlockInfo>) {
+    fn pick_fresh(
+        &mut self,
+        peer_has: &PeerHas,
+        max: usize,
+        start: usize,
+        exclude: &dyn Fn(BlockInfo) -> bool,
+        out: &mut Vec<BlockInfo>,
+    ) {
         // Pieces in bucket 0 are had by seeds only: a non-seed peer (whose
         // bitfield is counted) has none of them.
         let first = match peer_has {
@@ -432,7 +456,7 @@ impl Picker {
                     if peer_has.has(p) {
                         // removes p from the bucket: index i now holds another
                         self.start_piece(p);
-                        self.take_missing(p, max - (out.len() - start), out);
+                        self.take_missing(p, max - (out.len() - start), exclude, out);
                     } else {
                         i += 1;
                     }
@@ -442,7 +466,14 @@ impl Picker {
         }
     }
 
-    fn pick_sequential(&mut self, peer_has: &PeerHas, max: usize, start: usize, out: &mut Vec<BlockInfo>) {
+    fn pick_sequential(
+        &mut self,
+        peer_has: &PeerHas,
+        max: usize,
+        start: usize,
+        exclude: &dyn Fn(BlockInfo) -> bool,
+        out: &mut Vec<BlockInfo>,
+    ) {
         self.advance_cursor();
         let mut p = self.seq_cursor;
         while p < self.n && out.len() - start < max {
@@ -450,7 +481,7 @@ impl Picker {
                 if self.in_bucket(p) {
                     self.start_piece(p);
                 }
-                self.take_missing(p, max - (out.len() - start), out);
+                self.take_missing(p, max - (out.len() - start), exclude, out);
             }
             p += 1;
         }
@@ -568,7 +599,8 @@ impl Picker {
         }
     }
 
-    /// The piece's hash passed: we have it.
+    /// The piece's hash passed: we have it. Requests still in flight for
+    /// the piece are forgotten (the caller cancels them on the wire).
     pub fn piece_verified(&mut self, p: PieceIndex) {
         let i = p.get();
         if i >= self.n || self.have.get(i) {
@@ -583,7 +615,9 @@ impl Picker {
         self.advance_cursor();
     }
 
-    /// The piece's hash failed: all its blocks are missing again.
+    /// The piece's hash failed: all its blocks are missing again. Requests
+    /// still in flight for the piece are forgotten (the caller cancels them
+    /// on the wire and drops their data).
     pub fn piece_failed(&mut self, p: PieceIndex) {
         let i = p.get();
         if i >= self.n || self.have.get(i) {
