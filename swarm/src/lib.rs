@@ -6,6 +6,7 @@
 //! protocol as a state machine with no I/O inside, the tokio glue for TCP
 //! and QUIC, the embedding API and LAN discovery.
 
+pub mod net;
 pub mod proto;
 pub mod sim;
 pub mod wire;
