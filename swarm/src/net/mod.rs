@@ -231,13 +231,19 @@ mod tests {
         let mut pong = [0u8; 4];
         c.reader.read_exact(&mut pong).await.unwrap();
         assert_eq!(&pong, b"pong");
-        let (h, rest, fp, _b, _c) = server.await.unwrap();
+        let (h, rest, fp, b, _c) = server.await.unwrap();
         assert_eq!(h, hs(3));
         assert_eq!(rest, payload);
         assert_eq!(fp, Some(fa));
         // A wrong pin is refused.
+        let acceptor = tokio::spawn(async move {
+            let r = b.accept().await.map(|r| r.is_err());
+            (r, b)
+        });
         let wrong = [9u8; 32];
         let err = a.connect(baddr, Some(wrong)).await.unwrap_err();
+        let (server_failed, _b) = acceptor.await.unwrap();
+        assert_eq!(server_failed, Some(true));
         assert!(err.to_string().contains("QUIC"), "{err}");
     }
 }
