@@ -27,17 +27,15 @@ impl Torrent {
         let first = {
             let p = self.peers.get_mut(&conn).ok_or(PeerMisbehaved::ProtocolViolation("gone"))?;
             let f = !p.got_first;
-            p.got_first = true;
+            // BEP 10 lets the extension handshake precede the bitfield
+            if !matches!(m, Message::KeepAlive | Message::Extended { .. } | Message::Port(_)) {
+                p.got_first = true;
+            }
             f
         };
         let fast = self.peers.get(&conn).is_some_and(|p| p.fast);
         match m {
-            Message::KeepAlive => {
-                // a keep-alive does not count as the first message
-                if let Some(p) = self.peers.get_mut(&conn) {
-                    p.got_first = !first;
-                }
-            }
+            Message::KeepAlive => {}
             Message::Choke => self.on_choked(conn),
             Message::Unchoke => {
                 if let Some(p) = self.peers.get_mut(&conn) {

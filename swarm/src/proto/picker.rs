@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use piece_core::{Bitfield, BlockInfo, Lengths, PieceIndex};
+use piece_core::{Bitfield, BlockInfo, Layout, Lengths, PieceIndex, BLOCK_SIZE};
 
 /// What the peer has, for picking.
 pub(crate) enum PeerHas<'a> {
@@ -59,6 +59,8 @@ pub(crate) enum Received {
 /// Where the downloading stands, piece by piece.
 pub(crate) struct Picker {
     lengths: Lengths,
+    /// Real (non-padding) bytes per piece: padding is never requested.
+    data_len: Vec<u32>,
     have: Bitfield,
     avail: Vec<u32>,
     /// Random tie-break key per piece (seeded).
@@ -67,12 +69,21 @@ pub(crate) struct Picker {
     seeds: u32,
 }
 
+/// The `n`th block of real data of a piece.
+fn self_nth(data_len: &[u32], p: PieceIndex, n: u32) -> Option<BlockInfo> {
+    let d = *data_len.get(p.idx())?;
+    let offset = n.checked_mul(BLOCK_SIZE)?;
+    (offset < d).then(|| BlockInfo { piece: p, offset, len: (d - offset).min(BLOCK_SIZE) })
+}
+
 /// Most peers we ask for the same block in end-game.
 const ENDGAME_DUPLICATES: u8 = 2;
 
 impl Picker {
-    pub(crate) fn new(lengths: Lengths, have: Bitfield, seed: u64) -> Self {
+    pub(crate) fn new(layout: &Layout, have: Bitfield, seed: u64) -> Self {
+        let lengths = *layout.lengths();
         let n = lengths.num_pieces();
+        let data_len = lengths.pieces().map(|p| layout.piece_data_len(p)).collect();
         // xorshift: cheap, seeded, deterministic
         let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
         let tiebreak = (0..n)
@@ -85,6 +96,7 @@ impl Picker {
             .collect();
         Picker {
             lengths,
+            data_len,
             have,
             avail: vec![0; n as usize],
             tiebreak,
@@ -159,7 +171,7 @@ impl Picker {
                     break;
                 }
                 if *st == Block::Free {
-                    if let Some(b) = lengths.nth_block(piece, n as u32) {
+                    if let Some(b) = self_nth(&self.data_len, piece, n as u32) {
                         if !mine(b) {
                             *st = Block::Requested(1);
                             out.push(b);
@@ -181,7 +193,7 @@ impl Picker {
                     return;
                 }
                 let piece = PieceIndex::new_unchecked(i);
-                let nb = lengths.blocks_in(piece);
+                let nb = self.data_len[piece.idx()].div_ceil(BLOCK_SIZE);
                 let mut p = Partial {
                     blocks: vec![Block::Free; nb as usize],
                     received: 0,
@@ -193,7 +205,7 @@ impl Picker {
                     if out.len() >= max {
                         break;
                     }
-                    if let Some(b) = lengths.nth_block(piece, n) {
+                    if let Some(b) = self_nth(&self.data_len, piece, n) {
                         p.blocks[n as usize] = Block::Requested(1);
                         out.push(b);
                     }
@@ -218,7 +230,7 @@ impl Picker {
                     }
                     if let Block::Requested(k) = *st {
                         if k < ENDGAME_DUPLICATES {
-                            if let Some(b) = lengths.nth_block(piece, n as u32) {
+                            if let Some(b) = self_nth(&self.data_len, piece, n as u32) {
                                 if !mine(b) {
                                     *st = Block::Requested(k + 1);
                                     out.push(b);
@@ -318,8 +330,8 @@ mod tests {
 
     #[test]
     fn picks_rarest_and_completes() {
-        let l = Lengths::new(4 * 32768, 32768).unwrap();
-        let mut p = Picker::new(l, Bitfield::new(4), 1);
+        let l = Layout::single("f", 4 * 32768, 32768).unwrap();
+        let mut p = Picker::new(&l, Bitfield::new(4), 1);
         let mut b = Bitfield::new(4);
         b.set(2);
         p.peer_bitfield(&b);
@@ -340,8 +352,8 @@ mod tests {
 
     #[test]
     fn parole_pieces_are_exclusive_and_endgame_duplicates() {
-        let l = Lengths::new(2 * 32768, 32768).unwrap();
-        let mut p = Picker::new(l, Bitfield::new(2), 7);
+        let l = Layout::single("f", 2 * 32768, 32768).unwrap();
+        let mut p = Picker::new(&l, Bitfield::new(2), 7);
         let mut a = vec![];
         p.pick(&PeerHas::All, addr(1), true, 1, &|_| false, &mut a);
         assert_eq!(a.len(), 1);
