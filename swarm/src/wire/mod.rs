@@ -96,8 +96,11 @@ pub struct HashRequest {
     pub proof_layers: u32,
 }
 
+mod benc;
 pub mod codec;
+pub mod ext;
 pub mod handshake;
+pub mod metadata;
 
 pub use codec::{
     decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
