@@ -37,24 +37,52 @@ pub enum Message<'a> {
     Unchoke,
     Interested,
     NotInterested,
-    Have { piece: u32 },
+    Have {
+        piece: u32,
+    },
     Bitfield(&'a [u8]),
-    Request { piece: u32, offset: u32, len: u32 },
-    Piece { piece: u32, offset: u32, data: &'a [u8] },
-    Cancel { piece: u32, offset: u32, len: u32 },
+    Request {
+        piece: u32,
+        offset: u32,
+        len: u32,
+    },
+    Piece {
+        piece: u32,
+        offset: u32,
+        data: &'a [u8],
+    },
+    Cancel {
+        piece: u32,
+        offset: u32,
+        len: u32,
+    },
     /// BEP 5 DHT port (accepted and ignored).
     Port(u16),
     // BEP 6
-    SuggestPiece { piece: u32 },
+    SuggestPiece {
+        piece: u32,
+    },
     HaveAll,
     HaveNone,
-    RejectRequest { piece: u32, offset: u32, len: u32 },
-    AllowedFast { piece: u32 },
+    RejectRequest {
+        piece: u32,
+        offset: u32,
+        len: u32,
+    },
+    AllowedFast {
+        piece: u32,
+    },
     /// BEP 10: id 0 is the extension handshake, others as negotiated.
-    Extended { id: u8, payload: &'a [u8] },
+    Extended {
+        id: u8,
+        payload: &'a [u8],
+    },
     // BEP 52
     HashRequest(HashRequest),
-    Hashes { req: HashRequest, hashes: &'a [u8] },
+    Hashes {
+        req: HashRequest,
+        hashes: &'a [u8],
+    },
     HashReject(HashRequest),
 }
 
@@ -67,3 +95,19 @@ pub struct HashRequest {
     pub length: u32,
     pub proof_layers: u32,
 }
+
+mod benc;
+pub mod codec;
+pub mod ext;
+pub mod fast;
+pub mod handshake;
+pub mod metadata;
+
+pub use codec::{
+    decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
+    EncodeError, Out,
+};
+pub use ext::{ExtError, ExtHandshake};
+pub use fast::allowed_fast_set;
+pub use handshake::{decode_handshake, encode_handshake, HANDSHAKE_LEN};
+pub use metadata::{MetadataAssembler, MetadataError, MetadataMsg, MetadataMsgError};
