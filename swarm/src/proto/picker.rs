@@ -362,7 +362,7 @@ mod tests {
         p.pick(&PeerHas::All, addr(2), false, 10, &|_| false, &mut b);
         assert!(b.iter().all(|x| x.piece != a[0].piece));
         assert_eq!(b.len(), 2);
-        assert!(p.is_endgame() == false);
+        assert!(!p.is_endgame());
         // parole peer finishes its piece, then end-game
         let mut a2 = vec![];
         let mine = a.clone();
@@ -370,9 +370,12 @@ mod tests {
         assert_eq!(a2.len(), 1);
         assert!(p.is_endgame());
         let mut dup = vec![];
-        let mine = b.clone();
-        p.pick(&PeerHas::All, addr(3), false, 10, &|x| mine.contains(&x), &mut dup);
-        assert_eq!(dup.len(), 2, "end-game duplicates of peer 2's blocks");
+        p.pick(&PeerHas::All, addr(3), false, 10, &|_| false, &mut dup);
+        assert_eq!(dup, b, "end-game duplicates of peer 2's blocks");
+        // a third request of the same block is not made
+        let mut more = vec![];
+        p.pick(&PeerHas::All, addr(4), false, 10, &|_| false, &mut more);
+        assert!(more.is_empty());
         for x in &b {
             p.block_received(*x, addr(2));
         }
