@@ -10,6 +10,7 @@
 pub mod bitfield;
 pub mod layout;
 pub mod metainfo;
+pub mod picker;
 pub mod storage;
 pub mod types;
 
