@@ -335,6 +335,27 @@ impl Torrent {
         self.pause(self.now);
     }
 
+    /// Cancels every request still in flight for a piece (end-game
+    /// duplicates after it verified, or leftovers after it failed).
+    fn cancel_piece_requests(&mut self, piece: PieceIndex) {
+        let mut sends = Vec::new();
+        for p in self.peers.values_mut() {
+            let mut i = 0;
+            while i < p.requests.len() {
+                if p.requests[i].0.piece == piece {
+                    let (b, _) = p.requests.remove(i);
+                    p.remember_cancelled(b);
+                    sends.push((p.conn, b));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for (c, b) in sends {
+            self.send(c, Message::Cancel { piece: b.piece.get(), offset: b.offset, len: b.len });
+        }
+    }
+
     pub(crate) fn on_verified(&mut self, piece: PieceIndex, ok: bool) {
         let Some(pk) = self.picker.as_mut() else { return };
         if pk.have().has(piece) {
@@ -342,6 +363,8 @@ impl Torrent {
         }
         if ok {
             pk.piece_verified(piece);
+            self.cancel_piece_requests(piece);
+            let Some(pk) = self.picker.as_mut() else { return };
             let complete = pk.is_complete();
             self.events.push_back(Event::PieceVerified(piece));
             let conns: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -367,6 +390,7 @@ impl Torrent {
             }
         } else {
             let contributors = pk.piece_failed(piece);
+            self.cancel_piece_requests(piece);
             if let Some(l) = self.lengths {
                 self.stats.wasted += l.piece_len(piece) as u64;
             }
