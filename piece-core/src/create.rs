@@ -13,8 +13,8 @@
 //!   piece-layer hashes) for every file larger than one piece. Each file
 //!   starts on a piece boundary.
 //! - **hybrid**: both; the v1 `files` list gets a BEP 47 pad file after
-//!   every file but the last whose length is not a multiple of the piece
-//!   length: `{"attr": "p", "length": n, "path": [".pad", "<n>"]}`.
+//!   every file (the last one too, as libtorrent 2.0 does) whose length is
+//!   not a multiple of the piece length: `{"attr": "p", "length": n, "path": [".pad", "<n>"]}`.
 //!
 //! All dictionaries are written with sorted keys.
 //!
@@ -221,7 +221,7 @@ fn plan(path: &Path, opts: &CreateOptions) -> Result<Plan, CreateError> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(CreateError::BadName);
     }
-    let (single, files) = if md.is_file() {
+    let (single, files): (bool, Vec<InFile>) = if md.is_file() {
         let f = InFile {
             rel: Vec::new(),
             abs: path.to_path_buf(),
@@ -264,7 +264,10 @@ fn plan(path: &Path, opts: &CreateOptions) -> Result<Plan, CreateError> {
         });
         entry_file.push(Some(i));
         off += f.length;
-        if aligned && i != last && off % pl64 != 0 {
+        // libtorrent 2.0 pads after the last file too in a hybrid folder
+        // (so the v1 piece count equals v2's); v2 alone needs no tail.
+        let tail_pad = opts.version == Version::Hybrid && !single;
+        if aligned && (i != last || tail_pad) && off % pl64 != 0 {
             let pad = pl64 - off % pl64;
             entries.push(LayoutFile {
                 path: PathBuf::new(),
