@@ -349,8 +349,70 @@ fn storage_contents_compare() {
     // sanity check of the simulator's storage helper
     let data = content(100_000, 1);
     let meta = make_v1("g", &data, PIECE);
+    let hashes = piece_core::hash::PieceHashes::new(&meta).unwrap();
     let st = MemStorage::with_data(meta.info.layout.clone(), data.clone());
-    assert!(swarm::sim::verify_piece(&meta, &st, meta.info.lengths.piece(3).unwrap()));
+    assert!(swarm::sim::verify_piece(&hashes, &st, meta.info.lengths.piece(3).unwrap()));
     let bad = MemStorage::with_data(meta.info.layout.clone(), data).corrupting();
-    assert!(!swarm::sim::verify_piece(&meta, &bad, meta.info.lengths.piece(3).unwrap()));
+    assert!(!swarm::sim::verify_piece(&hashes, &bad, meta.info.lengths.piece(3).unwrap()));
+    // the hand-made info dictionary parses like a real one
+    let parsed = piece_core::metainfo::Metainfo::from_info_bytes(&meta.info_bytes, vec![]).unwrap();
+    assert_eq!(parsed.info_hashes, meta.info_hashes);
+}
+
+// ---- v2 and hybrid torrents (made by piece_core::create) ------------------
+
+fn made_torrent(version: piece_core::metainfo::Version) -> (std::sync::Arc<piece_core::metainfo::Metainfo>, Vec<u8>) {
+    use piece_core::create::{create_torrent, CreateOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("zines");
+    std::fs::create_dir(&root).unwrap();
+    // odd sizes: hybrid torrents get pad files, v2 aligns every file
+    let files = [("a.pdf", 300_001usize, 1u64), ("b.pdf", 70_000, 2), ("c.txt", 5, 3), ("d.pdf", 1_000_000, 4)];
+    let mut contents = std::collections::BTreeMap::new();
+    for (name, len, seed) in files {
+        let d = content(len, seed);
+        std::fs::write(root.join(name), &d).unwrap();
+        contents.insert(name.to_string(), d);
+    }
+    let opts = CreateOptions { version, piece_length: Some(PIECE), threads: Some(1), ..Default::default() };
+    let t = create_torrent(&root, &opts, None).unwrap();
+    let meta = piece_core::metainfo::Metainfo::from_bytes(&t.bytes).unwrap();
+    assert_eq!(meta.info.version, version);
+    let data = swarm::sim::address_space(&meta, &|path| contents.get(path.last()?).cloned());
+    assert_eq!(data.len() as u64, meta.info.lengths.total());
+    (std::sync::Arc::new(meta), data)
+}
+
+fn small_swarm_completes(meta: &std::sync::Arc<piece_core::metainfo::Metainfo>, data: &[u8]) {
+    let mut sim = Sim::new(SimConfig { seed: 21, ..Default::default() });
+    let s = sim.add_node(meta, data, seed_opts());
+    let ls: Vec<NodeId> = (0..4).map(|_| sim.add_node(meta, data, NodeOpts::default())).collect();
+    for (k, &l) in ls.iter().enumerate() {
+        let mut p = vec![s];
+        p.extend(&ls[..k]);
+        sim.introduce(l, &p);
+    }
+    let l2 = ls.clone();
+    assert!(sim.run_until(Duration::from_secs(120), |s| l2.iter().all(|&l| s.is_complete(l))));
+    for &l in &ls {
+        assert!(sim.data(l) == data, "wrong bytes");
+        assert!(banned(&sim, l).is_empty());
+        let failed = sim.events(l).iter().filter(|(_, e)| matches!(e, Event::PieceFailed { .. })).count();
+        assert_eq!(failed, 0);
+    }
+}
+
+#[test]
+fn hybrid_torrent_with_pad_files_completes() {
+    let (meta, data) = made_torrent(piece_core::metainfo::Version::Hybrid);
+    assert!(meta.info.files.iter().any(|f| f.pad), "expected pad files");
+    assert!(meta.info_hashes.v1.is_some() && meta.info_hashes.v2.is_some());
+    small_swarm_completes(&meta, &data);
+}
+
+#[test]
+fn v2_torrent_completes() {
+    let (meta, data) = made_torrent(piece_core::metainfo::Version::V2);
+    assert!(meta.info_hashes.v1.is_none());
+    small_swarm_completes(&meta, &data);
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
 use piece_core::Bitfield;
@@ -29,7 +30,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::proto::{ConnId, Direction, Event, Torrent, TorrentConfig, TransportKind};
 
-pub use storage::{content, make_v1, verify_piece, MemStorage};
+pub use storage::{address_space, content, make_v1, verify_piece, MemStorage};
 
 /// Index of a node in a [`Sim`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,8 +62,9 @@ enum Kind {
     Torrent {
         torrent: Box<Torrent>,
         storage: Arc<MemStorage>,
-        /// The source metainfo (for hash checks and magnet metadata).
+        /// The source metainfo (for magnet metadata: the trackers).
         meta: Arc<Metainfo>,
+        hashes: Arc<PieceHashes>,
     },
     /// A scripted endpoint: the test writes bytes, everything received is
     /// kept.
@@ -163,11 +165,12 @@ impl Sim {
             (Some(meta.clone()), Some(storage.clone()))
         };
         let torrent = Torrent::new(cfg, meta.info_hashes, m, s, have, peer_id, self.instant());
+        let hashes = Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes"));
         let addr = self.next_addr();
         self.nodes.push(Node {
             addr,
             alive: true,
-            kind: Kind::Torrent { torrent: Box::new(torrent), storage, meta: meta.clone() },
+            kind: Kind::Torrent { torrent: Box::new(torrent), storage, meta: meta.clone(), hashes },
             events: Vec::new(),
         });
         NodeId(self.nodes.len() - 1)
@@ -406,7 +409,7 @@ impl Sim {
         let mut dials = Vec::new();
         let mut busy = false;
         let node = &mut self.nodes[i];
-        let Kind::Torrent { torrent, storage, meta } = &mut node.kind else { return false };
+        let Kind::Torrent { torrent, storage, meta, hashes } = &mut node.kind else { return false };
         loop {
             let mut any = false;
             while let Some(t) = torrent.poll_transmit() {
@@ -414,7 +417,7 @@ impl Sim {
                 any = true;
             }
             while let Some(j) = torrent.poll_verify() {
-                let ok = verify_piece(meta, storage.as_ref(), j.piece);
+                let ok = verify_piece(hashes, storage.as_ref(), j.piece);
                 torrent.handle_verified(now, j.piece, ok);
                 any = true;
             }
@@ -427,10 +430,14 @@ impl Sim {
                 match &e {
                     Event::Disconnect { conn, .. } => closes.push(conn.0),
                     Event::MetadataReceived(bytes) => {
-                        let st: Arc<dyn Storage> = storage.clone();
-                        let n = meta.info.lengths.num_pieces();
-                        if *bytes == meta.info_bytes {
-                            torrent.handle_metadata(now, meta.clone(), st, Bitfield::new(n));
+                        // what the glue does: parse, build storage, resume
+                        match Metainfo::from_info_bytes(bytes, meta.trackers.clone()) {
+                            Ok(parsed) => {
+                                let st: Arc<dyn Storage> = storage.clone();
+                                let n = parsed.info.lengths.num_pieces();
+                                torrent.handle_metadata(now, Arc::new(parsed), st, Bitfield::new(n));
+                            }
+                            Err(e) => self.trace.push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
                         }
                     }
                     _ => {}

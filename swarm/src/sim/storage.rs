@@ -6,6 +6,7 @@ use piece_core::layout::Layout;
 use piece_core::metainfo::{FileInfo, Info, Metainfo, Version};
 use piece_core::storage::{Storage, StorageError};
 use piece_core::{InfoHashV1, InfoHashes, PieceIndex};
+use piece_core::hash::PieceHashes;
 use sha1::{Digest, Sha1};
 
 /// A torrent's data in memory. A corrupting store flips a byte in
@@ -84,16 +85,28 @@ impl Storage for MemStorage {
     }
 }
 
-/// Checks a piece in storage against the metainfo's v1 hashes.
-pub fn verify_piece(meta: &Metainfo, storage: &dyn Storage, piece: PieceIndex) -> bool {
-    let Some(hashes) = &meta.info.pieces_v1 else { return false };
-    let Some(expected) = hashes.get(piece.idx()) else { return false };
-    let len = meta.info.lengths.piece_len(piece) as usize;
+/// Checks a piece in storage with a [`PieceHashes`] verifier (v1, v2 or
+/// hybrid).
+pub fn verify_piece(hashes: &PieceHashes, storage: &dyn Storage, piece: PieceIndex) -> bool {
+    let len = hashes.layout().lengths().piece_len(piece) as usize;
     let mut buf = vec![0; len];
     if storage.read(piece, 0, &mut buf).is_err() {
         return false;
     }
-    Sha1::digest(&buf).as_slice() == expected
+    hashes.verify(piece, &buf)
+}
+
+/// The address-space bytes of a torrent made from `files` (name, content)
+/// in torrent order: real files from the map, padding as zeros.
+pub fn address_space(meta: &Metainfo, files: &dyn Fn(&[String]) -> Option<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(meta.info.lengths.total() as usize);
+    for f in &meta.info.files {
+        match (f.pad, files(&f.path)) {
+            (false, Some(d)) if d.len() as u64 == f.length => out.extend_from_slice(&d),
+            _ => out.resize(out.len() + f.length as usize, 0),
+        }
+    }
+    out
 }
 
 /// Deterministic pseudo-random content.
