@@ -54,6 +54,8 @@ mod misbehaved;
 mod peer;
 mod picker;
 mod torrent;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,7 +119,8 @@ pub enum Event {
     PeerConnected { conn: ConnId, addr: SocketAddr, peer_id: [u8; 20] },
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
-    /// A piece failed its hash check; `contributors` supplied its blocks.
+    /// A piece failed its hash check; `contributors` supplied its blocks
+    /// (as ban keys: the IP with port 0, or the full address on loopback).
     PieceFailed { piece: PieceIndex, contributors: Vec<SocketAddr> },
     /// Every piece is verified.
     Complete,
