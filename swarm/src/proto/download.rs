@@ -102,10 +102,7 @@ impl Torrent {
             }
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
-            Message::HashRequest(req) => {
-                // Serving piece layers is not implemented yet: reject.
-                self.send(conn, Message::HashReject(req));
-            }
+            Message::HashRequest(req) => self.on_hash_request(conn, req),
             Message::Hashes { .. } | Message::HashReject(_) => {}
         }
         Ok(())
