@@ -9,6 +9,8 @@
 
 pub mod bencode;
 pub mod bitfield;
+pub mod create;
+pub mod hash;
 pub mod layout;
 pub mod magnet;
 pub mod merkle;

@@ -27,17 +27,15 @@ impl Torrent {
         let first = {
             let p = self.peers.get_mut(&conn).ok_or(PeerMisbehaved::ProtocolViolation("gone"))?;
             let f = !p.got_first;
-            p.got_first = true;
+            // BEP 10 lets the extension handshake precede the bitfield
+            if !matches!(m, Message::KeepAlive | Message::Extended { .. } | Message::Port(_)) {
+                p.got_first = true;
+            }
             f
         };
         let fast = self.peers.get(&conn).is_some_and(|p| p.fast);
         match m {
-            Message::KeepAlive => {
-                // a keep-alive does not count as the first message
-                if let Some(p) = self.peers.get_mut(&conn) {
-                    p.got_first = !first;
-                }
-            }
+            Message::KeepAlive => {}
             Message::Choke => self.on_choked(conn),
             Message::Unchoke => {
                 if let Some(p) = self.peers.get_mut(&conn) {
@@ -104,10 +102,7 @@ impl Torrent {
             }
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
-            Message::HashRequest(req) => {
-                // Serving piece layers is not implemented yet: reject.
-                self.send(conn, Message::HashReject(req));
-            }
+            Message::HashRequest(req) => self.on_hash_request(conn, req),
             Message::Hashes { .. } | Message::HashReject(_) => {}
         }
         Ok(())
@@ -337,6 +332,27 @@ impl Torrent {
         self.pause(self.now);
     }
 
+    /// Cancels every request still in flight for a piece (end-game
+    /// duplicates after it verified, or leftovers after it failed).
+    fn cancel_piece_requests(&mut self, piece: PieceIndex) {
+        let mut sends = Vec::new();
+        for p in self.peers.values_mut() {
+            let mut i = 0;
+            while i < p.requests.len() {
+                if p.requests[i].0.piece == piece {
+                    let (b, _) = p.requests.remove(i);
+                    p.remember_cancelled(b);
+                    sends.push((p.conn, b));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for (c, b) in sends {
+            self.send(c, Message::Cancel { piece: b.piece.get(), offset: b.offset, len: b.len });
+        }
+    }
+
     pub(crate) fn on_verified(&mut self, piece: PieceIndex, ok: bool) {
         let Some(pk) = self.picker.as_mut() else { return };
         if pk.have().has(piece) {
@@ -344,6 +360,8 @@ impl Torrent {
         }
         if ok {
             pk.piece_verified(piece);
+            self.cancel_piece_requests(piece);
+            let Some(pk) = self.picker.as_mut() else { return };
             let complete = pk.is_complete();
             self.events.push_back(Event::PieceVerified(piece));
             let conns: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -369,6 +387,7 @@ impl Torrent {
             }
         } else {
             let contributors = pk.piece_failed(piece);
+            self.cancel_piece_requests(piece);
             if let Some(l) = self.lengths {
                 self.stats.wasted += l.piece_len(piece) as u64;
             }

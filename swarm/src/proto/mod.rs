@@ -23,8 +23,8 @@
 //! BEP 3 handshake and messages, BEP 6 fast extension (have all/none,
 //! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
 //! `metadata_size`, `reqq`, `v`), BEP 9 metadata exchange (serving and, for
-//! magnet links, fetching), the BEP 52 reserved bit (hash requests are
-//! answered with a hash reject for now).
+//! magnet links, fetching), BEP 52 (the v2 reserved bit, hash requests
+//! served from piece layers; see `hashes.rs`).
 //!
 //! # Misbehaviour and banning
 //! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
@@ -49,11 +49,14 @@ mod choke;
 mod codec;
 mod config;
 mod download;
+mod hashes;
 mod metadata;
 mod misbehaved;
 mod peer;
 mod picker;
 mod torrent;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,7 +120,8 @@ pub enum Event {
     PeerConnected { conn: ConnId, addr: SocketAddr, peer_id: [u8; 20] },
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
-    /// A piece failed its hash check; `contributors` supplied its blocks.
+    /// A piece failed its hash check; `contributors` supplied its blocks
+    /// (as ban keys: the IP with port 0, or the full address on loopback).
     PieceFailed { piece: PieceIndex, contributors: Vec<SocketAddr> },
     /// Every piece is verified.
     Complete,

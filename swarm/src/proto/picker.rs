@@ -1,48 +1,20 @@
-//! Block picker used by the state machine: rarest first with a seeded
-//! random tie-break, in-progress pieces first, whole-piece exclusivity for
-//! peers on parole, end-game duplicates.
+//! The state machine's piece picking: [`piece_core::picker::Picker`]
+//! (rarest first, partial pieces first, end-game, priorities) plus what
+//! hash-failure attribution needs:
 //!
-//! Also records which peers contributed to each piece (hash-failure
-//! attribution). This is a self-contained stand-in with the same shape as
-//! `piece_core::picker` and can be swapped for it.
+//! - **contributors**: which peers supplied blocks of each piece in
+//!   progress;
+//! - **parole exclusivity**: a peer on parole downloads whole pieces alone.
+//!   A piece it starts is owned by it: nobody else gets blocks of it, and
+//!   it gets no blocks of pieces that others started.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use piece_core::{Bitfield, BlockInfo, Lengths, PieceIndex};
+use piece_core::picker::{BlockReceived, Picker as Inner};
+use piece_core::{Bitfield, BlockInfo, Layout, PieceIndex};
 
-/// What the peer has, for picking.
-pub(crate) enum PeerHas<'a> {
-    All,
-    Some(&'a Bitfield),
-}
-
-impl PeerHas<'_> {
-    fn has(&self, i: u32) -> bool {
-        match self {
-            PeerHas::All => true,
-            PeerHas::Some(b) => b.get(i),
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Block {
-    Free,
-    /// Requested from this many peers (more than one in end-game).
-    Requested(u8),
-    Received,
-}
-
-#[derive(Debug)]
-struct Partial {
-    blocks: Vec<Block>,
-    received: u32,
-    verifying: bool,
-    /// Downloaded from this peer alone (it is on parole).
-    exclusive: Option<SocketAddr>,
-    contributors: BTreeSet<SocketAddr>,
-}
+pub(crate) use piece_core::picker::PeerHas;
 
 /// Result of [`Picker::block_received`].
 #[derive(Debug, PartialEq, Eq)]
@@ -56,81 +28,52 @@ pub(crate) enum Received {
     NotWanted,
 }
 
-/// Where the downloading stands, piece by piece.
+/// See the module docs.
 pub(crate) struct Picker {
-    lengths: Lengths,
-    have: Bitfield,
-    avail: Vec<u32>,
-    /// Random tie-break key per piece (seeded).
-    tiebreak: Vec<u32>,
-    partial: BTreeMap<u32, Partial>,
-    seeds: u32,
+    inner: Inner,
+    /// Pieces with blocks requested or received, not yet verified/failed.
+    started: BTreeSet<u32>,
+    /// Pieces downloaded by one peer on parole.
+    owners: BTreeMap<u32, SocketAddr>,
+    contributors: BTreeMap<u32, BTreeSet<SocketAddr>>,
 }
 
-/// Most peers we ask for the same block in end-game.
-const ENDGAME_DUPLICATES: u8 = 2;
-
 impl Picker {
-    pub(crate) fn new(lengths: Lengths, have: Bitfield, seed: u64) -> Self {
-        let n = lengths.num_pieces();
-        // xorshift: cheap, seeded, deterministic
-        let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
-        let tiebreak = (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s as u32
-            })
-            .collect();
+    pub(crate) fn new(layout: &Layout, have: Bitfield, seed: u64) -> Self {
         Picker {
-            lengths,
-            have,
-            avail: vec![0; n as usize],
-            tiebreak,
-            partial: BTreeMap::new(),
-            seeds: 0,
+            inner: Inner::with_seed(layout, &have, seed),
+            started: BTreeSet::new(),
+            owners: BTreeMap::new(),
+            contributors: BTreeMap::new(),
         }
     }
 
     pub(crate) fn have(&self) -> &Bitfield {
-        &self.have
+        self.inner.have()
     }
     pub(crate) fn is_complete(&self) -> bool {
-        self.have.is_full()
+        self.inner.is_complete()
     }
-
     pub(crate) fn peer_bitfield(&mut self, b: &Bitfield) {
-        for i in b.ones() {
-            self.avail[i as usize] += 1;
-        }
+        self.inner.peer_bitfield(b);
     }
     pub(crate) fn peer_have(&mut self, p: PieceIndex) {
-        self.avail[p.idx()] += 1;
+        self.inner.peer_have(p);
     }
     pub(crate) fn peer_have_all(&mut self) {
-        self.seeds += 1;
+        self.inner.peer_have_all();
     }
     pub(crate) fn peer_disconnected(&mut self, b: Option<&Bitfield>, was_seed: bool) {
-        if was_seed {
-            self.seeds = self.seeds.saturating_sub(1);
-        } else if let Some(b) = b {
-            for i in b.ones() {
-                let a = &mut self.avail[i as usize];
-                *a = a.saturating_sub(1);
-            }
+        match (b, was_seed) {
+            (_, true) => self.inner.peer_disconnected(&Bitfield::new(0), true),
+            (Some(b), false) => self.inner.peer_disconnected(b, false),
+            (None, false) => {}
         }
     }
 
-    /// Is the piece wanted and not complete/being verified?
-    #[allow(dead_code)]
-    pub(crate) fn wants(&self, i: u32) -> bool {
-        !self.have.get(i) && self.partial.get(&i).is_none_or(|p| !p.verifying)
-    }
-
-    /// Picks up to `max - out.len()` blocks for a peer. `mine` says whether
-    /// this peer already has the block requested; `parole` restricts the
-    /// peer to pieces it downloads alone.
+    /// Picks up to `max` blocks for a peer. `mine` says whether this peer
+    /// already has the block requested; `parole` restricts the peer to
+    /// pieces it downloads alone.
     pub(crate) fn pick(
         &mut self,
         has: &PeerHas<'_>,
@@ -140,171 +83,69 @@ impl Picker {
         mine: &dyn Fn(BlockInfo) -> bool,
         out: &mut Vec<BlockInfo>,
     ) {
-        let lengths = self.lengths;
-        let allowed = |p: &Partial| match p.exclusive {
-            Some(e) => e == who,
-            None => !parole,
+        let start = out.len();
+        let (started, owners) = (&self.started, &self.owners);
+        let exclude = |b: BlockInfo| {
+            mine(b)
+                || match owners.get(&b.piece.get()) {
+                    Some(o) => *o != who,
+                    None => parole && started.contains(&b.piece.get()),
+                }
         };
-        // 1. pieces in progress
-        for (&i, p) in self.partial.iter_mut() {
-            if out.len() >= max {
-                return;
-            }
-            if p.verifying || !has.has(i) || !allowed(p) {
-                continue;
-            }
-            let piece = PieceIndex::new_unchecked(i);
-            for (n, st) in p.blocks.iter_mut().enumerate() {
-                if out.len() >= max {
-                    break;
-                }
-                if *st == Block::Free {
-                    if let Some(b) = lengths.nth_block(piece, n as u32) {
-                        if !mine(b) {
-                            *st = Block::Requested(1);
-                            out.push(b);
-                        }
-                    }
-                }
-            }
-        }
-        // 2. new pieces, rarest first
-        if out.len() < max {
-            let mut cands: Vec<u32> = self
-                .have
-                .zeros()
-                .filter(|&i| has.has(i) && !self.partial.contains_key(&i))
-                .collect();
-            cands.sort_by_key(|&i| (self.avail[i as usize], self.tiebreak[i as usize]));
-            for i in cands {
-                if out.len() >= max {
-                    return;
-                }
-                let piece = PieceIndex::new_unchecked(i);
-                let nb = lengths.blocks_in(piece);
-                let mut p = Partial {
-                    blocks: vec![Block::Free; nb as usize],
-                    received: 0,
-                    verifying: false,
-                    exclusive: parole.then_some(who),
-                    contributors: BTreeSet::new(),
-                };
-                for n in 0..nb {
-                    if out.len() >= max {
-                        break;
-                    }
-                    if let Some(b) = lengths.nth_block(piece, n) {
-                        p.blocks[n as usize] = Block::Requested(1);
-                        out.push(b);
-                    }
-                }
-                self.partial.insert(i, p);
-            }
-        }
-        // 3. end-game: every missing piece is in progress and fully
-        // requested: ask for blocks others already have in flight.
-        if out.is_empty() && self.have.count() as usize + self.partial.len() == lengths.num_pieces() as usize {
-            for (&i, p) in self.partial.iter_mut() {
-                if out.len() >= max {
-                    return;
-                }
-                if p.verifying || !has.has(i) || !allowed(p) {
-                    continue;
-                }
-                let piece = PieceIndex::new_unchecked(i);
-                for (n, st) in p.blocks.iter_mut().enumerate() {
-                    if out.len() >= max {
-                        break;
-                    }
-                    if let Block::Requested(k) = *st {
-                        if k < ENDGAME_DUPLICATES {
-                            if let Some(b) = lengths.nth_block(piece, n as u32) {
-                                if !mine(b) {
-                                    *st = Block::Requested(k + 1);
-                                    out.push(b);
-                                }
-                            }
-                        }
-                    }
-                }
+        self.inner.pick(has, max, &exclude, out);
+        for b in &out[start..] {
+            let p = b.piece.get();
+            if self.started.insert(p) && parole {
+                self.owners.insert(p, who);
             }
         }
     }
 
-    /// A request we made will not be answered (cancelled, rejected, peer
-    /// gone).
+    /// A request we made will not be answered.
     pub(crate) fn cancel(&mut self, b: BlockInfo) {
-        if let Some(p) = self.partial.get_mut(&b.piece.get()) {
-            if let Some(st) = p.blocks.get_mut(b.block_index() as usize) {
-                *st = match *st {
-                    Block::Requested(k) if k > 1 => Block::Requested(k - 1),
-                    Block::Requested(_) => Block::Free,
-                    s => s,
-                };
-            }
-        }
+        self.inner.cancel(b);
     }
 
     /// A peer left: pieces it downloaded alone are open to everyone again.
     pub(crate) fn release(&mut self, who: SocketAddr) {
-        for p in self.partial.values_mut() {
-            if p.exclusive == Some(who) {
-                p.exclusive = None;
-            }
-        }
+        self.owners.retain(|_, o| *o != who);
     }
 
     pub(crate) fn block_received(&mut self, b: BlockInfo, from: SocketAddr) -> Received {
-        let Some(p) = self.partial.get_mut(&b.piece.get()) else {
-            return Received::NotWanted;
-        };
-        let Some(st) = p.blocks.get_mut(b.block_index() as usize) else {
-            return Received::NotWanted;
-        };
-        if *st == Block::Received {
-            return Received::Duplicate;
+        match self.inner.block_received(b) {
+            BlockReceived::New { piece_complete } => {
+                let c = self.contributors.entry(b.piece.get()).or_default();
+                // bounded by the peers that can connect
+                c.insert(from);
+                Received::New { piece_done: piece_complete }
+            }
+            BlockReceived::Duplicate => Received::Duplicate,
+            BlockReceived::NotRequested => Received::NotWanted,
         }
-        *st = Block::Received;
-        p.received += 1;
-        p.contributors.insert(from);
-        let done = p.received as usize == p.blocks.len();
-        if done {
-            p.verifying = true;
-        }
-        Received::New { piece_done: done }
     }
 
-    /// Is the block still wanted (not received)?
-    #[allow(dead_code)]
-    pub(crate) fn block_wanted(&self, b: BlockInfo) -> bool {
-        self.partial
-            .get(&b.piece.get())
-            .and_then(|p| p.blocks.get(b.block_index() as usize))
-            .is_some_and(|s| *s != Block::Received)
+    fn finish(&mut self, p: PieceIndex) -> Vec<SocketAddr> {
+        self.started.remove(&p.get());
+        self.owners.remove(&p.get());
+        self.contributors.remove(&p.get()).map(|c| c.into_iter().collect()).unwrap_or_default()
     }
 
     /// Marks the piece as had; returns its contributors.
     pub(crate) fn piece_verified(&mut self, p: PieceIndex) -> Vec<SocketAddr> {
-        self.have.set(p.get());
-        self.partial
-            .remove(&p.get())
-            .map(|x| x.contributors.into_iter().collect())
-            .unwrap_or_default()
+        self.inner.piece_verified(p);
+        self.finish(p)
     }
 
     /// The piece failed: it is downloaded again from scratch. Returns who
     /// contributed to it.
     pub(crate) fn piece_failed(&mut self, p: PieceIndex) -> Vec<SocketAddr> {
-        self.partial
-            .remove(&p.get())
-            .map(|x| x.contributors.into_iter().collect())
-            .unwrap_or_default()
+        self.inner.piece_failed(p);
+        self.finish(p)
     }
 
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn is_endgame(&self) -> bool {
-        self.have.count() as usize + self.partial.len() == self.lengths.num_pieces() as usize
-            && self.partial.values().all(|p| !p.blocks.contains(&Block::Free))
+        self.inner.is_endgame()
     }
 }
 
@@ -317,54 +158,65 @@ mod tests {
     }
 
     #[test]
-    fn picks_rarest_and_completes() {
-        let l = Lengths::new(4 * 32768, 32768).unwrap();
-        let mut p = Picker::new(l, Bitfield::new(4), 1);
-        let mut b = Bitfield::new(4);
-        b.set(2);
-        p.peer_bitfield(&b);
+    fn contributors_are_recorded() {
+        let l = Layout::single("f", 4 * 32768, 32768).unwrap();
+        let mut p = Picker::new(&l, Bitfield::new(4), 1);
         p.peer_have_all();
         let mut out = vec![];
-        // a peer with everything: rarest first means pieces 0,1,3 before 2
-        p.pick(&PeerHas::All, addr(1), false, 6, &|_| false, &mut out);
-        assert_eq!(out.len(), 6);
-        assert!(out.iter().all(|b| b.piece.get() != 2));
-        for blk in &out[..2] {
-            let r = p.block_received(*blk, addr(1));
-            assert!(matches!(r, Received::New { .. }));
-        }
+        p.pick(&PeerHas::All, addr(1), false, 2, &|_| false, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].piece, out[1].piece, "partial piece first");
+        assert_eq!(p.block_received(out[0], addr(1)), Received::New { piece_done: false });
         assert_eq!(p.block_received(out[0], addr(1)), Received::Duplicate);
-        assert_eq!(p.piece_verified(out[0].piece), vec![addr(1)]);
+        assert_eq!(p.block_received(out[1], addr(2)), Received::New { piece_done: true });
+        assert_eq!(p.piece_failed(out[0].piece), vec![addr(1), addr(2)]);
+        // downloaded again: only the new contributor counts
+        let mut only = Bitfield::new(4);
+        only.set(out[0].piece.get());
+        p.peer_bitfield(&only);
+        let mut again = vec![];
+        p.pick(&PeerHas::Some(&only), addr(3), false, 2, &|_| false, &mut again);
+        assert_eq!(again, out);
+        for b in &again {
+            p.block_received(*b, addr(3));
+        }
+        assert_eq!(p.piece_verified(out[0].piece), vec![addr(3)]);
         assert!(p.have().has(out[0].piece));
     }
 
     #[test]
-    fn parole_pieces_are_exclusive_and_endgame_duplicates() {
-        let l = Lengths::new(2 * 32768, 32768).unwrap();
-        let mut p = Picker::new(l, Bitfield::new(2), 7);
+    fn parole_pieces_are_exclusive() {
+        let l = Layout::single("f", 2 * 32768, 32768).unwrap();
+        let mut p = Picker::new(&l, Bitfield::new(2), 7);
+        p.peer_have_all();
         let mut a = vec![];
         p.pick(&PeerHas::All, addr(1), true, 1, &|_| false, &mut a);
         assert_eq!(a.len(), 1);
         // another peer may not touch the parole peer's piece
         let mut b = vec![];
         p.pick(&PeerHas::All, addr(2), false, 10, &|_| false, &mut b);
-        assert!(b.iter().all(|x| x.piece != a[0].piece));
         assert_eq!(b.len(), 2);
-        assert!(p.is_endgame() == false);
-        // parole peer finishes its piece, then end-game
+        assert!(b.iter().all(|x| x.piece != a[0].piece));
+        // the parole peer may not join the other piece, even in end-game
         let mut a2 = vec![];
         let mine = a.clone();
         p.pick(&PeerHas::All, addr(1), true, 10, &|x| mine.contains(&x), &mut a2);
         assert_eq!(a2.len(), 1);
+        assert_eq!(a2[0].piece, a[0].piece);
         assert!(p.is_endgame());
+        let mut a3 = vec![];
+        let mine: Vec<BlockInfo> = a.iter().chain(&a2).copied().collect();
+        p.pick(&PeerHas::All, addr(1), true, 10, &|x| mine.contains(&x), &mut a3);
+        assert!(a3.is_empty(), "parole peer got shared blocks: {a3:?}");
+        // a free peer in end-game duplicates only the free peer's blocks
         let mut dup = vec![];
-        let mine = b.clone();
-        p.pick(&PeerHas::All, addr(3), false, 10, &|x| mine.contains(&x), &mut dup);
-        assert_eq!(dup.len(), 2, "end-game duplicates of peer 2's blocks");
-        for x in &b {
-            p.block_received(*x, addr(2));
-        }
-        assert_eq!(p.piece_failed(b[0].piece), vec![addr(2)]);
-        assert!(p.wants(b[0].piece.get()));
+        p.pick(&PeerHas::All, addr(3), false, 10, &|_| false, &mut dup);
+        assert_eq!(dup, b);
+        // when the parole peer leaves, its piece opens up
+        p.release(addr(1));
+        let mut d2 = vec![];
+        p.pick(&PeerHas::All, addr(3), false, 10, &|x| dup.contains(&x), &mut d2);
+        assert_eq!(d2.len(), 2);
+        assert!(d2.iter().all(|x| x.piece == a[0].piece));
     }
 }

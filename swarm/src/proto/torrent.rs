@@ -109,7 +109,7 @@ impl Torrent {
             Bitfield::new(lengths.num_pieces())
         };
         self.complete_sent = have.is_full();
-        self.picker = Some(Picker::new(lengths, have, self.cfg.seed));
+        self.picker = Some(Picker::new(&meta.info.layout, have, self.cfg.seed));
         self.lengths = Some(lengths);
         self.meta = Some(meta);
         self.storage = Some(storage);

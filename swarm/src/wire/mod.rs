@@ -96,11 +96,18 @@ pub struct HashRequest {
     pub proof_layers: u32,
 }
 
+mod benc;
 pub mod codec;
+pub mod ext;
+pub mod fast;
 pub mod handshake;
+pub mod metadata;
 
 pub use codec::{
     decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
     EncodeError, Out,
 };
+pub use ext::{ExtError, ExtHandshake};
+pub use fast::allowed_fast_set;
 pub use handshake::{decode_handshake, encode_handshake, HANDSHAKE_LEN};
+pub use metadata::{MetadataAssembler, MetadataError, MetadataMsg, MetadataMsgError};
