@@ -39,6 +39,7 @@ use super::{HashRequest, Message, MAX_MESSAGE_LEN};
 
 /// Message ids (the byte after the length prefix).
 pub mod id {
+    #![allow(missing_docs)]
     pub const CHOKE: u8 = 0;
     pub const UNCHOKE: u8 = 1;
     pub const INTERESTED: u8 = 2;
