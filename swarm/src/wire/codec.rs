@@ -39,6 +39,7 @@ use super::{HashRequest, Message, MAX_MESSAGE_LEN};
 
 /// Message ids (the byte after the length prefix).
 pub mod id {
+    #![allow(missing_docs)]
     pub const CHOKE: u8 = 0;
     pub const UNCHOKE: u8 = 1;
     pub const INTERESTED: u8 = 2;
@@ -279,8 +280,9 @@ pub enum EncodeError {
     /// running this codec would reject it.
     #[error("message of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: u32 },
-    /// A `hashes` payload is not a multiple of 32 bytes.
-    #[error("hashes payload of {len} bytes is not a multiple of 32")]
+    /// A `hashes` payload is not a multiple of 32 bytes or has more than
+    /// [`MAX_HASHES_PER_MESSAGE`] hashes.
+    #[error("hashes payload of {len} bytes is not a bounded multiple of 32")]
     BadHashes { len: usize },
 }
 
@@ -335,7 +337,7 @@ pub fn encode(msg: &Message<'_>, out: &mut impl Out) -> Result<(), EncodeError> 
         });
     }
     if let Message::Hashes { hashes, .. } = msg {
-        if hashes.len() % 32 != 0 {
+        if hashes.len() % 32 != 0 || hashes.len() / 32 > MAX_HASHES_PER_MESSAGE {
             return Err(EncodeError::BadHashes { len: hashes.len() });
         }
     }

@@ -167,7 +167,14 @@ impl ExtHandshake {
                 b"v" => {
                     hs.v = benc::bytes(val).map(|b| {
                         let b = &b[..b.len().min(MAX_CLIENT_NAME)];
-                        String::from_utf8_lossy(b).into_owned()
+                        let mut v = String::from_utf8_lossy(b).into_owned();
+                        // Replacement characters can make it longer again.
+                        let mut cut = v.len().min(MAX_CLIENT_NAME);
+                        while !v.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        v.truncate(cut);
+                        v
                     })
                 }
                 b"yourip" => {
@@ -269,6 +276,17 @@ mod tests {
             ExtHandshake::decode(&big),
             Err(ExtError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn client_name_bounded_and_stable() {
+        let mut b = b"d1:mde1:v200:".to_vec();
+        b.extend(std::iter::repeat_n(0xffu8, 200));
+        b.push(b'e');
+        let hs = ExtHandshake::decode(&b).unwrap();
+        let v = hs.v.clone().unwrap();
+        assert!(v.len() <= MAX_CLIENT_NAME && v.starts_with('\u{fffd}'));
+        assert_eq!(ExtHandshake::decode(&hs.encode()).unwrap(), hs);
     }
 
     #[test]

@@ -292,6 +292,36 @@ fn hashes_must_be_multiple_of_32() {
         Err(EncodeError::BadHashes { len: 33 })
     );
     assert!(v.is_empty());
+    let many = vec![0u8; 32 * (MAX_HASHES_PER_MESSAGE + 1)];
+    assert!(matches!(
+        encode(
+            &Message::Hashes {
+                req: req(),
+                hashes: &many
+            },
+            &mut v
+        ),
+        Err(EncodeError::BadHashes { .. })
+    ));
+    let max = &many[32..];
+    encode(
+        &Message::Hashes {
+            req: req(),
+            hashes: max,
+        },
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(
+        dec(&v),
+        (
+            Message::Hashes {
+                req: req(),
+                hashes: max
+            },
+            v.len()
+        )
+    );
 }
 
 #[test]
