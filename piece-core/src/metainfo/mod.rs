@@ -185,3 +185,6 @@ impl Info {
         self.version != Version::V1
     }
 }
+
+#[cfg(test)]
+mod tests;
