@@ -31,14 +31,30 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most values (of any kind, keys included) in one document.
     pub max_tokens: u32,
+    /// Refuse dictionaries whose keys are not sorted. When `false`, such
+    /// dictionaries are accepted, sorted for lookup, and marked with
+    /// [`Dict::in_order`] `== false` (duplicate keys are always refused).
+    pub require_sorted_keys: bool,
 }
 
 impl Default for Limits {
-    /// Depth 100 and 2,000,000 values, like libtorrent.
+    /// Depth 100 and 2,000,000 values, like libtorrent; sorted keys required.
     fn default() -> Self {
         Limits {
             max_depth: 100,
             max_tokens: 2_000_000,
+            require_sorted_keys: true,
+        }
+    }
+}
+
+impl Limits {
+    /// Default limits that accept unsorted dictionary keys (many real
+    /// torrents have them).
+    pub fn lenient() -> Self {
+        Limits {
+            require_sorted_keys: false,
+            ..Limits::default()
         }
     }
 }
@@ -106,6 +122,8 @@ pub struct Dict<'a> {
     pub entries: Vec<(&'a [u8], Value<'a>)>,
     /// The dictionary exactly as encoded in the input.
     pub raw: &'a [u8],
+    /// Were the keys strictly increasing in the input?
+    pub in_order: bool,
 }
 
 impl<'a> Dict<'a> {
@@ -242,13 +260,21 @@ impl<'a> Decoder<'a> {
                 }
                 self.pos += 1;
                 let mut entries: Vec<(&'a [u8], Value<'a>)> = Vec::new();
+                let mut in_order = true;
                 loop {
                     let b = self.peek()?;
                     if b == b'e' {
+                        if !in_order {
+                            entries.sort_by(|a, b| a.0.cmp(b.0));
+                            if entries.windows(2).any(|w| w[0].0 == w[1].0) {
+                                return self.err(BencodeErrorKind::DuplicateKey, start);
+                            }
+                        }
                         self.pos += 1;
                         return Ok(Value::Dict(Dict {
                             entries,
                             raw: &self.buf[start..self.pos],
+                            in_order,
                         }));
                     }
                     if !b.is_ascii_digit() {
@@ -260,14 +286,17 @@ impl<'a> Decoder<'a> {
                         return self.err(BencodeErrorKind::TooManyTokens, self.pos);
                     }
                     let key = self.bytes()?;
-                    if let Some((last, _)) = entries.last() {
+                    if let Some((last, _)) = entries.last().filter(|_| in_order) {
                         match (*last).cmp(key) {
                             std::cmp::Ordering::Less => {}
                             std::cmp::Ordering::Equal => {
                                 return self.err(BencodeErrorKind::DuplicateKey, key_at)
                             }
                             std::cmp::Ordering::Greater => {
-                                return self.err(BencodeErrorKind::UnsortedKeys, key_at)
+                                if self.limits.require_sorted_keys {
+                                    return self.err(BencodeErrorKind::UnsortedKeys, key_at);
+                                }
+                                in_order = false;
                             }
                         }
                     }
@@ -491,6 +520,7 @@ mod tests {
         let lim = Limits {
             max_depth: 10,
             max_tokens: 3,
+            ..Limits::default()
         };
         assert!(decode_with(b"li1ei2ee", lim).is_ok());
         assert_eq!(
@@ -518,6 +548,24 @@ mod tests {
             .end()
             .end();
         assert_eq!(e.finish(), b"d1:ai1e1:bl1:xee");
+    }
+
+    #[test]
+    fn lenient_key_order() {
+        let v = decode_with(b"d1:bi1e1:ai2ee", Limits::lenient()).unwrap();
+        let d = v.as_dict().unwrap();
+        assert!(!d.in_order);
+        assert_eq!(d.get(b"a").unwrap().as_int(), Some(2));
+        assert_eq!(d.get(b"b").unwrap().as_int(), Some(1));
+        assert!(decode_with(b"d1:ai1e1:ai2ee", Limits::lenient()).is_err());
+        assert!(decode_with(b"d1:bi1e1:ai2e1:bi3ee", Limits::lenient()).is_err());
+        assert!(
+            decode(b"d1:ai1e1:bi2ee")
+                .unwrap()
+                .as_dict()
+                .unwrap()
+                .in_order
+        );
     }
 
     #[test]

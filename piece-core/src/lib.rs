@@ -12,8 +12,10 @@ pub mod bitfield;
 pub mod create;
 pub mod hash;
 pub mod layout;
+pub mod magnet;
 pub mod merkle;
 pub mod metainfo;
+pub mod path;
 pub mod storage;
 pub mod types;
 
