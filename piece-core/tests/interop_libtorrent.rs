@@ -207,10 +207,10 @@ fn libtorrent_and_mktorrent_torrents_parse_here() {
         let data = std::fs::read(&out).unwrap();
         let (v1, v2) = our_hashes(&data);
         assert_eq!((v1, v2), (lt.v1.clone(), lt.v2.clone()), "libtorrent {v}");
-        //PARSER let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
-        //PARSER assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1, "parser, libtorrent {v}");
-        //PARSER assert_eq!(meta.info_hashes.v2.map(|h| h.to_hex()), lt.v2, "parser, libtorrent {v}");
-        //PARSER assert_eq!(meta.info.lengths.num_pieces(), lt.pieces, "libtorrent {v}");
+let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
+assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1, "parser, libtorrent {v}");
+assert_eq!(meta.info_hashes.v2.map(|h| h.to_hex()), lt.v2, "parser, libtorrent {v}");
+assert_eq!(meta.info.lengths.num_pieces(), lt.pieces, "libtorrent {v}");
     }
     // mktorrent (v1): our hash of its info dict equals libtorrent's reading
     let out = tmp.path().join("mk.torrent");
@@ -225,6 +225,6 @@ fn libtorrent_and_mktorrent_torrents_parse_here() {
     let lt = run_helper(&["check", out.to_str().unwrap(), tmp.path().to_str().unwrap()]);
     assert_eq!(our_hashes(&data), (lt.v1.clone(), None));
     assert_eq!(lt.have, lt.pieces as i64);
-        //PARSER let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
-        //PARSER assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1);
+let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
+assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1);
 }
