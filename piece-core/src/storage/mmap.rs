@@ -154,10 +154,9 @@ impl MmapStorage {
         };
         let start = w * self.window;
         let len = (h.expected - start).min(self.window);
-        if let Err(e) = h.require_len(start + len) {
-            self.handles.forget(i);
-            return Err(e);
-        }
+        // Keep the handle cached even on failure: it remembers that the
+        // file was already sized, so a truncated file is never re-extended.
+        h.require_len(start + len)?;
         let mut opts = memmap2::MmapOptions::new();
         opts.offset(start).len(len as usize);
         let map = if h.writable {
@@ -205,7 +204,6 @@ impl MmapStorage {
             };
             if faulted {
                 self.lock().retain(|(f, _), _| *f != i);
-                self.handles.forget(i);
                 return Err(StorageError::FileChanged {
                     path: win.handle.path.clone(),
                     expected: win.handle.expected,

@@ -59,7 +59,6 @@ impl Storage for PreadStorage {
             while done < out.len() {
                 match h.file.read_at(&mut out[done..], s.file_offset + done as u64) {
                     Ok(0) => {
-                        self.handles.forget(s.file);
                         return Err(StorageError::FileChanged {
                             path: h.path.clone(),
                             expected: h.expected,
@@ -87,10 +86,9 @@ impl Storage for PreadStorage {
             let Some(h) = self.handles.get(s.file, true)? else {
                 continue; // unreachable: a write opens with create or fails
             };
-            if let Err(e) = h.require_len(s.file_offset + s.len as u64) {
-                self.handles.forget(s.file);
-                return Err(e);
-            }
+            // fstat first: never silently re-extend a file truncated
+            // behind our back.
+            h.require_len(s.file_offset + s.len as u64)?;
             h.file
                 .write_all_at(&data[s.buf_offset..s.buf_offset + s.len], s.file_offset)
                 .map_err(|e| io_err(&h.path, e))?;
