@@ -257,6 +257,24 @@ impl Picker {
         }
     }
 
+    /// Re-sorts every fresh piece into the bucket of its current
+    /// availability, keeping the relative (shuffled) order.
+    fn rebuild_buckets(&mut self) {
+        for set in 0..2 {
+            let old = std::mem::take(&mut self.buckets[set]);
+            let mut new: Vec<Vec<u32>> = Vec::new();
+            for p in old.into_iter().flatten() {
+                let a = self.avail[p as usize] as usize;
+                if new.len() <= a {
+                    new.resize_with(a + 1, Vec::new);
+                }
+                self.pos[p as usize] = new[a].len() as u32;
+                new[a].push(p);
+            }
+            self.buckets[set] = new;
+        }
+    }
+
     fn advance_cursor(&mut self) {
         while self.seq_cursor < self.n && self.have.get(self.seq_cursor) {
             self.seq_cursor += 1;
@@ -268,6 +286,19 @@ impl Picker {
     /// A peer's full bitfield arrived (counted per piece; bits past the
     /// piece count are ignored).
     pub fn peer_bitfield(&mut self, bf: &Bitfield) {
+        if bf.count() as usize > self.num_fresh / 4 {
+            // Many bits: one sequential pass and a bucket rebuild, O(pieces),
+            // beat many random O(1) moves.
+            for i in bf.ones() {
+                if i >= self.n {
+                    break;
+                }
+                let a = &mut self.avail[i as usize];
+                *a = a.saturating_add(1);
+            }
+            self.rebuild_buckets();
+            return;
+        }
         for i in bf.ones() {
             if i >= self.n {
                 break;
