@@ -8,5 +8,7 @@
 
 pub mod net;
 pub mod proto;
+pub mod resume;
+pub mod session;
 pub mod sim;
 pub mod wire;

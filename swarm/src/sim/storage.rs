@@ -83,6 +83,9 @@ impl Storage for MemStorage {
     fn flush(&self) -> Result<(), StorageError> {
         Ok(())
     }
+    fn check_files(&self) -> Vec<piece_core::storage::FileState> {
+        Vec::new()
+    }
 }
 
 /// Checks a piece in storage with a [`PieceHashes`] verifier (v1, v2 or
