@@ -372,7 +372,8 @@ impl Driver {
                 Event::PieceFailed { piece, .. } => self.emit(TorrentEvent::PieceFailed(piece.get())),
                 Event::Complete => {
                     if let Some(s) = &self.storage {
-                        if let Err(e) = s.flush() {
+                        // Creates empty files too.
+                        if let Err(e) = s.ensure_files().and_then(|_| s.flush()) {
                             self.emit(TorrentEvent::Error(format!("flushing data: {e}")));
                         }
                     }

@@ -420,7 +420,14 @@ impl Session {
     ) -> Result<TorrentHandle, SessionError> {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, _) = broadcast::channel(1024);
-        let (pr_tx, pr_rx) = watch::channel(Progress::default());
+        let st = torrent.stats();
+        let (pr_tx, pr_rx) = watch::channel(Progress {
+            have_pieces: st.have_pieces,
+            num_pieces: st.num_pieces,
+            complete: st.complete,
+            has_metadata: torrent.metainfo().is_some(),
+            ..Default::default()
+        });
         {
             let mut reg = lock(&self.registry);
             let ids: Vec<[u8; 20]> = [info_hashes.v1.map(|h| h.0), info_hashes.v2.map(|h| h.truncated())]
