@@ -7,5 +7,9 @@
 //! and QUIC, the embedding API and LAN discovery.
 
 pub mod discovery;
+pub mod net;
 pub mod proto;
+pub mod resume;
+pub mod session;
+pub mod sim;
 pub mod wire;

@@ -1,10 +1,40 @@
 //! Torrent metainfo: parsing, validation and the types the rest of the
-//! crate works with. (Issue 2; parser owned by the metainfo work.)
+//! crate works with.
 //!
 //! The shapes below are the shared interface: storage, hashing, the picker
-//! and the swarm engine read them. Parsing fills them in.
+//! and the swarm engine read them. [`Metainfo::from_bytes`] fills them in.
+//!
+//! # Format
+//! A `.torrent` is a bencoded dictionary (see [`crate::bencode`]):
+//! - `info`: the info dictionary, hashed as it appears in the file: SHA-1
+//!   for the v1 info-hash, SHA-256 for the v2 one;
+//!   - `name`, `piece length`, `private`;
+//!   - v1 (BEP 3): `pieces` (20-byte SHA-1 per piece) and either `length`
+//!     (single file) or `files` (list of `{length, path, attr, symlink path}`;
+//!     BEP 47 `attr`: `p` pad, `x` executable, `h` hidden, `l` symlink);
+//!   - v2 (BEP 52): `meta version` 2 and `file tree` (see [`v2`]);
+//!   - hybrid: both, and they must describe the same files, with v1 pad
+//!     files aligning every file to a piece boundary;
+//! - `piece layers` (v2): pieces root -> concatenated piece hashes;
+//! - `announce`, `announce-list`, `url-list`, `comment`, `created by`,
+//!   `creation date`.
+//!
+//! Every path is sanitised ([`crate::path`]); limits bound every
+//! allocation ([`MAX_METAINFO_SIZE`], [`MAX_FILES`],
+//! [`crate::types::MAX_PIECES`], [`crate::path::MAX_PATH_DEPTH`]).
 
 use std::collections::HashMap;
+
+mod error;
+mod parse;
+pub mod v2;
+
+pub use error::MetainfoError;
+
+/// Largest `.torrent` (or info dictionary) we parse.
+pub const MAX_METAINFO_SIZE: usize = 64 * 1024 * 1024;
+/// Most files (including pad files) in one torrent.
+pub const MAX_FILES: usize = 1 << 20;
 
 use crate::layout::Layout;
 use crate::types::{InfoHashes, Lengths};
@@ -70,3 +100,91 @@ pub struct Metainfo {
     pub creation_date: Option<i64>,
     pub url_list: Vec<String>,
 }
+
+impl Metainfo {
+    /// Parses and validates a `.torrent` file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
+        parse::parse_torrent(bytes)
+    }
+
+    /// Builds a torrent from a bare info dictionary (fetched from peers with
+    /// `ut_metadata`) and the trackers known from elsewhere (a magnet link).
+    /// v2 piece layers are then empty; add them with
+    /// [`Metainfo::add_piece_layer`].
+    pub fn from_info_bytes(
+        info: &[u8],
+        trackers: Vec<Vec<String>>,
+    ) -> Result<Metainfo, MetainfoError> {
+        parse::parse_info_only(info, trackers)
+    }
+
+    /// Validates a piece layer (e.g. received in `hashes` messages) for the
+    /// file with this `pieces root` and stores it.
+    pub fn add_piece_layer(
+        &mut self,
+        root: [u8; 32],
+        hashes: &[[u8; 32]],
+    ) -> Result<(), MetainfoError> {
+        let pl = self.info.piece_length;
+        let file = self
+            .info
+            .files
+            .iter()
+            .find(|f| f.pieces_root == Some(root) && f.length > pl as u64)
+            .ok_or_else(|| {
+                MetainfoError::InvalidPieceLayer(format!(
+                    "no file larger than a piece has pieces root {}",
+                    hex::encode(root)
+                ))
+            })?;
+        let bytes: Vec<u8> = hashes.iter().flatten().copied().collect();
+        let layer = v2::check_layer(&root, Some(&bytes), file.length, pl)?;
+        self.piece_layers.insert(root, layer);
+        Ok(())
+    }
+
+    /// The piece layer of a file, if known. Files of at most one piece have
+    /// none: their `pieces root` is their only piece hash.
+    pub fn piece_layer(&self, root: &[u8; 32]) -> Option<&[[u8; 32]]> {
+        self.piece_layers.get(root).map(Vec::as_slice)
+    }
+
+    /// A magnet link for this torrent (info-hashes, name, trackers).
+    pub fn magnet(&self) -> String {
+        crate::magnet::Magnet {
+            v1: self.info_hashes.v1,
+            v2: self.info_hashes.v2,
+            name: Some(self.info.name.clone()),
+            trackers: self.trackers.iter().flatten().cloned().collect(),
+            web_seeds: self.url_list.clone(),
+            peers: Vec::new(),
+            select_only: Vec::new(),
+        }
+        .to_string()
+    }
+}
+
+impl Info {
+    /// Bytes of file data (padding excluded).
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().filter(|f| !f.pad).map(|f| f.length).sum()
+    }
+
+    /// Size of the piece address space (padding included).
+    pub fn address_space(&self) -> u64 {
+        self.lengths.total()
+    }
+
+    /// Does the torrent carry v1 piece hashes?
+    pub fn has_v1(&self) -> bool {
+        self.version != Version::V2
+    }
+
+    /// Does the torrent carry v2 merkle roots?
+    pub fn has_v2(&self) -> bool {
+        self.version != Version::V1
+    }
+}
+
+#[cfg(test)]
+mod tests;

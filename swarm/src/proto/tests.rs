@@ -1,0 +1,318 @@
+//! Unit tests of the state machine driven by hand (no simulator).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use piece_core::{Bitfield, PieceIndex};
+
+use super::*;
+use crate::sim::{content, make_v1, MemStorage};
+use crate::wire::{self, Handshake, Message, Reserved};
+
+const PIECE: u32 = 32 * 1024;
+
+struct Rig {
+    t: Torrent,
+    now: Instant,
+    data: Vec<u8>,
+    ih: [u8; 20],
+}
+
+fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
+    let data = content(4 * PIECE as usize, 1);
+    let meta = make_v1("x", &data, PIECE);
+    let st = if seed {
+        MemStorage::with_data(meta.info.layout.clone(), data.clone())
+    } else {
+        MemStorage::new(meta.info.layout.clone())
+    };
+    let have = if seed { Bitfield::full(4) } else { Bitfield::new(4) };
+    let now = Instant::now();
+    let ih = meta.info_hashes.v1.unwrap().0;
+    let t = Torrent::new(cfg, meta.info_hashes, Some(meta.clone()), Some(Arc::new(st)), have, [7; 20], now);
+    Rig { t, now, data, ih }
+}
+
+fn addr(n: u8) -> SocketAddr {
+    SocketAddr::from(([10, 1, 0, n], 6881))
+}
+
+/// The form in which bans and contributors are keyed (IP, port 0).
+fn key(n: u8) -> SocketAddr {
+    SocketAddr::from(([10, 1, 0, n], 0))
+}
+
+fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    wire::encode_handshake(
+        &Handshake { reserved: Reserved { extended: true, fast: true, v2: false }, info_hash: ih, peer_id: [id; 20] },
+        &mut b,
+    );
+    b.to_vec()
+}
+
+fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    for m in msgs {
+        wire::encode(m, &mut b).unwrap();
+    }
+    b.to_vec()
+}
+
+/// Everything the torrent sent on `conn`, decoded (handshake skipped).
+fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
+    let mut raw = Vec::new();
+    let mut other = Vec::new();
+    while let Some(tx) = t.poll_transmit() {
+        if tx.conn == conn {
+            raw.extend_from_slice(&tx.data);
+        } else {
+            other.push(tx);
+        }
+    }
+    let mut pos = if raw.first() == Some(&19) { 68 } else { 0 };
+    let mut out = Vec::new();
+    while let Ok(wire::Decoded::Message(m, n)) = wire::decode(&raw[pos..]) {
+        out.push(match m {
+            Message::Piece { piece, offset, data } => format!("Piece({piece},{offset},{})", data.len()),
+            Message::Extended { id, .. } => format!("Extended({id})"),
+            m => format!("{m:?}"),
+        });
+        pos += n;
+    }
+    out
+}
+
+fn requests(msgs: &[String]) -> Vec<(u32, u32, u32)> {
+    msgs.iter()
+        .filter_map(|m| {
+            let r = m.strip_prefix("Request { piece: ")?;
+            let v: Vec<u32> = r
+                .trim_end_matches(" }")
+                .split(", ")
+                .map(|x| x.rsplit(' ').next().unwrap().trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+                .collect();
+            Some((v[0], v[1], v[2]))
+        })
+        .collect()
+}
+
+fn events(t: &mut Torrent) -> Vec<Event> {
+    std::iter::from_fn(|| t.poll_event()).collect()
+}
+
+/// Connects a seed peer to a leecher rig and returns the requests it got.
+fn connect_seed(r: &mut Rig, conn: ConnId, a: SocketAddr, id: u8) -> Vec<(u32, u32, u32)> {
+    r.t.handle_connected(r.now, conn, a, Direction::Outgoing, TransportKind::Memory);
+    let mut b = peer_hs(r.ih, id);
+    b.extend(enc(&[Message::HaveAll, Message::Unchoke]));
+    r.t.handle_data(r.now, conn, &b);
+    let out = sent(&mut r.t, conn);
+    assert!(out.contains(&"Interested".to_string()), "{out:?}");
+    requests(&out)
+}
+
+fn answer(r: &mut Rig, conn: ConnId, reqs: &[(u32, u32, u32)], corrupt: bool) {
+    for &(p, o, l) in reqs {
+        let start = (p * PIECE + o) as usize;
+        let mut d = r.data[start..start + l as usize].to_vec();
+        if corrupt {
+            d[0] ^= 1;
+        }
+        let m = enc(&[Message::Piece { piece: p, offset: o, data: &d }]);
+        r.t.handle_data(r.now, conn, &m);
+    }
+}
+
+#[test]
+fn piece_is_announced_only_after_its_hash_passes() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    let reqs = connect_seed(&mut r, c, addr(1), 1);
+    assert!(reqs.len() >= 2);
+    let piece = reqs[0].0;
+    let of_piece: Vec<_> = reqs.iter().copied().filter(|q| q.0 == piece).collect();
+    answer(&mut r, c, &of_piece, false);
+    // the piece is complete but not verified: no HAVE, not had
+    let out = sent(&mut r.t, c);
+    assert!(!out.iter().any(|m| m.starts_with("Have")), "{out:?}");
+    assert!(!r.t.have().unwrap().get(piece));
+    let job = r.t.poll_verify().expect("a verify job");
+    assert_eq!(job.piece.get(), piece);
+    assert!(r.t.poll_verify().is_none());
+    r.t.handle_verified(r.now, job.piece, true);
+    assert!(r.t.have().unwrap().get(piece));
+    let out = sent(&mut r.t, c);
+    assert!(out.contains(&format!("Have {{ piece: {piece} }}")), "{out:?}");
+    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::PieceVerified(p) if p.get() == piece)));
+    assert_eq!(r.t.stats().downloaded, PIECE as u64);
+}
+
+#[test]
+fn sole_supplier_of_a_bad_piece_is_banned() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    let reqs = connect_seed(&mut r, c, addr(1), 1);
+    let piece = reqs[0].0;
+    let of_piece: Vec<_> = reqs.iter().copied().filter(|q| q.0 == piece).collect();
+    answer(&mut r, c, &of_piece, true);
+    let job = r.t.poll_verify().unwrap();
+    r.t.handle_verified(r.now, job.piece, false);
+    let ev = events(&mut r.t);
+    assert!(ev.iter().any(|e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])));
+    assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. } } if *a == addr(1))));
+    assert!(ev.iter().any(|e| matches!(e, Event::Disconnect { conn, .. } if *conn == c)));
+    assert!(!r.t.have().unwrap().get(piece));
+    assert!(r.t.is_banned(addr(1)));
+    // it cannot come back
+    r.t.handle_connected(r.now, ConnId(2), addr(1), Direction::Incoming, TransportKind::Tcp);
+    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Banned, .. })));
+}
+
+#[test]
+fn mixed_failure_puts_contributors_on_parole_without_ban() {
+    let mut r = rig(false, TorrentConfig::default());
+    let (a, b) = (ConnId(1), ConnId(2));
+    let reqs_a = connect_seed(&mut r, a, addr(1), 1);
+    let piece = reqs_a[0].0;
+    // A sends one (corrupt) block of the piece, then chokes
+    answer(&mut r, a, &reqs_a[..1], true);
+    r.t.handle_data(r.now, a, &enc(&[Message::Choke]));
+    // B gets the rest of that partial piece first
+    let reqs_b = connect_seed(&mut r, b, addr(2), 2);
+    let rest: Vec<_> = reqs_b.iter().copied().filter(|q| q.0 == piece).collect();
+    assert!(!rest.is_empty(), "B was not asked for the partial piece: {reqs_b:?}");
+    answer(&mut r, b, &rest, false);
+    let job = r.t.poll_verify().unwrap();
+    assert_eq!(job.piece.get(), piece);
+    r.t.handle_verified(r.now, job.piece, false);
+    let ev = events(&mut r.t);
+    let contributors = ev.iter().find_map(|e| match e {
+        Event::PieceFailed { contributors, .. } => Some(contributors.clone()),
+        _ => None,
+    });
+    assert_eq!(contributors, Some(vec![key(1), key(2)]));
+    assert!(!ev.iter().any(|e| matches!(e, Event::PeerBanned { .. })), "{ev:?}");
+    assert!(r.t.parole.contains(&key(1)) && r.t.parole.contains(&key(2)));
+    // A (on parole) alone supplies its next piece: a failure now pins it
+    r.t.handle_data(r.now, a, &enc(&[Message::Unchoke]));
+    let reqs = requests(&sent(&mut r.t, a));
+    let p2 = reqs[0].0;
+    let whole: Vec<_> = reqs.iter().copied().filter(|q| q.0 == p2).collect();
+    assert_eq!(whole.len(), 2, "a parole peer gets whole pieces");
+    answer(&mut r, a, &whole, true);
+    let job = r.t.poll_verify().unwrap();
+    r.t.handle_verified(r.now, job.piece, false);
+    let ev = events(&mut r.t);
+    let bans: Vec<_> = ev.iter().filter_map(|e| match e {
+        Event::PeerBanned { addr, .. } => Some(*addr),
+        _ => None,
+    }).collect();
+    assert_eq!(bans, vec![addr(1)]);
+}
+
+#[test]
+fn serving_requires_unchoke_and_a_verified_piece() {
+    let mut r = rig(true, TorrentConfig::default());
+    let c = ConnId(5);
+    r.t.handle_connected(r.now, c, addr(5), Direction::Incoming, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 5);
+    b.extend(enc(&[Message::HaveNone, Message::Request { piece: 0, offset: 0, len: 16384 }]));
+    r.t.handle_data(r.now, c, &b);
+    let out = sent(&mut r.t, c);
+    assert!(out.contains(&"HaveAll".to_string()), "{out:?}");
+    assert!(out.iter().any(|m| m.starts_with("RejectRequest")), "choked request not rejected: {out:?}");
+    r.t.handle_data(r.now, c, &enc(&[Message::Interested, Message::Request { piece: 1, offset: 16384, len: 16384 }]));
+    let out = sent(&mut r.t, c);
+    assert_eq!(out, vec!["Unchoke".to_string(), "Piece(1,16384,16384)".to_string()]);
+    assert_eq!(r.t.stats().uploaded, 16384);
+}
+
+#[test]
+fn leecher_rejects_requests_for_pieces_it_lacks() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[Message::HaveNone, Message::Interested, Message::Request { piece: 0, offset: 0, len: 16384 }]));
+    r.t.handle_data(r.now, c, &b);
+    let out = sent(&mut r.t, c);
+    assert!(!out.iter().any(|m| m.starts_with("Piece")), "{out:?}");
+    assert!(out.iter().any(|m| m.starts_with("RejectRequest")), "{out:?}");
+}
+
+#[test]
+fn keepalive_then_timeout() {
+    let mut r = rig(true, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+    r.t.handle_data(r.now, c, &peer_hs(r.ih, 1));
+    sent(&mut r.t, c);
+    let mut now = r.now;
+    let mut keepalives = 0;
+    let mut dropped = None;
+    for _ in 0..200 {
+        now += Duration::from_secs(1);
+        r.t.handle_timeout(now);
+        keepalives += sent(&mut r.t, c).iter().filter(|m| *m == "KeepAlive").count();
+        if let Some(e) = events(&mut r.t).into_iter().find(|e| matches!(e, Event::Disconnect { .. })) {
+            dropped = Some((now - r.now, e));
+            break;
+        }
+    }
+    assert!(keepalives >= 1);
+    let (after, e) = dropped.expect("silent peer never dropped");
+    assert!(matches!(e, Event::Disconnect { reason: DisconnectReason::Timeout, .. }));
+    assert_eq!(after, Duration::from_secs(180));
+}
+
+#[test]
+fn connection_limit_and_handshake_checks() {
+    let cfg = TorrentConfig { max_peers: 2, ..Default::default() };
+    let mut r = rig(true, cfg);
+    for i in 1..=3u8 {
+        r.t.handle_connected(r.now, ConnId(i as u64), addr(i), Direction::Incoming, TransportKind::Tcp);
+    }
+    let ev = events(&mut r.t);
+    assert!(matches!(ev[..], [Event::Disconnect { conn: ConnId(3), reason: DisconnectReason::TooManyPeers }]), "{ev:?}");
+    // a connection to ourselves
+    r.t.handle_data(r.now, ConnId(1), &peer_hs(r.ih, 7));
+    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::SelfConnection, .. })));
+    // the same peer twice: one connection is dropped, nobody banned
+    r.t.handle_connected(r.now, ConnId(4), addr(4), Direction::Outgoing, TransportKind::Tcp);
+    r.t.handle_data(r.now, ConnId(2), &peer_hs(r.ih, 9));
+    r.t.handle_data(r.now, ConnId(4), &peer_hs(r.ih, 9));
+    let ev = events(&mut r.t);
+    assert_eq!(ev.iter().filter(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Duplicate, .. })).count(), 1, "{ev:?}");
+    assert_eq!(r.t.stats().peers, 1);
+    assert_eq!(r.t.stats().banned, 0);
+}
+
+#[test]
+fn pause_closes_everything_and_resume_accepts_again() {
+    let mut r = rig(true, TorrentConfig::default());
+    r.t.handle_connected(r.now, ConnId(1), addr(1), Direction::Incoming, TransportKind::Tcp);
+    r.t.pause(r.now);
+    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Paused, .. })));
+    r.t.add_peers(r.now, &[addr(9)]);
+    assert!(r.t.poll_connect().is_none());
+    r.t.resume(r.now);
+    assert_eq!(r.t.poll_connect(), Some(addr(9)));
+    assert!(r.t.stats().complete && !r.t.stats().paused);
+}
+
+#[test]
+fn extension_handshake_advertises_metadata() {
+    let mut r = rig(true, TorrentConfig::default());
+    let p = r.t.ext_handshake();
+    let (v, _) = super::bencode::parse(&p).unwrap();
+    assert_eq!(v.get("m").and_then(|m| m.get("ut_metadata")).and_then(|x| x.int()), Some(1));
+    let size = r.t.metainfo().unwrap().info_bytes.len() as i64;
+    assert_eq!(v.get("metadata_size").and_then(|x| x.int()), Some(size));
+    assert_eq!(v.get("reqq").and_then(|x| x.int()), Some(500));
+    assert_eq!(v.get("v").and_then(|x| x.bytes()), Some(&b"swarm/0.1"[..]));
+    let _ = PieceIndex::new_unchecked(0);
+    let _ = &mut r;
+}
