@@ -75,6 +75,8 @@ fn require_netns() -> bool {
 struct Lan {
     prefix: String,
     hosts: Vec<String>,
+    /// Per-host state folders (resume files), so hosts share nothing.
+    state: tempfile::TempDir,
 }
 
 impl Lan {
@@ -88,6 +90,7 @@ impl Lan {
         let mut lan = Lan {
             prefix: prefix.clone(),
             hosts: Vec::new(),
+            state: tempfile::tempdir().expect("temp dir"),
         };
         let br = lan.bridge_ns();
         let setup = || -> Result<(), String> {
@@ -171,6 +174,7 @@ impl Lan {
             c.env(k, v);
         }
         c.env_remove(ROLE_ENV);
+        c.env("XDG_STATE_HOME", self.state.path().join(&self.hosts[i]));
         for (k, v) in env {
             c.env(k, v);
         }
@@ -504,9 +508,8 @@ fn write_zines(root: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// The whole story with the real binary: A shares ./zines, C shares the
 /// same data, B finds it by name with no address given and downloads it
-/// from both. Needs `swarm share` / `swarm get NAME` from the net work.
+/// from both. Needs `swarm share` / `swarm get NAME`
 #[test]
-#[ignore = "needs `swarm share` and `swarm get NAME` (net branch); run with --ignored once merged"]
 fn share_and_get_by_name_in_namespaces() {
     if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
         return;
@@ -574,7 +577,6 @@ fn share_and_get_by_name_in_namespaces() {
 /// `swarm get nosuchname` on a LAN: exits non-zero with a clear message
 /// within its timeout.
 #[test]
-#[ignore = "needs `swarm get NAME` (net branch); run with --ignored once merged"]
 fn get_unknown_name_fails_clearly() {
     if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
         return;
@@ -604,7 +606,6 @@ fn magnet_in(line: &str) -> String {
 /// libtorrent finds `swarm share` by LSD alone (no tracker, no DHT, no
 /// peer address) and downloads from it.
 #[test]
-#[ignore = "needs `swarm share` with LSD (net branch); run with --ignored once merged"]
 fn libtorrent_downloads_from_swarm_share_via_lsd() {
     if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
         return;
@@ -645,7 +646,6 @@ fn libtorrent_downloads_from_swarm_share_via_lsd() {
 /// `swarm get MAGNET` finds a libtorrent seeder by LSD alone and
 /// downloads from it.
 #[test]
-#[ignore = "needs `swarm get` with LSD (net branch); run with --ignored once merged"]
 fn swarm_gets_from_libtorrent_via_lsd() {
     if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
         return;

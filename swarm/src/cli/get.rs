@@ -1,4 +1,4 @@
-//! `swarm get MAGNET|FILE.torrent [-o DIR] [--peer ADDR]... [--seed]`
+//! `swarm get MAGNET|FILE.torrent|NAME [-o DIR] [--peer ADDR]... [--seed]`
 //!
 //! Exits 0 only when everything is downloaded and verified. Progress: a
 //! bar on a terminal, a plain line every few seconds otherwise. The last
@@ -20,7 +20,7 @@ use super::share::{any_port, default_state_dir, print_listen};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A magnet link or a .torrent file.
+    /// A magnet link, a .torrent file, or the name of a share on the LAN.
     pub target: String,
     /// Download folder.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
@@ -48,13 +48,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn get(a: Args) -> anyhow::Result<ExitCode> {
+    let mut a = a;
+    if super::ls::is_share_name(&a.target) {
+        // A LAN share name: find it (mDNS + catalogues) within the timeout.
+        let r = super::ls::resolve_name(&a.target, Duration::from_secs(4)).await?;
+        eprintln!("found \"{}\" on the LAN at {} peer(s)", r.name, r.peers.len());
+        a.peers.extend(r.peers.iter().map(|p| PeerAddr::Tcp(*p)));
+        a.target = r.magnet;
+    }
     let is_magnet = a.target.starts_with("magnet:");
     let path = PathBuf::from(&a.target);
     if !is_magnet && !path.is_file() {
-        anyhow::bail!(
-            "{:?} is not a magnet link or a .torrent file (finding shares by name on the LAN is not supported here yet)",
-            a.target
-        );
+        anyhow::bail!("{:?} is not a magnet link, a .torrent file or a LAN share name", a.target);
     }
     std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
     let cfg = SessionConfig {
@@ -72,8 +77,9 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
         session.add_torrent_file(&path, opts).await.with_context(|| format!("adding {}", path.display()))?
     };
     print_listen(&session);
+    let _lsd = super::ls::lsd_for_download(&session, &h);
     if a.peers.is_empty() && !a.target.contains("x.pe=") {
-        eprintln!("note: no peers given (--peer); waiting for incoming connections");
+        eprintln!("note: no peers given (--peer); looking on the LAN (BEP 14) and waiting for incoming connections");
     }
     let res = tokio::select! {
         r = wait_with_progress(&h) => r,

@@ -46,7 +46,6 @@ pub fn timeout_arg(secs: f64) -> anyhow::Result<Duration> {
 
 /// Does a `swarm get` argument name a LAN share (not a magnet link, a
 /// .torrent file or an existing path)? (For `swarm get`.)
-#[allow(dead_code)]
 pub fn is_share_name(arg: &str) -> bool {
     !arg.starts_with("magnet:")
         && !arg.to_ascii_lowercase().ends_with(".torrent")
@@ -63,6 +62,74 @@ pub fn resolve_for_get(name: &str, timeout: Duration) -> anyhow::Result<discover
         .build()
         .context("starting the async runtime")?;
     Ok(rt.block_on(discovery::resolve(name, timeout))?)
+}
+
+/// Async [`resolve_for_get`].
+pub async fn resolve_name(name: &str, timeout: Duration) -> anyhow::Result<discovery::Resolved> {
+    Ok(discovery::resolve(name, timeout).await?)
+}
+
+/// For `swarm share`: make `handle` findable on the LAN (mDNS service,
+/// catalogue answered on the session's listener, BEP 14 announces) and
+/// feed LSD peer hints for it to the torrent. Keep the returned handle
+/// alive while sharing.
+pub fn announce_on_lan(
+    session: &swarm::session::Session,
+    handle: &swarm::session::TorrentHandle,
+) -> Option<std::sync::Arc<discovery::presence::Presence>> {
+    use discovery::presence::{Presence, PresenceConfig};
+    let tcp_port = session.tcp_addr()?.port();
+    let (size, files) = handle
+        .torrent_bytes()
+        .and_then(|b| piece_core::metainfo::Metainfo::from_bytes(b).ok())
+        .map(|m| {
+            let real = m.info.files.iter().filter(|f| !f.pad);
+            (
+                real.clone().map(|f| f.length).sum::<u64>(),
+                real.count() as u32,
+            )
+        })
+        .unwrap_or((0, 0));
+    let mut share = discovery::Share::new(handle.name(), size, files, handle.info_hashes());
+    share.magnet = handle.magnet();
+    let mut cfg = PresenceConfig::new(handle.name(), tcp_port);
+    cfg.quic_port = session.quic_addr().map(|a| a.port());
+    cfg.fingerprint = session.fingerprint().map(|f| hex::encode(&f[..16]));
+    let (tx, mut hints) = tokio::sync::mpsc::channel(256);
+    let presence = std::sync::Arc::new(Presence::start(cfg, tx));
+    presence.add_share(share);
+    session.serve_lan_catalogue(presence.clone());
+    let (h, id) = (handle.clone(), handle.info_hashes().wire_id());
+    tokio::spawn(async move {
+        while let Some(hint) = hints.recv().await {
+            if hint.info_hash == id {
+                h.add_peer(swarm::net::PeerAddr::Tcp(hint.addr)).await;
+            }
+        }
+    });
+    Some(presence)
+}
+
+/// For `swarm get`: announce the torrent by BEP 14 and add the LAN peers
+/// heard for it. Keep the returned handle alive while downloading.
+pub fn lsd_for_download(
+    session: &swarm::session::Session,
+    handle: &swarm::session::TorrentHandle,
+) -> Option<discovery::lsd::Lsd> {
+    let port = session.tcp_addr()?.port();
+    let (tx, mut hints) = tokio::sync::mpsc::channel(256);
+    let lsd = discovery::lsd::Lsd::start(discovery::lsd::LsdConfig::new(port), tx).ok()?;
+    let id = handle.info_hashes().wire_id();
+    lsd.add(id);
+    let h = handle.clone();
+    tokio::spawn(async move {
+        while let Some(hint) = hints.recv().await {
+            if hint.info_hash == id {
+                h.add_peer(swarm::net::PeerAddr::Tcp(hint.addr)).await;
+            }
+        }
+    });
+    Some(lsd)
 }
 
 /// Run `swarm ls`.
@@ -147,6 +214,9 @@ mod tests {
     fn unknown_name_is_a_clear_error() {
         let e = resolve_for_get("nosuchname-3b1c", Duration::from_millis(500)).unwrap_err();
         let msg = crate::cli::one_line(&e);
-        assert!(msg.starts_with("no share named \"nosuchname-3b1c\" found on the LAN"), "{msg}");
+        assert!(
+            msg.starts_with("no share named \"nosuchname-3b1c\" found on the LAN"),
+            "{msg}"
+        );
     }
 }

@@ -108,6 +108,10 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
     };
     println!("{}", handle.magnet());
     print_listen(&session);
+    let lan = super::ls::announce_on_lan(&session, &handle);
+    if let Some(name) = lan.as_ref().and_then(|p| p.mdns_instance()) {
+        println!("on the LAN as \"{name}\"");
+    }
     println!("seeding {}; press Ctrl-C to stop", handle.name());
     let mut events = handle.events();
     loop {
@@ -124,6 +128,7 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     eprintln!("stopping");
+    drop(lan);
     session.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

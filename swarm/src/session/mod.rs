@@ -178,6 +178,7 @@ pub struct Session {
     quic_addr: Option<SocketAddr>,
     acceptors: Vec<JoinHandle<()>>,
     torrents: Mutex<Vec<TorrentHandle>>,
+    lan: LanSlot,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -194,8 +195,18 @@ fn new_peer_id() -> [u8; 20] {
     id
 }
 
-async fn route(registry: Registry, mut conn: PeerConn) {
+/// The LAN catalogue responder, once set with [`Session::serve_lan_catalogue`].
+type LanSlot = Arc<std::sync::OnceLock<Arc<crate::discovery::presence::Presence>>>;
+
+async fn route(registry: Registry, lan: LanSlot, mut conn: PeerConn) {
     let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else { return };
+    if hs.info_hash == crate::discovery::catalogue::CATALOGUE_HASH {
+        if let Some(p) = lan.get() {
+            let peer_id: [u8; 20] = rand::random();
+            let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, p.serve_catalogue(&mut conn.writer, &peer_id)).await;
+        }
+        return;
+    }
     let tx = lock(&registry).get(&hs.info_hash).cloned();
     if let Some(tx) = tx {
         // A full command queue means a busy torrent: refuse the peer.
@@ -226,13 +237,14 @@ impl Session {
     /// Starts the listeners.
     pub async fn new(cfg: SessionConfig) -> Result<Session, SessionError> {
         let registry: Registry = Arc::default();
+        let lan: LanSlot = Arc::default();
         let gate = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
         let mut acceptors = Vec::new();
         let mut tcp_addr = None;
         if let Some(a) = cfg.listen_tcp {
             let l = TcpTransport::bind(a).await?;
             tcp_addr = Some(l.local_addr()?);
-            let (reg, gate) = (registry.clone(), gate.clone());
+            let (reg, gate, lan) = (registry.clone(), gate.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
                 loop {
                     let Ok(c) = l.accept().await else {
@@ -240,9 +252,9 @@ impl Session {
                         continue;
                     };
                     let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
-                    let reg = reg.clone();
+                    let (reg, lan) = (reg.clone(), lan.clone());
                     tokio::spawn(async move {
-                        route(reg, c).await;
+                        route(reg, lan, c).await;
                         drop(permit);
                     });
                 }
@@ -254,14 +266,14 @@ impl Session {
             let id = Arc::new(Identity::generate().map_err(NetError::from)?);
             let q = QuicEndpoint::bind(a, id)?;
             quic_addr = Some(q.local_addr()?);
-            let (reg, gate, q2) = (registry.clone(), gate.clone(), q.clone());
+            let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Some(r) = q2.accept().await {
                     let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
-                    let reg = reg.clone();
+                    let (reg, lan) = (reg.clone(), lan.clone());
                     tokio::spawn(async move {
                         if let Ok(c) = r {
-                            route(reg, c).await;
+                            route(reg, lan, c).await;
                         }
                         drop(permit);
                     });
@@ -278,7 +290,15 @@ impl Session {
             quic_addr,
             acceptors,
             torrents: Mutex::new(Vec::new()),
+            lan,
         })
+    }
+
+    /// Answer LAN catalogue requests (handshakes for
+    /// [`crate::discovery::catalogue::CATALOGUE_HASH`]) from `presence`.
+    /// Only the first call has an effect.
+    pub fn serve_lan_catalogue(&self, presence: Arc<crate::discovery::presence::Presence>) {
+        let _ = self.lan.set(presence);
     }
 
     /// The bound TCP address, if listening.
