@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
-use piece_core::PieceIndex;
+use piece_core::{Bitfield, PieceIndex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -57,7 +57,11 @@ enum Internal {
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
+    Metadata(Box<Result<MetadataReady, String>>),
 }
+
+/// A magnet's parsed metadata, its storage, hashes and verified pieces.
+type MetadataReady = (Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>, Bitfield);
 
 struct ConnHandle {
     tx: mpsc::UnboundedSender<Bytes>,
@@ -101,6 +105,7 @@ pub(crate) struct Driver {
     resume_dirty: bool,
     last_save: Instant,
     failed: bool,
+    metadata_pending: bool,
 }
 
 impl Driver {
@@ -127,6 +132,7 @@ impl Driver {
             resume_dirty: false,
             last_save: Instant::now(),
             failed: false,
+            metadata_pending: false,
         }
     }
 
@@ -234,6 +240,7 @@ impl Driver {
                 self.verifying = self.verifying.saturating_sub(1);
                 self.t.handle_verified(now, p, ok);
             }
+            Internal::Metadata(r) => self.on_metadata_ready(*r),
         }
     }
 
@@ -404,26 +411,48 @@ impl Driver {
         self.conns.get(&conn).map_or(TransportKind::Tcp, |h| h.kind)
     }
 
+    /// Magnet metadata arrived: parse it, open storage and check data
+    /// already on disk off the async threads.
     fn on_metadata(&mut self, info: Vec<u8>) {
-        let trackers = Vec::new();
-        let res = (|| -> Result<(Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>), String> {
-            let meta = Metainfo::from_info_bytes(&info, trackers).map_err(|e| format!("metadata: {e}"))?;
-            let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
-            let st = super::open_storage(&self.storage_factory, &self.save_dir, &meta, false)
-                .map_err(|e| e.to_string())?;
-            Ok((Arc::new(meta), st, Arc::new(hashes)))
-        })();
-        match res {
-            Ok((meta, st, hashes)) => {
-                let wire = meta.info_hashes.wire_id();
-                let data = self.resume_path.as_ref().and_then(|p| resume::load(p).ok().flatten());
+        if self.metadata_pending || self.t.metainfo().is_some() {
+            return;
+        }
+        self.metadata_pending = true;
+        let factory = self.storage_factory.clone();
+        let save_dir = self.save_dir.clone();
+        let resume_path = self.resume_path.clone();
+        let wire = self.t.info_hashes().wire_id();
+        let int = self.int_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = (|| -> Result<MetadataReady, String> {
+                let meta = Metainfo::from_info_bytes(&info, Vec::new()).map_err(|e| format!("metadata: {e}"))?;
+                let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
+                let st = super::open_storage(&factory, &save_dir, &meta, false).map_err(|e| e.to_string())?;
+                if let Some(p) = &resume_path {
+                    // Lets a restart skip fetching the metadata again.
+                    let _ = resume::write_atomically(&p.with_extension("info"), &info);
+                }
+                let data = resume_path.as_ref().and_then(|p| resume::load(p).ok().flatten());
                 let have = resume::restore(data.as_ref(), wire, st.as_ref(), &hashes).have;
+                Ok((Arc::new(meta), st, Arc::new(hashes), have))
+            })();
+            let _ = int.blocking_send(Internal::Metadata(Box::new(r)));
+        });
+    }
+
+    fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
+        self.metadata_pending = false;
+        match r {
+            Ok((meta, st, hashes, have)) => {
                 self.storage = Some(st.clone());
                 self.hashes = Some(hashes);
                 self.t.handle_metadata(Instant::now(), meta.clone(), st, have);
                 self.emit(TorrentEvent::MetadataReceived { name: meta.info.name.clone() });
             }
-            Err(e) => self.emit(TorrentEvent::Error(e)),
+            Err(e) => {
+                self.failed = true;
+                self.emit(TorrentEvent::Error(e));
+            }
         }
     }
 

@@ -321,6 +321,14 @@ impl Session {
         let wire = hashes.wire_id();
         let save_dir = opts.save_dir.clone().unwrap_or_else(|| self.cfg.download_dir.clone());
         let resume_path = self.cfg.state_dir.as_ref().map(|d| resume::path_for(d, wire));
+        // Metadata saved by an earlier run (checked against the info-hash).
+        if let Some(info) = resume_path.as_ref().and_then(|p| std::fs::read(p.with_extension("info")).ok()) {
+            if let Ok(meta) = Metainfo::from_info_bytes(&info, tiers(&m.trackers)) {
+                if meta.info_hashes.matches_wire_id(&wire) && (m.v1.is_none() || meta.info_hashes.v1 == m.v1) {
+                    return self.add_meta(meta, None, opts).await;
+                }
+            }
+        }
         let torrent = Torrent::new(self.torrent_cfg(), hashes, None, None, Bitfield::new(0), self.peer_id, Instant::now());
         let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
         self.start(torrent, hashes, name, link.to_string(), save_dir, resume_path, None, None, opts)
@@ -498,6 +506,15 @@ impl Session {
         if let Some(q) = &self.quic {
             q.close();
         }
+    }
+}
+
+/// Magnet trackers as one tier (none if there are none).
+fn tiers(trackers: &[String]) -> Vec<Vec<String>> {
+    if trackers.is_empty() {
+        Vec::new()
+    } else {
+        vec![trackers.to_vec()]
     }
 }
 
