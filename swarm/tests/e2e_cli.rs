@@ -23,7 +23,13 @@ fn share(path: &Path, state: &Path) -> (Kill, String, String, String) {
     let mut child = swarm()
         .arg("share")
         .arg(path)
-        .args(["--listen", "127.0.0.1:0", "--quic-listen", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--quic-listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(state)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -61,19 +67,34 @@ fn share_then_get_over_quic_and_tcp() {
         let out = swarm()
             .args(["get", &magnet, "-o"])
             .arg(&out_dir)
-            .args(["--listen", "127.0.0.1:0", "--quic-listen", "127.0.0.1:0", "--peer", peer])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--quic-listen",
+                "127.0.0.1:0",
+                "--peer",
+                peer,
+            ])
             .arg("--state-dir")
             .arg(d.path().join(format!("state{i}")))
             .output()
             .unwrap();
         let so = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{so}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{so}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(so.contains("done: flyer.pdf"), "{so}");
         assert!(std::fs::read(out_dir.join("flyer.pdf")).unwrap() == bytes);
     }
     // Ctrl-C: clean exit, resume data saved.
     let pid = seeder.0.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let st = seeder.0.wait().unwrap();
     assert!(st.success(), "{st:?}");
     let saved = std::fs::read_dir(d.path().join("s")).unwrap().count();
@@ -83,13 +104,23 @@ fn share_then_get_over_quic_and_tcp() {
 #[test]
 fn get_refuses_a_name_that_is_not_a_magnet_or_torrent() {
     let d = tempfile::tempdir().unwrap();
-    let out = swarm().args(["get", "some-share-name", "-o"]).arg(d.path()).output().unwrap();
+    let out = swarm()
+        .args(["get", "some-share-name", "-o"])
+        .arg(d.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("not a magnet link or a .torrent file"), "{err}");
+    assert!(
+        err.contains("not a magnet link or a .torrent file"),
+        "{err}"
+    );
     // A bad --peer is a clear usage error too.
-    let out = swarm().args(["get", "magnet:?xt=urn:btih:00", "--peer", "nope"]).output().unwrap();
+    let out = swarm()
+        .args(["get", "magnet:?xt=urn:btih:00", "--peer", "nope"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid peer address"));
 }
@@ -97,7 +128,14 @@ fn get_refuses_a_name_that_is_not_a_magnet_or_torrent() {
 #[test]
 fn share_of_a_missing_path_fails_clearly() {
     let out = swarm()
-        .args(["share", "/nonexistent/zines", "--listen", "127.0.0.1:0", "--quic-listen", "127.0.0.1:0"])
+        .args([
+            "share",
+            "/nonexistent/zines",
+            "--listen",
+            "127.0.0.1:0",
+            "--quic-listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

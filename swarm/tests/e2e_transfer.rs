@@ -55,7 +55,10 @@ async fn transfer(quic: bool) {
     let d = tempfile::tempdir().unwrap();
     let share = make_share(d.path());
     let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
-    let shared = seeder.share_path(&share, AddOptions::default()).await.unwrap();
+    let shared = seeder
+        .share_path(&share, AddOptions::default())
+        .await
+        .unwrap();
     assert!(shared.progress().complete && shared.progress().num_pieces > 0);
     let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
     let peer = if quic {
@@ -64,7 +67,14 @@ async fn transfer(quic: bool) {
         PeerAddr::Tcp(seeder.tcp_addr().unwrap())
     };
     let got = leecher
-        .add_magnet(&shared.magnet(), AddOptions { peers: vec![peer], paused: true, ..Default::default() })
+        .add_magnet(
+            &shared.magnet(),
+            AddOptions {
+                peers: vec![peer],
+                paused: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let mut ev = got.events();
@@ -79,7 +89,11 @@ async fn transfer(quic: bool) {
             transports.push(transport);
         }
     }
-    let want = if quic { TransportKind::Quic } else { TransportKind::Tcp };
+    let want = if quic {
+        TransportKind::Quic
+    } else {
+        TransportKind::Tcp
+    };
     assert!(transports.contains(&want), "{transports:?}");
     assert_same_tree(&share, &d.path().join("l/dl/zines"));
     let p = got.progress();
@@ -88,7 +102,9 @@ async fn transfer(quic: bool) {
     seeder.shutdown().await;
     // The leecher's resume file says it has everything.
     let rf = swarm::resume::path_for(&d.path().join("l/state"), shared.info_hashes().wire_id());
-    let r = swarm::resume::load(&rf).unwrap().expect("resume file written");
+    let r = swarm::resume::load(&rf)
+        .unwrap()
+        .expect("resume file written");
     assert!(r.bitfield().unwrap().is_full());
 }
 
@@ -107,7 +123,10 @@ async fn torrent_file_download_and_seed_existing_data() {
     let d = tempfile::tempdir().unwrap();
     let share = make_share(d.path());
     let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
-    let shared = seeder.share_path(&share, AddOptions::default()).await.unwrap();
+    let shared = seeder
+        .share_path(&share, AddOptions::default())
+        .await
+        .unwrap();
     let tbytes = shared.torrent_bytes().unwrap().to_vec();
     // A second seeder from the .torrent over a copy of the data.
     let copy = d.path().join("copy");
@@ -117,12 +136,23 @@ async fn torrent_file_download_and_seed_existing_data() {
     }
     let seeder2 = Session::new(config(&d.path().join("s2"))).await.unwrap();
     let s2 = seeder2
-        .add_torrent_bytes(&tbytes, AddOptions { save_dir: Some(copy), seed: true, ..Default::default() })
+        .add_torrent_bytes(
+            &tbytes,
+            AddOptions {
+                save_dir: Some(copy),
+                seed: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert!(s2.progress().complete || {
-        tokio::time::timeout(Duration::from_secs(5), s2.wait_complete()).await.is_ok()
-    });
+    assert!(
+        s2.progress().complete || {
+            tokio::time::timeout(Duration::from_secs(5), s2.wait_complete())
+                .await
+                .is_ok()
+        }
+    );
     let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
     let tf = d.path().join("t.torrent");
     std::fs::write(&tf, &tbytes).unwrap();
@@ -130,16 +160,25 @@ async fn torrent_file_download_and_seed_existing_data() {
         .add_torrent_file(
             &tf,
             AddOptions {
-                peers: vec![PeerAddr::Tcp(seeder2.tcp_addr().unwrap()), PeerAddr::Quic(seeder.quic_addr().unwrap())],
+                peers: vec![
+                    PeerAddr::Tcp(seeder2.tcp_addr().unwrap()),
+                    PeerAddr::Quic(seeder.quic_addr().unwrap()),
+                ],
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), got.wait_complete()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), got.wait_complete())
+        .await
+        .unwrap()
+        .unwrap();
     assert_same_tree(&share, &d.path().join("l/dl/zines"));
     // Adding it twice is refused.
-    assert!(leecher.add_torrent_file(&tf, AddOptions::default()).await.is_err());
+    assert!(leecher
+        .add_torrent_file(&tf, AddOptions::default())
+        .await
+        .is_err());
     leecher.shutdown().await;
     seeder.shutdown().await;
     seeder2.shutdown().await;

@@ -142,7 +142,10 @@ impl Driver {
         loop {
             self.drain();
             let now = Instant::now();
-            let mut deadline = self.t.poll_timeout().unwrap_or(now + Duration::from_secs(3600));
+            let mut deadline = self
+                .t
+                .poll_timeout()
+                .unwrap_or(now + Duration::from_secs(3600));
             if self.resume_dirty {
                 deadline = deadline.min(self.last_save + RESUME_DEBOUNCE);
             }
@@ -230,7 +233,8 @@ impl Driver {
                 let id = self.new_conn_id();
                 let kind = conn.transport;
                 self.start_conn(id, conn);
-                self.t.handle_connected(now, id, addr, Direction::Outgoing, kind);
+                self.t
+                    .handle_connected(now, id, addr, Direction::Outgoing, kind);
             }
             Internal::Dialed(addr, Err(e)) => {
                 tracing::debug!("dial failed: {e}");
@@ -250,7 +254,13 @@ impl Driver {
     }
 
     fn start_conn(&mut self, id: ConnId, conn: PeerConn) {
-        let PeerConn { mut reader, mut writer, quic, transport: kind, .. } = conn;
+        let PeerConn {
+            mut reader,
+            mut writer,
+            quic,
+            transport: kind,
+            ..
+        } = conn;
         let int = self.int_tx.clone();
         let reader_task = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -259,7 +269,11 @@ impl Driver {
                 match reader.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
-                        if int.send(Internal::Data(id, buf.split().freeze())).await.is_err() {
+                        if int
+                            .send(Internal::Data(id, buf.split().freeze()))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -287,7 +301,15 @@ impl Driver {
                 let _ = tokio::time::timeout(Duration::from_secs(2), c.closed()).await;
             }
         });
-        self.conns.insert(id, ConnHandle { tx, queued, reader: reader_task, kind });
+        self.conns.insert(
+            id,
+            ConnHandle {
+                tx,
+                queued,
+                reader: reader_task,
+                kind,
+            },
+        );
     }
 
     /// Drains every output of the state machine.
@@ -304,7 +326,9 @@ impl Driver {
                 self.verify_queue.push_back(j);
             }
             while self.verifying < MAX_VERIFY_JOBS {
-                let Some(j) = self.verify_queue.pop_front() else { break };
+                let Some(j) = self.verify_queue.pop_front() else {
+                    break;
+                };
                 self.spawn_verify(j);
             }
             while let Some(addr) = self.t.poll_connect() {
@@ -319,7 +343,9 @@ impl Driver {
     }
 
     fn send(&mut self, conn: ConnId, data: Bytes) {
-        let Some(h) = self.conns.get(&conn) else { return };
+        let Some(h) = self.conns.get(&conn) else {
+            return;
+        };
         let n = data.len();
         let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
         if too_much || h.tx.send(data).is_err() {
@@ -331,7 +357,11 @@ impl Driver {
     }
 
     fn dial(&mut self, addr: SocketAddr) {
-        let quic = if self.quic_addrs.contains(&addr) { self.quic.clone() } else { None };
+        let quic = if self.quic_addrs.contains(&addr) {
+            self.quic.clone()
+        } else {
+            None
+        };
         let int = self.int_tx.clone();
         tokio::spawn(async move {
             let r = match quic {
@@ -376,7 +406,9 @@ impl Driver {
                     self.resume_dirty = true;
                     self.emit(TorrentEvent::PieceVerified(p.get()));
                 }
-                Event::PieceFailed { piece, .. } => self.emit(TorrentEvent::PieceFailed(piece.get())),
+                Event::PieceFailed { piece, .. } => {
+                    self.emit(TorrentEvent::PieceFailed(piece.get()))
+                }
                 Event::Complete => {
                     if let Some(s) = &self.storage {
                         // Creates empty files too.
@@ -388,9 +420,10 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason } => {
-                    self.emit(TorrentEvent::PeerBanned { addr, reason: reason.to_string() })
-                }
+                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
+                    addr,
+                    reason: reason.to_string(),
+                }),
                 Event::Disconnect { conn, .. } => {
                     // Dropping the sender lets the writer flush what is
                     // queued, then close.
@@ -400,7 +433,10 @@ impl Driver {
                 }
                 Event::StorageFailed { piece, error } => {
                     self.failed = true;
-                    self.emit(TorrentEvent::Error(format!("piece {}: {error}", piece.get())));
+                    self.emit(TorrentEvent::Error(format!(
+                        "piece {}: {error}",
+                        piece.get()
+                    )));
                 }
             }
         }
@@ -425,14 +461,18 @@ impl Driver {
         let int = self.int_tx.clone();
         tokio::task::spawn_blocking(move || {
             let r = (|| -> Result<MetadataReady, String> {
-                let meta = Metainfo::from_info_bytes(&info, Vec::new()).map_err(|e| format!("metadata: {e}"))?;
+                let meta = Metainfo::from_info_bytes(&info, Vec::new())
+                    .map_err(|e| format!("metadata: {e}"))?;
                 let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
-                let st = super::open_storage(&factory, &save_dir, &meta, false).map_err(|e| e.to_string())?;
+                let st = super::open_storage(&factory, &save_dir, &meta, false)
+                    .map_err(|e| e.to_string())?;
                 if let Some(p) = &resume_path {
                     // Lets a restart skip fetching the metadata again.
                     let _ = resume::write_atomically(&p.with_extension("info"), &info);
                 }
-                let data = resume_path.as_ref().and_then(|p| resume::load(p).ok().flatten());
+                let data = resume_path
+                    .as_ref()
+                    .and_then(|p| resume::load(p).ok().flatten());
                 let have = resume::restore(data.as_ref(), wire, st.as_ref(), &hashes).have;
                 Ok((Arc::new(meta), st, Arc::new(hashes), have))
             })();
@@ -446,8 +486,11 @@ impl Driver {
             Ok((meta, st, hashes, have)) => {
                 self.storage = Some(st.clone());
                 self.hashes = Some(hashes);
-                self.t.handle_metadata(Instant::now(), meta.clone(), st, have);
-                self.emit(TorrentEvent::MetadataReceived { name: meta.info.name.clone() });
+                self.t
+                    .handle_metadata(Instant::now(), meta.clone(), st, have);
+                self.emit(TorrentEvent::MetadataReceived {
+                    name: meta.info.name.clone(),
+                });
             }
             Err(e) => {
                 self.failed = true;
@@ -459,12 +502,15 @@ impl Driver {
     fn save_resume(&mut self) {
         self.resume_dirty = false;
         self.last_save = Instant::now();
-        let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have()) else {
+        let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have())
+        else {
             return;
         };
         let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
         if let Err(e) = resume::save(path, &data) {
-            let _ = self.events.send(TorrentEvent::Error(format!("saving resume data: {e}")));
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
         }
     }
 

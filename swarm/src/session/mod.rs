@@ -35,7 +35,9 @@ use piece_core::{Bitfield, InfoHashes};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::net::{read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport};
+use crate::net::{
+    read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport,
+};
 use crate::proto::{Torrent, TorrentConfig, TransportKind};
 use crate::resume;
 use driver::{Cmd, Driver, DriverInit};
@@ -135,14 +137,22 @@ pub struct AddOptions {
 /// What happens to a torrent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TorrentEvent {
-    PeerConnected { addr: SocketAddr, transport: TransportKind },
+    PeerConnected {
+        addr: SocketAddr,
+        transport: TransportKind,
+    },
     PieceVerified(u32),
     PieceFailed(u32),
     /// Magnet: the metadata arrived; downloading starts.
-    MetadataReceived { name: String },
+    MetadataReceived {
+        name: String,
+    },
     /// Every piece is verified and flushed.
     Complete,
-    PeerBanned { addr: SocketAddr, reason: String },
+    PeerBanned {
+        addr: SocketAddr,
+        reason: String,
+    },
     /// Something failed (disk full, unreadable data...). A storage error
     /// pauses the torrent.
     Error(String),
@@ -195,7 +205,9 @@ fn new_peer_id() -> [u8; 20] {
 }
 
 async fn route(registry: Registry, mut conn: PeerConn) {
-    let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else { return };
+    let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else {
+        return;
+    };
     let tx = lock(&registry).get(&hs.info_hash).cloned();
     if let Some(tx) = tx {
         // A full command queue means a busy torrent: refuse the peer.
@@ -212,7 +224,11 @@ pub(crate) fn open_storage(
     match factory {
         Some(f) => f(save_dir, meta, existing),
         None => {
-            let mode = if existing { OpenMode::Existing } else { OpenMode::Create };
+            let mode = if existing {
+                OpenMode::Existing
+            } else {
+                OpenMode::Create
+            };
             let s = MmapStorage::open(save_dir, meta.info.layout.clone(), mode)?;
             if existing {
                 s.ensure_files()?;
@@ -239,7 +255,9 @@ impl Session {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue;
+                    };
                     let reg = reg.clone();
                     tokio::spawn(async move {
                         route(reg, c).await;
@@ -257,7 +275,9 @@ impl Session {
             let (reg, gate, q2) = (registry.clone(), gate.clone(), q.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Some(r) = q2.accept().await {
-                    let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue;
+                    };
                     let reg = reg.clone();
                     tokio::spawn(async move {
                         if let Ok(c) = r {
@@ -295,7 +315,11 @@ impl Session {
     }
 
     /// Adds a .torrent file.
-    pub async fn add_torrent_file(&self, path: &Path, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_torrent_file(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let bytes = read_torrent_file(path)?;
         self.add_torrent_bytes(&bytes, opts).await
     }
@@ -303,14 +327,22 @@ impl Session {
     /// Adds a torrent from the bytes of a .torrent file. With
     /// `opts.seed` the data must be present; either way data already on
     /// disk is checked (using resume data when it is still valid).
-    pub async fn add_torrent_bytes(&self, bytes: &[u8], opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_torrent_bytes(
+        &self,
+        bytes: &[u8],
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let meta = Metainfo::from_bytes(bytes)?;
         self.add_meta(meta, None, opts).await
     }
 
     /// Adds a magnet link; the metadata is fetched from peers (BEP 9).
     /// Peers in the link (`x.pe`) are dialled over TCP.
-    pub async fn add_magnet(&self, link: &str, mut opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_magnet(
+        &self,
+        link: &str,
+        mut opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let m = Magnet::parse(link)?;
         let hashes = InfoHashes { v1: m.v1, v2: m.v2 };
         for p in &m.peers {
@@ -319,33 +351,79 @@ impl Session {
             }
         }
         let wire = hashes.wire_id();
-        let save_dir = opts.save_dir.clone().unwrap_or_else(|| self.cfg.download_dir.clone());
-        let resume_path = self.cfg.state_dir.as_ref().map(|d| resume::path_for(d, wire));
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
         // Metadata saved by an earlier run (checked against the info-hash).
-        if let Some(info) = resume_path.as_ref().and_then(|p| std::fs::read(p.with_extension("info")).ok()) {
+        if let Some(info) = resume_path
+            .as_ref()
+            .and_then(|p| std::fs::read(p.with_extension("info")).ok())
+        {
             if let Ok(meta) = Metainfo::from_info_bytes(&info, tiers(&m.trackers)) {
-                if meta.info_hashes.matches_wire_id(&wire) && (m.v1.is_none() || meta.info_hashes.v1 == m.v1) {
+                if meta.info_hashes.matches_wire_id(&wire)
+                    && (m.v1.is_none() || meta.info_hashes.v1 == m.v1)
+                {
                     return self.add_meta(meta, None, opts).await;
                 }
             }
         }
-        let torrent = Torrent::new(self.torrent_cfg(), hashes, None, None, Bitfield::new(0), self.peer_id, Instant::now());
+        let torrent = Torrent::new(
+            self.torrent_cfg(),
+            hashes,
+            None,
+            None,
+            Bitfield::new(0),
+            self.peer_id,
+            Instant::now(),
+        );
         let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
-        self.start(torrent, hashes, name, link.to_string(), save_dir, resume_path, None, None, opts)
+        self.start(
+            torrent,
+            hashes,
+            name,
+            link.to_string(),
+            save_dir,
+            resume_path,
+            None,
+            None,
+            opts,
+        )
     }
 
     /// Shares a file or folder in place: makes a hybrid (v1 + v2) torrent
     /// of it and seeds it. The returned handle's [`TorrentHandle::torrent_bytes`]
     /// holds the .torrent.
-    pub async fn share_path(&self, path: &Path, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn share_path(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let p = path.to_path_buf();
-        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &CreateOptions::default(), None))
-            .await
-            .map_err(|e| SessionError::Failed(e.to_string()))??;
+        let created = tokio::task::spawn_blocking(move || {
+            create_torrent(&p, &CreateOptions::default(), None)
+        })
+        .await
+        .map_err(|e| SessionError::Failed(e.to_string()))??;
         let meta = Metainfo::from_bytes(&created.bytes)?;
-        let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io { path: path.to_path_buf(), source })?;
-        let parent = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        let opts = AddOptions { save_dir: Some(parent), seed: true, ..opts };
+        let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parent = abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let opts = AddOptions {
+            save_dir: Some(parent),
+            seed: true,
+            ..opts
+        };
         // We just hashed every piece.
         let have = Bitfield::full(meta.info.lengths.num_pieces());
         self.add_meta(meta, Some((have, created.bytes)), opts).await
@@ -361,8 +439,15 @@ impl Session {
         if lock(&self.registry).contains_key(&wire) {
             return Err(SessionError::Duplicate);
         }
-        let save_dir = opts.save_dir.clone().unwrap_or_else(|| self.cfg.download_dir.clone());
-        let resume_path = self.cfg.state_dir.as_ref().map(|d| resume::path_for(d, wire));
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
         let hashes = Arc::new(PieceHashes::new(&meta)?);
         let storage = open_storage(&opts.storage, &save_dir, &meta, opts.seed)?;
         let (have, torrent_bytes) = match known {
@@ -376,9 +461,11 @@ impl Session {
                     None => None,
                 };
                 let (st, h) = (storage.clone(), hashes.clone());
-                let r = tokio::task::spawn_blocking(move || resume::restore(data.as_ref(), wire, st.as_ref(), &h))
-                    .await
-                    .map_err(|e| SessionError::Failed(e.to_string()))?;
+                let r = tokio::task::spawn_blocking(move || {
+                    resume::restore(data.as_ref(), wire, st.as_ref(), &h)
+                })
+                .await
+                .map_err(|e| SessionError::Failed(e.to_string()))?;
                 (r.have, None)
             }
         };
@@ -410,7 +497,10 @@ impl Session {
     }
 
     fn torrent_cfg(&self) -> TorrentConfig {
-        TorrentConfig { max_peers: self.cfg.max_peers, ..self.cfg.torrent.clone() }
+        TorrentConfig {
+            max_peers: self.cfg.max_peers,
+            ..self.cfg.torrent.clone()
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -438,10 +528,13 @@ impl Session {
         });
         {
             let mut reg = lock(&self.registry);
-            let ids: Vec<[u8; 20]> = [info_hashes.v1.map(|h| h.0), info_hashes.v2.map(|h| h.truncated())]
-                .into_iter()
-                .flatten()
-                .collect();
+            let ids: Vec<[u8; 20]> = [
+                info_hashes.v1.map(|h| h.0),
+                info_hashes.v2.map(|h| h.truncated()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             if ids.iter().any(|i| reg.contains_key(i)) {
                 return Err(SessionError::Duplicate);
             }
@@ -519,10 +612,15 @@ fn tiers(trackers: &[String]) -> Vec<Vec<String>> {
 }
 
 fn read_torrent_file(path: &Path) -> Result<Vec<u8>, SessionError> {
-    let io = |source| SessionError::Io { path: path.to_path_buf(), source };
+    let io = |source| SessionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_TORRENT_FILE {
-        return Err(SessionError::TorrentTooLarge { path: path.to_path_buf() });
+        return Err(SessionError::TorrentTooLarge {
+            path: path.to_path_buf(),
+        });
     }
     std::fs::read(path).map_err(io)
 }
@@ -547,7 +645,9 @@ pub struct TorrentHandle {
 
 impl std::fmt::Debug for TorrentHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TorrentHandle").field("name", &self.inner.name).finish_non_exhaustive()
+        f.debug_struct("TorrentHandle")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -577,7 +677,9 @@ impl TorrentHandle {
                     return Ok(());
                 }
                 if p.failed {
-                    return Err(SessionError::Failed(last_error(&mut ev).unwrap_or_else(|| "storage error".into())));
+                    return Err(SessionError::Failed(
+                        last_error(&mut ev).unwrap_or_else(|| "storage error".into()),
+                    ));
                 }
             }
             if w.changed().await.is_err() {
