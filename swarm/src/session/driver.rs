@@ -506,6 +506,11 @@ impl Driver {
         else {
             return;
         };
+        // The resume file must never claim data that is not durable.
+        if let Err(e) = st.flush() {
+            let _ = self.events.send(TorrentEvent::Error(format!("flushing data: {e}")));
+            return;
+        }
         let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
         if let Err(e) = resume::save(path, &data) {
             let _ = self
