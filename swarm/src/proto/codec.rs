@@ -75,11 +75,26 @@ mod tests {
             Message::Choke,
             Message::Have { piece: 7 },
             Message::Bitfield(&[0xf0, 0x80]),
-            Message::Request { piece: 1, offset: 16384, len: 16384 },
-            Message::Piece { piece: 2, offset: 0, data: b"hello" },
+            Message::Request {
+                piece: 1,
+                offset: 16384,
+                len: 16384,
+            },
+            Message::Piece {
+                piece: 2,
+                offset: 0,
+                data: b"hello",
+            },
             Message::HaveAll,
-            Message::RejectRequest { piece: 3, offset: 0, len: 5 },
-            Message::Extended { id: 0, payload: b"de" },
+            Message::RejectRequest {
+                piece: 3,
+                offset: 0,
+                len: 5,
+            },
+            Message::Extended {
+                id: 0,
+                payload: b"de",
+            },
             Message::Port(6881),
         ];
         let mut buf = BytesMut::new();
@@ -98,14 +113,24 @@ mod tests {
         }
         assert_eq!(off, buf.len());
         assert!(matches!(decode(&buf[..3], 100), Decoded::Incomplete));
-        assert!(matches!(decode(&[0, 0, 1, 0, 7], 100), Decoded::Oversize(256)));
-        assert!(matches!(decode(&[0, 0, 0, 2, 4, 1], 100), Decoded::Malformed(_)));
+        assert!(matches!(
+            decode(&[0, 0, 1, 0, 7], 100),
+            Decoded::Oversize(256)
+        ));
+        assert!(matches!(
+            decode(&[0, 0, 0, 2, 4, 1], 100),
+            Decoded::Malformed(_)
+        ));
     }
 
     #[test]
     fn handshake_roundtrip() {
         let h = Handshake {
-            reserved: Reserved { extended: true, fast: true, v2: true },
+            reserved: Reserved {
+                extended: true,
+                fast: true,
+                v2: true,
+            },
             info_hash: [1; 20],
             peer_id: [2; 20],
         };

@@ -54,9 +54,9 @@ mod metadata;
 mod misbehaved;
 mod peer;
 mod picker;
-mod torrent;
 #[cfg(test)]
 mod tests;
+mod torrent;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,24 +117,40 @@ pub struct VerifyJob {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The handshake with a peer completed.
-    PeerConnected { conn: ConnId, addr: SocketAddr, peer_id: [u8; 20] },
+    PeerConnected {
+        conn: ConnId,
+        addr: SocketAddr,
+        peer_id: [u8; 20],
+    },
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
     /// A piece failed its hash check; `contributors` supplied its blocks
     /// (as ban keys: the IP with port 0, or the full address on loopback).
-    PieceFailed { piece: PieceIndex, contributors: Vec<SocketAddr> },
+    PieceFailed {
+        piece: PieceIndex,
+        contributors: Vec<SocketAddr>,
+    },
     /// Every piece is verified.
     Complete,
     /// Magnet: the info dictionary, verified against the info-hash. The
     /// glue parses it, builds storage and calls [`Torrent::handle_metadata`].
     MetadataReceived(Vec<u8>),
     /// A peer misbehaved; its address is banned.
-    PeerBanned { addr: SocketAddr, reason: PeerMisbehaved },
+    PeerBanned {
+        addr: SocketAddr,
+        reason: PeerMisbehaved,
+    },
     /// Close this connection (the state machine has forgotten it already;
     /// a later `handle_closed` for it is ignored).
-    Disconnect { conn: ConnId, reason: DisconnectReason },
+    Disconnect {
+        conn: ConnId,
+        reason: DisconnectReason,
+    },
     /// Reading or writing the data failed; the torrent paused itself.
-    StorageFailed { piece: PieceIndex, error: Arc<StorageError> },
+    StorageFailed {
+        piece: PieceIndex,
+        error: Arc<StorageError>,
+    },
 }
 
 /// A snapshot of a torrent's counters.

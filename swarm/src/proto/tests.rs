@@ -28,10 +28,22 @@ fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
     } else {
         MemStorage::new(meta.info.layout.clone())
     };
-    let have = if seed { Bitfield::full(4) } else { Bitfield::new(4) };
+    let have = if seed {
+        Bitfield::full(4)
+    } else {
+        Bitfield::new(4)
+    };
     let now = Instant::now();
     let ih = meta.info_hashes.v1.unwrap().0;
-    let t = Torrent::new(cfg, meta.info_hashes, Some(meta.clone()), Some(Arc::new(st)), have, [7; 20], now);
+    let t = Torrent::new(
+        cfg,
+        meta.info_hashes,
+        Some(meta.clone()),
+        Some(Arc::new(st)),
+        have,
+        [7; 20],
+        now,
+    );
     Rig { t, now, data, ih }
 }
 
@@ -47,7 +59,15 @@ fn key(n: u8) -> SocketAddr {
 fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
     let mut b = BytesMut::new();
     wire::encode_handshake(
-        &Handshake { reserved: Reserved { extended: true, fast: true, v2: false }, info_hash: ih, peer_id: [id; 20] },
+        &Handshake {
+            reserved: Reserved {
+                extended: true,
+                fast: true,
+                v2: false,
+            },
+            info_hash: ih,
+            peer_id: [id; 20],
+        },
         &mut b,
     );
     b.to_vec()
@@ -76,7 +96,11 @@ fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
     let mut out = Vec::new();
     while let Ok(wire::Decoded::Message(m, n)) = wire::decode(&raw[pos..]) {
         out.push(match m {
-            Message::Piece { piece, offset, data } => format!("Piece({piece},{offset},{})", data.len()),
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => format!("Piece({piece},{offset},{})", data.len()),
             Message::Extended { id, .. } => format!("Extended({id})"),
             m => format!("{m:?}"),
         });
@@ -92,7 +116,14 @@ fn requests(msgs: &[String]) -> Vec<(u32, u32, u32)> {
             let v: Vec<u32> = r
                 .trim_end_matches(" }")
                 .split(", ")
-                .map(|x| x.rsplit(' ').next().unwrap().trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+                .map(|x| {
+                    x.rsplit(' ')
+                        .next()
+                        .unwrap()
+                        .trim_start_matches(|c: char| !c.is_ascii_digit())
+                        .parse()
+                        .unwrap()
+                })
                 .collect();
             Some((v[0], v[1], v[2]))
         })
@@ -121,7 +152,11 @@ fn answer(r: &mut Rig, conn: ConnId, reqs: &[(u32, u32, u32)], corrupt: bool) {
         if corrupt {
             d[0] ^= 1;
         }
-        let m = enc(&[Message::Piece { piece: p, offset: o, data: &d }]);
+        let m = enc(&[Message::Piece {
+            piece: p,
+            offset: o,
+            data: &d,
+        }]);
         r.t.handle_data(r.now, conn, &m);
     }
 }
@@ -145,8 +180,13 @@ fn piece_is_announced_only_after_its_hash_passes() {
     r.t.handle_verified(r.now, job.piece, true);
     assert!(r.t.have().unwrap().get(piece));
     let out = sent(&mut r.t, c);
-    assert!(out.contains(&format!("Have {{ piece: {piece} }}")), "{out:?}");
-    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::PieceVerified(p) if p.get() == piece)));
+    assert!(
+        out.contains(&format!("Have {{ piece: {piece} }}")),
+        "{out:?}"
+    );
+    assert!(events(&mut r.t)
+        .iter()
+        .any(|e| matches!(e, Event::PieceVerified(p) if p.get() == piece)));
     assert_eq!(r.t.stats().downloaded, PIECE as u64);
 }
 
@@ -161,14 +201,30 @@ fn sole_supplier_of_a_bad_piece_is_banned() {
     let job = r.t.poll_verify().unwrap();
     r.t.handle_verified(r.now, job.piece, false);
     let ev = events(&mut r.t);
-    assert!(ev.iter().any(|e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])));
+    assert!(ev.iter().any(
+        |e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])
+    ));
     assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. } } if *a == addr(1))));
-    assert!(ev.iter().any(|e| matches!(e, Event::Disconnect { conn, .. } if *conn == c)));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Disconnect { conn, .. } if *conn == c)));
     assert!(!r.t.have().unwrap().get(piece));
     assert!(r.t.is_banned(addr(1)));
     // it cannot come back
-    r.t.handle_connected(r.now, ConnId(2), addr(1), Direction::Incoming, TransportKind::Tcp);
-    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Banned, .. })));
+    r.t.handle_connected(
+        r.now,
+        ConnId(2),
+        addr(1),
+        Direction::Incoming,
+        TransportKind::Tcp,
+    );
+    assert!(events(&mut r.t).iter().any(|e| matches!(
+        e,
+        Event::Disconnect {
+            reason: DisconnectReason::Banned,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -183,7 +239,10 @@ fn mixed_failure_puts_contributors_on_parole_without_ban() {
     // B gets the rest of that partial piece first
     let reqs_b = connect_seed(&mut r, b, addr(2), 2);
     let rest: Vec<_> = reqs_b.iter().copied().filter(|q| q.0 == piece).collect();
-    assert!(!rest.is_empty(), "B was not asked for the partial piece: {reqs_b:?}");
+    assert!(
+        !rest.is_empty(),
+        "B was not asked for the partial piece: {reqs_b:?}"
+    );
     answer(&mut r, b, &rest, false);
     let job = r.t.poll_verify().unwrap();
     assert_eq!(job.piece.get(), piece);
@@ -194,7 +253,10 @@ fn mixed_failure_puts_contributors_on_parole_without_ban() {
         _ => None,
     });
     assert_eq!(contributors, Some(vec![key(1), key(2)]));
-    assert!(!ev.iter().any(|e| matches!(e, Event::PeerBanned { .. })), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::PeerBanned { .. })),
+        "{ev:?}"
+    );
     assert!(r.t.parole.contains(&key(1)) && r.t.parole.contains(&key(2)));
     // A (on parole) alone supplies its next piece: a failure now pins it
     r.t.handle_data(r.now, a, &enc(&[Message::Unchoke]));
@@ -206,10 +268,13 @@ fn mixed_failure_puts_contributors_on_parole_without_ban() {
     let job = r.t.poll_verify().unwrap();
     r.t.handle_verified(r.now, job.piece, false);
     let ev = events(&mut r.t);
-    let bans: Vec<_> = ev.iter().filter_map(|e| match e {
-        Event::PeerBanned { addr, .. } => Some(*addr),
-        _ => None,
-    }).collect();
+    let bans: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerBanned { addr, .. } => Some(*addr),
+            _ => None,
+        })
+        .collect();
     assert_eq!(bans, vec![addr(1)]);
 }
 
@@ -219,14 +284,38 @@ fn serving_requires_unchoke_and_a_verified_piece() {
     let c = ConnId(5);
     r.t.handle_connected(r.now, c, addr(5), Direction::Incoming, TransportKind::Tcp);
     let mut b = peer_hs(r.ih, 5);
-    b.extend(enc(&[Message::HaveNone, Message::Request { piece: 0, offset: 0, len: 16384 }]));
+    b.extend(enc(&[
+        Message::HaveNone,
+        Message::Request {
+            piece: 0,
+            offset: 0,
+            len: 16384,
+        },
+    ]));
     r.t.handle_data(r.now, c, &b);
     let out = sent(&mut r.t, c);
     assert!(out.contains(&"HaveAll".to_string()), "{out:?}");
-    assert!(out.iter().any(|m| m.starts_with("RejectRequest")), "choked request not rejected: {out:?}");
-    r.t.handle_data(r.now, c, &enc(&[Message::Interested, Message::Request { piece: 1, offset: 16384, len: 16384 }]));
+    assert!(
+        out.iter().any(|m| m.starts_with("RejectRequest")),
+        "choked request not rejected: {out:?}"
+    );
+    r.t.handle_data(
+        r.now,
+        c,
+        &enc(&[
+            Message::Interested,
+            Message::Request {
+                piece: 1,
+                offset: 16384,
+                len: 16384,
+            },
+        ]),
+    );
     let out = sent(&mut r.t, c);
-    assert_eq!(out, vec!["Unchoke".to_string(), "Piece(1,16384,16384)".to_string()]);
+    assert_eq!(
+        out,
+        vec!["Unchoke".to_string(), "Piece(1,16384,16384)".to_string()]
+    );
     assert_eq!(r.t.stats().uploaded, 16384);
 }
 
@@ -236,11 +325,22 @@ fn leecher_rejects_requests_for_pieces_it_lacks() {
     let c = ConnId(1);
     r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
     let mut b = peer_hs(r.ih, 1);
-    b.extend(enc(&[Message::HaveNone, Message::Interested, Message::Request { piece: 0, offset: 0, len: 16384 }]));
+    b.extend(enc(&[
+        Message::HaveNone,
+        Message::Interested,
+        Message::Request {
+            piece: 0,
+            offset: 0,
+            len: 16384,
+        },
+    ]));
     r.t.handle_data(r.now, c, &b);
     let out = sent(&mut r.t, c);
     assert!(!out.iter().any(|m| m.starts_with("Piece")), "{out:?}");
-    assert!(out.iter().any(|m| m.starts_with("RejectRequest")), "{out:?}");
+    assert!(
+        out.iter().any(|m| m.starts_with("RejectRequest")),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -256,36 +356,90 @@ fn keepalive_then_timeout() {
     for _ in 0..200 {
         now += Duration::from_secs(1);
         r.t.handle_timeout(now);
-        keepalives += sent(&mut r.t, c).iter().filter(|m| *m == "KeepAlive").count();
-        if let Some(e) = events(&mut r.t).into_iter().find(|e| matches!(e, Event::Disconnect { .. })) {
+        keepalives += sent(&mut r.t, c)
+            .iter()
+            .filter(|m| *m == "KeepAlive")
+            .count();
+        if let Some(e) = events(&mut r.t)
+            .into_iter()
+            .find(|e| matches!(e, Event::Disconnect { .. }))
+        {
             dropped = Some((now - r.now, e));
             break;
         }
     }
     assert!(keepalives >= 1);
     let (after, e) = dropped.expect("silent peer never dropped");
-    assert!(matches!(e, Event::Disconnect { reason: DisconnectReason::Timeout, .. }));
+    assert!(matches!(
+        e,
+        Event::Disconnect {
+            reason: DisconnectReason::Timeout,
+            ..
+        }
+    ));
     assert_eq!(after, Duration::from_secs(180));
 }
 
 #[test]
 fn connection_limit_and_handshake_checks() {
-    let cfg = TorrentConfig { max_peers: 2, ..Default::default() };
+    let cfg = TorrentConfig {
+        max_peers: 2,
+        ..Default::default()
+    };
     let mut r = rig(true, cfg);
     for i in 1..=3u8 {
-        r.t.handle_connected(r.now, ConnId(i as u64), addr(i), Direction::Incoming, TransportKind::Tcp);
+        r.t.handle_connected(
+            r.now,
+            ConnId(i as u64),
+            addr(i),
+            Direction::Incoming,
+            TransportKind::Tcp,
+        );
     }
     let ev = events(&mut r.t);
-    assert!(matches!(ev[..], [Event::Disconnect { conn: ConnId(3), reason: DisconnectReason::TooManyPeers }]), "{ev:?}");
+    assert!(
+        matches!(
+            ev[..],
+            [Event::Disconnect {
+                conn: ConnId(3),
+                reason: DisconnectReason::TooManyPeers
+            }]
+        ),
+        "{ev:?}"
+    );
     // a connection to ourselves
     r.t.handle_data(r.now, ConnId(1), &peer_hs(r.ih, 7));
-    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::SelfConnection, .. })));
+    assert!(events(&mut r.t).iter().any(|e| matches!(
+        e,
+        Event::Disconnect {
+            reason: DisconnectReason::SelfConnection,
+            ..
+        }
+    )));
     // the same peer twice: one connection is dropped, nobody banned
-    r.t.handle_connected(r.now, ConnId(4), addr(4), Direction::Outgoing, TransportKind::Tcp);
+    r.t.handle_connected(
+        r.now,
+        ConnId(4),
+        addr(4),
+        Direction::Outgoing,
+        TransportKind::Tcp,
+    );
     r.t.handle_data(r.now, ConnId(2), &peer_hs(r.ih, 9));
     r.t.handle_data(r.now, ConnId(4), &peer_hs(r.ih, 9));
     let ev = events(&mut r.t);
-    assert_eq!(ev.iter().filter(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Duplicate, .. })).count(), 1, "{ev:?}");
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(
+                e,
+                Event::Disconnect {
+                    reason: DisconnectReason::Duplicate,
+                    ..
+                }
+            ))
+            .count(),
+        1,
+        "{ev:?}"
+    );
     assert_eq!(r.t.stats().peers, 1);
     assert_eq!(r.t.stats().banned, 0);
 }
@@ -293,9 +447,21 @@ fn connection_limit_and_handshake_checks() {
 #[test]
 fn pause_closes_everything_and_resume_accepts_again() {
     let mut r = rig(true, TorrentConfig::default());
-    r.t.handle_connected(r.now, ConnId(1), addr(1), Direction::Incoming, TransportKind::Tcp);
+    r.t.handle_connected(
+        r.now,
+        ConnId(1),
+        addr(1),
+        Direction::Incoming,
+        TransportKind::Tcp,
+    );
     r.t.pause(r.now);
-    assert!(events(&mut r.t).iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Paused, .. })));
+    assert!(events(&mut r.t).iter().any(|e| matches!(
+        e,
+        Event::Disconnect {
+            reason: DisconnectReason::Paused,
+            ..
+        }
+    )));
     r.t.add_peers(r.now, &[addr(9)]);
     assert!(r.t.poll_connect().is_none());
     r.t.resume(r.now);
@@ -308,7 +474,12 @@ fn extension_handshake_advertises_metadata() {
     let mut r = rig(true, TorrentConfig::default());
     let p = r.t.ext_handshake();
     let (v, _) = super::bencode::parse(&p).unwrap();
-    assert_eq!(v.get("m").and_then(|m| m.get("ut_metadata")).and_then(|x| x.int()), Some(1));
+    assert_eq!(
+        v.get("m")
+            .and_then(|m| m.get("ut_metadata"))
+            .and_then(|x| x.int()),
+        Some(1)
+    );
     let size = r.t.metainfo().unwrap().info_bytes.len() as i64;
     assert_eq!(v.get("metadata_size").and_then(|x| x.int()), Some(size));
     assert_eq!(v.get("reqq").and_then(|x| x.int()), Some(500));

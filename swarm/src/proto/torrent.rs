@@ -243,8 +243,10 @@ impl Torrent {
         if !self.admit(conn, addr) {
             return;
         }
-        self.peers
-            .insert(conn, Peer::new(conn, addr, Direction::Incoming, transport, now));
+        self.peers.insert(
+            conn,
+            Peer::new(conn, addr, Direction::Incoming, transport, now),
+        );
         if self.on_handshake(conn, handshake) {
             self.handle_data(now, conn, rest);
         }
@@ -273,7 +275,11 @@ impl Torrent {
         let v2 = self.info_hashes.v2.is_some();
         codec::encode_handshake(
             &Handshake {
-                reserved: Reserved { extended: true, fast: true, v2 },
+                reserved: Reserved {
+                    extended: true,
+                    fast: true,
+                    v2,
+                },
                 info_hash: self.info_hashes.wire_id(),
                 peer_id: self.peer_id,
             },
@@ -292,7 +298,9 @@ impl Torrent {
     /// Bytes received on a connection.
     pub fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.now = now;
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         p.last_recv = now;
         let mut buf = std::mem::take(&mut p.rbuf);
         buf.extend_from_slice(data);
@@ -375,7 +383,13 @@ impl Torrent {
             let we_lower = self.peer_id < h.peer_id;
             let keep_ours = |d: Direction| (d == Direction::Outgoing) == we_lower;
             let this_dir = self.peers[&conn].dir;
-            let victim = if keep_ours(other_dir) && !keep_ours(this_dir) { conn } else if keep_ours(this_dir) && !keep_ours(other_dir) { other } else { conn };
+            let victim = if keep_ours(other_dir) && !keep_ours(this_dir) {
+                conn
+            } else if keep_ours(this_dir) && !keep_ours(other_dir) {
+                other
+            } else {
+                conn
+            };
             self.drop_peer(victim, DisconnectReason::Duplicate);
             if victim == conn {
                 return false;
@@ -387,7 +401,9 @@ impl Torrent {
             self.encode_handshake(&mut hs);
         }
         let now = self.now;
-        let Some(p) = self.peers.get_mut(&conn) else { return false };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return false;
+        };
         p.out.extend_from_slice(&hs);
         p.active = true;
         p.peer_id = h.peer_id;
@@ -397,7 +413,13 @@ impl Torrent {
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
         if ext {
             let hs = self.ext_handshake();
-            self.send(conn, Message::Extended { id: 0, payload: &hs });
+            self.send(
+                conn,
+                Message::Extended {
+                    id: 0,
+                    payload: &hs,
+                },
+            );
         }
         match self.have().cloned() {
             Some(h) if h.is_full() && fast => self.send(conn, Message::HaveAll),
@@ -406,7 +428,11 @@ impl Torrent {
             None if fast => self.send(conn, Message::HaveNone),
             _ => {}
         }
-        self.events.push_back(Event::PeerConnected { conn, addr, peer_id: h.peer_id });
+        self.events.push_back(Event::PeerConnected {
+            conn,
+            addr,
+            peer_id: h.peer_id,
+        });
         true
     }
 
@@ -420,7 +446,9 @@ impl Torrent {
 
     /// Disconnects a peer for misbehaving and bans its address.
     pub(crate) fn misbehaved(&mut self, conn: ConnId, reason: PeerMisbehaved) {
-        let Some(p) = self.peers.get(&conn) else { return };
+        let Some(p) = self.peers.get(&conn) else {
+            return;
+        };
         let addr = p.addr;
         self.ban(addr, reason);
     }
@@ -429,11 +457,18 @@ impl Torrent {
     pub(crate) fn ban(&mut self, addr: SocketAddr, reason: PeerMisbehaved) {
         let key = ban_key(addr);
         if self.banned.insert(key) {
-            self.events.push_back(Event::PeerBanned { addr, reason: reason.clone() });
+            self.events.push_back(Event::PeerBanned {
+                addr,
+                reason: reason.clone(),
+            });
         }
         self.candidates.retain(|a| ban_key(*a) != key);
-        let conns: Vec<ConnId> =
-            self.peers.values().filter(|p| p.key == key).map(|p| p.conn).collect();
+        let conns: Vec<ConnId> = self
+            .peers
+            .values()
+            .filter(|p| p.key == key)
+            .map(|p| p.conn)
+            .collect();
         for c in conns {
             self.drop_peer(c, DisconnectReason::Misbehaved(reason.clone()));
         }
@@ -513,7 +548,10 @@ impl Torrent {
                 keepalive.push(p.conn);
             }
             let waited = now.saturating_duration_since(p.last_block_at);
-            let oldest = p.requests.first().map(|(_, t)| now.saturating_duration_since(*t));
+            let oldest = p
+                .requests
+                .first()
+                .map(|(_, t)| now.saturating_duration_since(*t));
             if oldest.is_some_and(|o| o >= self.cfg.request_timeout)
                 && waited >= self.cfg.request_timeout
             {
@@ -558,7 +596,10 @@ impl Torrent {
     /// Next bytes to write. All data of one connection comes out in order.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
-        Some(Transmit { conn: p.conn, data: p.out.split().freeze() })
+        Some(Transmit {
+            conn: p.conn,
+            data: p.out.split().freeze(),
+        })
     }
 
     /// Next event.
@@ -588,7 +629,9 @@ impl Torrent {
         let n = self.lengths.map_or(0, |l| l.num_pieces());
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
-            let Some(p) = self.peers.get_mut(&c) else { continue };
+            let Some(p) = self.peers.get_mut(&c) else {
+                continue;
+            };
             if !p.active || p.seed {
                 continue;
             }

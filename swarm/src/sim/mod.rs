@@ -89,9 +89,19 @@ struct Link {
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
     /// Deliver to `ends[side]`.
-    Deliver { link: u64, side: usize, data: Vec<u8> },
-    Connected { link: u64, side: usize },
-    Closed { link: u64, side: usize },
+    Deliver {
+        link: u64,
+        side: usize,
+        data: Vec<u8>,
+    },
+    Connected {
+        link: u64,
+        side: usize,
+    },
+    Closed {
+        link: u64,
+        side: usize,
+    },
 }
 
 /// The simulated swarm.
@@ -153,7 +163,11 @@ impl Sim {
             st = st.with_capacity(c);
         }
         let storage = Arc::new(st);
-        let have = if opts.seed { Bitfield::full(n) } else { Bitfield::new(n) };
+        let have = if opts.seed {
+            Bitfield::full(n)
+        } else {
+            Bitfield::new(n)
+        };
         let mut cfg = opts.config.unwrap_or_default();
         cfg.seed = self.nodes.len() as u64 ^ self.cfg.seed.rotate_left(17);
         let mut peer_id = [b'-'; 20];
@@ -170,7 +184,12 @@ impl Sim {
         self.nodes.push(Node {
             addr,
             alive: true,
-            kind: Kind::Torrent { torrent: Box::new(torrent), storage, meta: meta.clone(), hashes },
+            kind: Kind::Torrent {
+                torrent: Box::new(torrent),
+                storage,
+                meta: meta.clone(),
+                hashes,
+            },
             events: Vec::new(),
         });
         NodeId(self.nodes.len() - 1)
@@ -179,7 +198,14 @@ impl Sim {
     /// Adds a scripted endpoint for hostile-peer tests.
     pub fn add_raw(&mut self) -> NodeId {
         let addr = self.next_addr();
-        self.nodes.push(Node { addr, alive: true, kind: Kind::Raw { received: BTreeMap::new() }, events: Vec::new() });
+        self.nodes.push(Node {
+            addr,
+            alive: true,
+            kind: Kind::Raw {
+                received: BTreeMap::new(),
+            },
+            events: Vec::new(),
+        });
         NodeId(self.nodes.len() - 1)
     }
 
@@ -227,7 +253,12 @@ impl Sim {
     /// SIGKILL: the node vanishes, its connections close.
     pub fn kill(&mut self, n: NodeId) {
         self.nodes[n.0].alive = false;
-        let ids: Vec<u64> = self.links.iter().filter(|(_, l)| l.open && l.ends.contains(&n.0)).map(|(i, _)| *i).collect();
+        let ids: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.open && l.ends.contains(&n.0))
+            .map(|(i, _)| *i)
+            .collect();
         for id in ids {
             self.close_link(id, n.0);
         }
@@ -270,8 +301,20 @@ impl Sim {
         let id = self.seq;
         self.seq += 1;
         let lat = self.rng.gen_range(self.cfg.latency.0..=self.cfg.latency.1);
-        let bw = self.rng.gen_range(self.cfg.bandwidth.0..=self.cfg.bandwidth.1).max(1);
-        self.links.insert(id, Link { ends: [a, b], open: true, latency: lat, bandwidth: bw, busy_until: [self.now; 2] });
+        let bw = self
+            .rng
+            .gen_range(self.cfg.bandwidth.0..=self.cfg.bandwidth.1)
+            .max(1);
+        self.links.insert(
+            id,
+            Link {
+                ends: [a, b],
+                open: true,
+                latency: lat,
+                bandwidth: bw,
+                busy_until: [self.now; 2],
+            },
+        );
         // the dialler learns of the connection after a round trip, the
         // listener after one way
         self.push(self.now + lat * 2, Ev::Connected { link: id, side: 0 });
@@ -287,21 +330,33 @@ impl Sim {
     /// Queues bytes from `ends[side]` to the other end.
     fn transmit(&mut self, link: u64, side: usize, data: Vec<u8>) {
         let now = self.now;
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         if !l.open {
             return;
         }
         let start = l.busy_until[side].max(now);
-        let tx = Duration::from_nanos((data.len() as u128 * 1_000_000_000 / l.bandwidth as u128) as u64);
+        let tx =
+            Duration::from_nanos((data.len() as u128 * 1_000_000_000 / l.bandwidth as u128) as u64);
         l.busy_until[side] = start + tx;
         let at = start + tx + l.latency;
-        self.push(at, Ev::Deliver { link, side: 1 - side, data });
+        self.push(
+            at,
+            Ev::Deliver {
+                link,
+                side: 1 - side,
+                data,
+            },
+        );
     }
 
     /// Closes a link from node `by`'s side: the other end learns of it
     /// after the latency.
     fn close_link(&mut self, link: u64, by: usize) {
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         if !l.open {
             return;
         }
@@ -340,7 +395,9 @@ impl Sim {
                 if *t > self.now {
                     break;
                 }
-                let Some(Reverse((_, _, ev))) = self.queue.pop() else { break };
+                let Some(Reverse((_, _, ev))) = self.queue.pop() else {
+                    break;
+                };
                 self.dispatch(ev);
             }
             let now = self.instant();
@@ -357,9 +414,13 @@ impl Sim {
     fn dispatch(&mut self, ev: Ev) {
         let now = self.instant();
         let (link, side) = match &ev {
-            Ev::Deliver { link, side, .. } | Ev::Connected { link, side } | Ev::Closed { link, side } => (*link, *side),
+            Ev::Deliver { link, side, .. }
+            | Ev::Connected { link, side }
+            | Ev::Closed { link, side } => (*link, *side),
         };
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let node = l.ends[side];
         let peer_addr = self.nodes[l.ends[1 - side]].addr;
         let open = l.open;
@@ -369,13 +430,19 @@ impl Sim {
         }
         match (&mut n.kind, ev) {
             (Kind::Torrent { torrent, .. }, Ev::Connected { .. }) if open => {
-                let dir = if side == 0 { Direction::Outgoing } else { Direction::Incoming };
+                let dir = if side == 0 {
+                    Direction::Outgoing
+                } else {
+                    Direction::Incoming
+                };
                 torrent.handle_connected(now, ConnId(link), peer_addr, dir, TransportKind::Memory);
             }
             (Kind::Torrent { torrent, .. }, Ev::Deliver { data, .. }) if open => {
                 torrent.handle_data(now, ConnId(link), &data);
             }
-            (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => torrent.handle_closed(now, ConnId(link)),
+            (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => {
+                torrent.handle_closed(now, ConnId(link))
+            }
             (Kind::Raw { received }, Ev::Deliver { data, .. }) if open => {
                 let r = received.entry(link).or_default();
                 if r.len() < 64 << 20 {
@@ -409,7 +476,15 @@ impl Sim {
         let mut dials = Vec::new();
         let mut busy = false;
         let node = &mut self.nodes[i];
-        let Kind::Torrent { torrent, storage, meta, hashes } = &mut node.kind else { return false };
+        let Kind::Torrent {
+            torrent,
+            storage,
+            meta,
+            hashes,
+        } = &mut node.kind
+        else {
+            return false;
+        };
         loop {
             let mut any = false;
             while let Some(t) = torrent.poll_transmit() {
@@ -435,9 +510,16 @@ impl Sim {
                             Ok(parsed) => {
                                 let st: Arc<dyn Storage> = storage.clone();
                                 let n = parsed.info.lengths.num_pieces();
-                                torrent.handle_metadata(now, Arc::new(parsed), st, Bitfield::new(n));
+                                torrent.handle_metadata(
+                                    now,
+                                    Arc::new(parsed),
+                                    st,
+                                    Bitfield::new(n),
+                                );
                             }
-                            Err(e) => self.trace.push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
+                            Err(e) => self
+                                .trace
+                                .push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
                         }
                     }
                     _ => {}
