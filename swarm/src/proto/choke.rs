@@ -84,6 +84,9 @@ impl Torrent {
                 return;
             }
             let Some(&b) = p.incoming.front() else { return };
+            if p.out.len() >= super::peer::MAX_QUEUED_OUT {
+                return;
+            }
             if limited && self.upload_tokens < b.len as u64 {
                 return;
             }

@@ -7,8 +7,10 @@ use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent, VerifyJob}
 use crate::proto::peer::ban_key;
 use crate::wire::Message;
 
-/// Largest raw bitfield kept for a magnet before the metadata is known.
-const MAX_PENDING_BITS: usize = (piece_core::types::MAX_PIECES / 8) as usize;
+/// Largest raw bitfield kept per peer for a magnet before the metadata is
+/// known (8 Mi pieces); larger ones are ignored, not held against the peer
+/// (they cannot be checked yet).
+const MAX_PENDING_BITS: usize = 1024 * 1024;
 
 type R = Result<(), PeerMisbehaved>;
 
@@ -137,7 +139,7 @@ impl Torrent {
             // magnet: remember it until the metadata arrives
             let byte = (piece / 8) as usize;
             if byte >= MAX_PENDING_BITS {
-                return Err(PeerMisbehaved::IndexOutOfRange { index: piece });
+                return Ok(());
             }
             if let Some(p) = self.peers.get_mut(&conn) {
                 if p.pending_bits.len() <= byte {
@@ -177,7 +179,7 @@ impl Torrent {
     fn on_bitfield(&mut self, conn: ConnId, raw: &[u8]) -> R {
         let Some(l) = self.lengths else {
             if raw.len() > MAX_PENDING_BITS {
-                return Err(PeerMisbehaved::InvalidBitfield("too large".into()));
+                return Ok(());
             }
             if let Some(p) = self.peers.get_mut(&conn) {
                 p.pending_bits = raw.to_vec();
@@ -186,11 +188,14 @@ impl Torrent {
         };
         let b = Bitfield::from_wire(raw, l.num_pieces())
             .map_err(|e| PeerMisbehaved::InvalidBitfield(e.to_string()))?;
+        let mut wanted = 0;
         if let Some(pk) = self.picker.as_mut() {
             pk.peer_bitfield(&b);
+            wanted = b.ones().filter(|&i| !pk.have().get(i)).count() as u32;
         }
         if let Some(p) = self.peers.get_mut(&conn) {
             p.have = Some(b);
+            p.wanted = wanted;
         }
         self.update_interest(conn);
         Ok(())

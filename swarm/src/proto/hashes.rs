@@ -17,7 +17,11 @@ const MAX_RUN: u32 = 512;
 
 impl Torrent {
     pub(crate) fn on_hash_request(&mut self, conn: ConnId, req: HashRequest) {
-        match self.hashes_for(&req) {
+        let busy = self
+            .peers
+            .get(&conn)
+            .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
+        match (!busy).then(|| self.hashes_for(&req)).flatten() {
             Some(h) => {
                 let bytes: Vec<u8> = h.iter().flatten().copied().collect();
                 self.send(

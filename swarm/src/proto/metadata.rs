@@ -140,10 +140,14 @@ impl Torrent {
                     return Ok(());
                 };
                 let mut w = Writer::default();
+                let busy = self
+                    .peers
+                    .get(&conn)
+                    .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
                 let info = self.meta.as_ref().map(|m| m.info_bytes.clone());
                 let start = piece as usize * METADATA_PIECE as usize;
                 match info {
-                    Some(info) if start < info.len() => {
+                    Some(info) if start < info.len() && !busy => {
                         let end = (start + METADATA_PIECE as usize).min(info.len());
                         w.dict()
                             .bytes(b"msg_type")

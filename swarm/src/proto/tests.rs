@@ -487,3 +487,83 @@ fn extension_handshake_advertises_metadata() {
     let _ = PieceIndex::new_unchecked(0);
     let _ = &mut r;
 }
+
+#[test]
+fn bitfield_with_wanted_pieces_makes_us_interested() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Outgoing, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[Message::Bitfield(&[0b0100_0000])]));
+    r.t.handle_data(r.now, c, &b);
+    let out = sent(&mut r.t, c);
+    assert!(out.contains(&"Interested".to_string()), "{out:?}");
+    // unchoked: it is asked only for the piece it has
+    r.t.handle_data(r.now, c, &enc(&[Message::Unchoke]));
+    let reqs = requests(&sent(&mut r.t, c));
+    assert_eq!(reqs, vec![(1, 0, 16384), (1, 16384, 16384)]);
+}
+
+#[test]
+fn metadata_request_flood_is_bounded() {
+    // info dictionary of ~20 KB: two metadata pieces
+    let data = content(1000 * 16384, 2);
+    let meta = make_v1("m", &data, 16384);
+    assert!(meta.info_bytes.len() > 16384);
+    let st = Arc::new(MemStorage::with_data(meta.info.layout.clone(), data));
+    let now = Instant::now();
+    let ih = meta.info_hashes.v1.unwrap().0;
+    let mut r = Rig {
+        t: Torrent::new(
+            TorrentConfig::default(),
+            meta.info_hashes,
+            Some(meta.clone()),
+            Some(st),
+            Bitfield::full(1000),
+            [7; 20],
+            now,
+        ),
+        now,
+        data: Vec::new(),
+        ih,
+    };
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[Message::Extended {
+        id: 0,
+        payload: b"d1:md11:ut_metadatai3eee",
+    }]));
+    let req = b"d8:msg_typei0e5:piecei0ee";
+    for _ in 0..400 {
+        b.extend(enc(&[Message::Extended {
+            id: 1,
+            payload: req,
+        }]));
+    }
+    r.t.handle_data(r.now, c, &b);
+    let mut total = 0;
+    let mut data_msgs = 0;
+    let mut rejects = 0;
+    let mut raw = Vec::new();
+    while let Some(tx) = r.t.poll_transmit() {
+        raw.extend_from_slice(&tx.data);
+    }
+    total += raw.len();
+    let mut pos = 68;
+    while let Ok(wire::Decoded::Message(m, n)) = wire::decode(&raw[pos..]) {
+        if let Message::Extended { id: 3, payload } = m {
+            if payload.starts_with(b"d8:msg_typei1e") {
+                data_msgs += 1;
+            } else if payload.starts_with(b"d8:msg_typei2e") {
+                rejects += 1;
+            }
+        }
+        pos += n;
+    }
+    assert_eq!(data_msgs + rejects, 400);
+    assert!(
+        rejects > 0 && total < 4 * 1024 * 1024,
+        "{data_msgs} data, {rejects} rejects, {total} bytes"
+    );
+}

@@ -596,10 +596,11 @@ impl Torrent {
     /// Next bytes to write. All data of one connection comes out in order.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
-        Some(Transmit {
-            conn: p.conn,
-            data: p.out.split().freeze(),
-        })
+        let conn = p.conn;
+        let data = p.out.split().freeze();
+        // serving stops at MAX_QUEUED_OUT; refill now that it drained
+        self.serve(conn);
+        Some(Transmit { conn, data })
     }
 
     /// Next event.
@@ -632,7 +633,13 @@ impl Torrent {
             let Some(p) = self.peers.get_mut(&c) else {
                 continue;
             };
-            if !p.active || p.seed {
+            if !p.active {
+                continue;
+            }
+            if p.seed {
+                if let Some(pk) = self.picker.as_mut() {
+                    pk.peer_have_all();
+                }
                 continue;
             }
             let raw = std::mem::take(&mut p.pending_bits);
