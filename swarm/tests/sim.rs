@@ -623,3 +623,48 @@ fn upload_rate_limit_is_respected() {
     assert!(slow >= Duration::from_secs(3), "limited run took {slow:?}");
     assert!(fast < Duration::from_secs(1), "unlimited run took {fast:?}");
 }
+
+/// The ban rule across several seeds, with a corrupt *leecher-like* peer
+/// too: honest peers are never banned, whatever the interleaving.
+#[test]
+fn corrupt_peer_is_pinned_for_many_seeds() {
+    let data = content(2 * 1024 * 1024, 77);
+    let meta = make_v1("k.pdf", &data, PIECE);
+    for seed in 100..104 {
+        let mut sim = Sim::new(SimConfig {
+            seed,
+            ..Default::default()
+        });
+        let s = sim.add_node(&meta, &data, seed_opts());
+        let bad = sim.add_node(
+            &meta,
+            &data,
+            NodeOpts {
+                seed: true,
+                corrupt: true,
+                ..Default::default()
+            },
+        );
+        let ls: Vec<NodeId> = (0..8)
+            .map(|_| sim.add_node(&meta, &data, NodeOpts::default()))
+            .collect();
+        for (k, &l) in ls.iter().enumerate() {
+            let mut p = vec![bad, s];
+            p.extend(&ls[..k]);
+            sim.introduce(l, &p);
+        }
+        let l2 = ls.clone();
+        assert!(
+            sim.run_until(Duration::from_secs(300), |s| l2
+                .iter()
+                .all(|&l| s.is_complete(l))),
+            "seed {seed}"
+        );
+        for &l in &ls {
+            assert!(sim.data(l) == data, "seed {seed}");
+            for (a, r) in banned(&sim, l) {
+                assert_eq!(a, sim.addr(bad), "seed {seed}: honest peer banned: {r}");
+            }
+        }
+    }
+}

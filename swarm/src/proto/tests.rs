@@ -567,3 +567,39 @@ fn metadata_request_flood_is_bounded() {
         "{data_msgs} data, {rejects} rejects, {total} bytes"
     );
 }
+
+#[test]
+fn incoming_routed_by_the_glue() {
+    let mut r = rig(true, TorrentConfig::default());
+    let c = ConnId(3);
+    let hs = Handshake {
+        reserved: Reserved {
+            extended: false,
+            fast: true,
+            v2: false,
+        },
+        info_hash: r.ih,
+        peer_id: [3; 20],
+    };
+    let rest = enc(&[Message::HaveNone, Message::Interested]);
+    r.t.handle_incoming(r.now, c, addr(3), hs, &rest, TransportKind::Quic);
+    let out = sent(&mut r.t, c);
+    // our handshake went first (skipped by `sent`), then have-all, unchoke
+    assert_eq!(out, vec!["HaveAll".to_string(), "Unchoke".to_string()]);
+    assert!(events(&mut r.t)
+        .iter()
+        .any(|e| matches!(e, Event::PeerConnected { conn, .. } if *conn == c)));
+    // wrong torrent
+    let other = Handshake {
+        info_hash: [0; 20],
+        ..hs
+    };
+    r.t.handle_incoming(r.now, ConnId(4), addr(4), other, &[], TransportKind::Tcp);
+    assert!(events(&mut r.t).iter().any(|e| matches!(
+        e,
+        Event::PeerBanned {
+            reason: PeerMisbehaved::WrongInfoHash,
+            ..
+        }
+    )));
+}
