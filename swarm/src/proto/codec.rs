@@ -50,6 +50,9 @@ pub(crate) fn decode(b: &[u8], limit: u32) -> Decoded<'_> {
         Ok(wire::Decoded::Incomplete { .. }) => Decoded::Incomplete,
         Ok(wire::Decoded::Message(m, n)) => Decoded::Message(m, n),
         Err(DecodeError::Oversize { len, .. }) => Decoded::Oversize(len),
+        // the codec names unknown ids as soon as the header is in: skip
+        // the frame only once all of it arrived
+        Err(DecodeError::UnknownId { frame_len, .. }) if frame_len > b.len() => Decoded::Incomplete,
         Err(DecodeError::UnknownId { frame_len, .. }) => Decoded::Unknown(frame_len),
         Err(DecodeError::BadLength { .. }) => Decoded::Malformed("message of the wrong length"),
         Err(DecodeError::BadHashes { .. }) => Decoded::Malformed("malformed hashes message"),
@@ -116,6 +119,15 @@ mod tests {
         assert!(matches!(
             decode(&[0, 0, 1, 0, 7], 100),
             Decoded::Oversize(256)
+        ));
+        // an unknown id is skipped whole, once complete
+        assert!(matches!(
+            decode(&[0, 0, 0, 3, 99, 1], 100),
+            Decoded::Incomplete
+        ));
+        assert!(matches!(
+            decode(&[0, 0, 0, 3, 99, 1, 2], 100),
+            Decoded::Unknown(7)
         ));
         assert!(matches!(
             decode(&[0, 0, 0, 2, 4, 1], 100),

@@ -603,3 +603,100 @@ fn incoming_routed_by_the_glue() {
         }
     )));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A message with arbitrary (often invalid) fields, or raw garbage.
+    fn any_frame() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (0u8..=23, 0u32..8, 0u32..70_000, 0u32..20_000).prop_map(|(id, a, b, c)| {
+                let mut p = a.to_be_bytes().to_vec();
+                p.extend_from_slice(&b.to_be_bytes());
+                p.extend_from_slice(&c.to_be_bytes());
+                let keep = match id {
+                    0..=3 | 14 | 15 => 0,
+                    4 | 13 | 17 => 4,
+                    9 => 2,
+                    _ => 12,
+                };
+                p.truncate(keep);
+                msg_bytes(id, &p)
+            }),
+            (
+                0u32..6,
+                0u32..2,
+                proptest::collection::vec(any::<u8>(), 0..300)
+            )
+                .prop_map(|(piece, off, d)| {
+                    let mut p = piece.to_be_bytes().to_vec();
+                    p.extend_from_slice(&(off * 16384).to_be_bytes());
+                    p.extend_from_slice(&d);
+                    msg_bytes(7, &p)
+                }),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(|b| msg_bytes(5, &b)),
+            proptest::collection::vec(any::<u8>(), 0..60).prop_map(|mut b| {
+                b.insert(0, 1);
+                msg_bytes(20, &b)
+            }),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    fn msg_bytes(id: u8, p: &[u8]) -> Vec<u8> {
+        let mut m = ((p.len() + 1) as u32).to_be_bytes().to_vec();
+        m.push(id);
+        m.extend_from_slice(p);
+        m
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever a peer sends, the state machine neither panics nor
+        /// grows without bound, and a bad peer ends up disconnected rather
+        /// than half-handled.
+        #[test]
+        fn arbitrary_peer_input_never_panics(
+            seed in any::<bool>(),
+            magnet in any::<bool>(),
+            frames in proptest::collection::vec(any_frame(), 0..40),
+            split in 1usize..64,
+        ) {
+            let mut r = rig(seed, TorrentConfig::default());
+            if magnet {
+                let hashes = *r.t.info_hashes();
+                r.t = Torrent::new(TorrentConfig::default(), hashes, None, None, Bitfield::new(0), [7; 20], r.now);
+            }
+            let c = ConnId(1);
+            r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+            let mut stream = peer_hs(r.ih, 1);
+            for f in &frames {
+                stream.extend_from_slice(f);
+            }
+            let mut now = r.now;
+            for chunk in stream.chunks(split) {
+                r.t.handle_data(now, c, chunk);
+                now += Duration::from_millis(300);
+                r.t.handle_timeout(now);
+                while let Some(j) = r.t.poll_verify() {
+                    r.t.handle_verified(now, j.piece, false);
+                }
+                let mut out = 0;
+                while let Some(tx) = r.t.poll_transmit() {
+                    out += tx.data.len();
+                }
+                prop_assert!(out < 16 * 1024 * 1024);
+                let _ = events(&mut r.t);
+            }
+            let st = r.t.stats();
+            prop_assert!(st.peers <= 1);
+            prop_assert!(st.have_pieces <= 4);
+            if !seed || magnet {
+                // nothing was verified: nothing may be had
+                prop_assert_eq!(st.have_pieces, 0);
+            }
+        }
+    }
+}
