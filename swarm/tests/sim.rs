@@ -668,3 +668,51 @@ fn corrupt_peer_is_pinned_for_many_seeds() {
         }
     }
 }
+
+#[test]
+fn v2_magnet_fetches_metadata_and_piece_layers_then_completes() {
+    let (meta, data) = made_torrent(piece_core::metainfo::Version::V2);
+    assert!(!meta.piece_layers.is_empty());
+    let mut sim = Sim::new(SimConfig {
+        seed: 31,
+        ..Default::default()
+    });
+    let s1 = sim.add_node(&meta, &data, seed_opts());
+    let s2 = sim.add_node(&meta, &data, seed_opts());
+    let m = sim.add_node(
+        &meta,
+        &data,
+        NodeOpts {
+            magnet: true,
+            ..Default::default()
+        },
+    );
+    sim.introduce(m, &[s1, s2]);
+    assert!(
+        sim.run_until(Duration::from_secs(120), |s| s.is_complete(m)),
+        "v2 magnet did not complete"
+    );
+    assert!(sim.data(m) == data);
+    let layers: Vec<_> = sim
+        .events(m)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::PieceLayer {
+                pieces_root,
+                hashes,
+            } => Some((*pieces_root, hashes.clone())),
+            _ => None,
+        })
+        .collect();
+    // every file larger than a piece needed its layer, and got the right one
+    assert_eq!(layers.len(), meta.piece_layers.len());
+    for (root, hashes) in layers {
+        assert_eq!(meta.piece_layers.get(&root), Some(&hashes));
+    }
+    assert!(banned(&sim, m).is_empty());
+    let failed = sim
+        .events(m)
+        .iter()
+        .any(|(_, e)| matches!(e, Event::PieceFailed { .. }));
+    assert!(!failed);
+}

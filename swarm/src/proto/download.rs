@@ -129,7 +129,8 @@ impl Torrent {
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
             Message::HashRequest(req) => self.on_hash_request(conn, req),
-            Message::Hashes { .. } | Message::HashReject(_) => {}
+            Message::Hashes { req, hashes } => self.on_hashes(conn, req, hashes)?,
+            Message::HashReject(req) => self.on_hash_reject(conn, req),
         }
         Ok(())
     }

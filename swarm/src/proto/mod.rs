@@ -50,6 +50,7 @@ mod codec;
 mod config;
 mod download;
 mod hashes;
+mod layers;
 mod metadata;
 mod misbehaved;
 mod peer;
@@ -145,6 +146,14 @@ pub enum Event {
     Disconnect {
         conn: ConnId,
         reason: DisconnectReason,
+    },
+    /// v2 magnet: a file's piece layer was fetched and verified against its
+    /// `pieces root`. The glue adds it to its verifier
+    /// (`Metainfo::add_piece_layer`); the file's pieces are downloaded from
+    /// now on.
+    PieceLayer {
+        pieces_root: [u8; 32],
+        hashes: Vec<[u8; 32]>,
     },
     /// Reading or writing the data failed; the torrent paused itself.
     StorageFailed {

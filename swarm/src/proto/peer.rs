@@ -43,6 +43,8 @@ pub(crate) struct Peer {
     pub peer_id: [u8; 20],
     pub fast: bool,
     pub ext: bool,
+    /// Set the BEP 52 bit (and did not reject our hash requests).
+    pub v2: bool,
     pub rbuf: Vec<u8>,
     pub out: BytesMut,
     pub connected_at: Instant,
@@ -110,6 +112,7 @@ impl Peer {
             peer_id: [0; 20],
             fast: false,
             ext: false,
+            v2: false,
             rbuf: Vec::new(),
             out: BytesMut::new(),
             connected_at: now,

@@ -36,6 +36,9 @@ pub(crate) struct Picker {
     /// Pieces downloaded by one peer on parole.
     owners: BTreeMap<u32, SocketAddr>,
     contributors: BTreeMap<u32, BTreeSet<SocketAddr>>,
+    /// Pieces that cannot be verified yet (v2 piece layer missing): never
+    /// requested.
+    blocked: Option<Bitfield>,
 }
 
 impl Picker {
@@ -45,6 +48,26 @@ impl Picker {
             started: BTreeSet::new(),
             owners: BTreeMap::new(),
             contributors: BTreeMap::new(),
+            blocked: None,
+        }
+    }
+
+    /// Keeps these pieces from being requested until [`Picker::unblock`].
+    pub(crate) fn block(&mut self, pieces: Bitfield) {
+        self.blocked = Some(pieces);
+    }
+
+    /// Opens a range of pieces to requests again.
+    pub(crate) fn unblock(&mut self, range: std::ops::Range<u32>) {
+        if let Some(b) = self.blocked.as_mut() {
+            for i in range {
+                if i < b.len() {
+                    b.clear(i);
+                }
+            }
+            if b.none() {
+                self.blocked = None;
+            }
         }
     }
 
@@ -84,9 +107,10 @@ impl Picker {
         out: &mut Vec<BlockInfo>,
     ) {
         let start = out.len();
-        let (started, owners) = (&self.started, &self.owners);
+        let (started, owners, blocked) = (&self.started, &self.owners, &self.blocked);
         let exclude = |b: BlockInfo| {
             mine(b)
+                || blocked.as_ref().is_some_and(|x| x.has(b.piece))
                 || match owners.get(&b.piece.get()) {
                     Some(o) => *o != who,
                     None => parole && started.contains(&b.piece.get()),

@@ -11,6 +11,7 @@ use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
 
 use super::codec::{self, Decoded, HANDSHAKE_LEN};
+use super::layers::LayerFetch;
 use super::metadata::MetadataFetch;
 use super::peer::{ban_key, Peer};
 use super::picker::Picker;
@@ -51,6 +52,7 @@ pub struct Torrent {
     up_tick: u64,
     pub(crate) upload_tokens: u64,
     pub(crate) md: Option<MetadataFetch>,
+    pub(crate) layers: Option<LayerFetch>,
     pub(crate) complete_sent: bool,
 }
 
@@ -93,6 +95,7 @@ impl Torrent {
             up_tick: 0,
             upload_tokens: 0,
             md: None,
+            layers: None,
             complete_sent: false,
         };
         if let (Some(m), Some(s)) = (meta, storage) {
@@ -109,7 +112,15 @@ impl Torrent {
             Bitfield::new(lengths.num_pieces())
         };
         self.complete_sent = have.is_full();
-        self.picker = Some(Picker::new(&meta.info.layout, have, self.cfg.seed));
+        let mut picker = Picker::new(&meta.info.layout, have, self.cfg.seed);
+        self.layers = match LayerFetch::for_meta(&meta) {
+            Some((lf, blocked)) => {
+                picker.block(blocked);
+                Some(lf)
+            }
+            None => None,
+        };
+        self.picker = Some(picker);
         self.lengths = Some(lengths);
         self.meta = Some(meta);
         self.storage = Some(storage);
@@ -409,6 +420,7 @@ impl Torrent {
         p.peer_id = h.peer_id;
         p.fast = h.reserved.fast;
         p.ext = h.reserved.extended;
+        p.v2 = h.reserved.v2;
         p.last_sent = now;
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
         if ext {
@@ -495,6 +507,9 @@ impl Torrent {
         if let Some(md) = self.md.as_mut() {
             md.peer_gone(p.conn);
         }
+        if let Some(lf) = self.layers.as_mut() {
+            lf.peer_gone(p.conn);
+        }
     }
 
     /// Work common to every input: requests, uploads, metadata.
@@ -508,6 +523,7 @@ impl Torrent {
             self.serve(c);
         }
         self.fill_metadata_requests();
+        self.fill_layer_requests();
     }
 
     /// Periodic work: call at [`Torrent::poll_timeout`].
@@ -568,6 +584,7 @@ impl Torrent {
             self.snub(c);
         }
         self.metadata_timeouts();
+        self.layer_timeouts();
         if now >= self.next_choke {
             self.choke_round();
         }

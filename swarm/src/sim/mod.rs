@@ -64,7 +64,11 @@ enum Kind {
         storage: Arc<MemStorage>,
         /// The source metainfo (for magnet metadata: the trackers).
         meta: Arc<Metainfo>,
-        hashes: Arc<PieceHashes>,
+        /// The verifier, as the glue would build it: from the metainfo the
+        /// node knows (for a magnet: after the metadata, then growing with
+        /// fetched piece layers).
+        hashes: Option<Arc<PieceHashes>>,
+        parsed: Option<Box<Metainfo>>,
     },
     /// A scripted endpoint: the test writes bytes, everything received is
     /// kept.
@@ -179,7 +183,8 @@ impl Sim {
             (Some(meta.clone()), Some(storage.clone()))
         };
         let torrent = Torrent::new(cfg, meta.info_hashes, m, s, have, peer_id, self.instant());
-        let hashes = Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes"));
+        let hashes = (!opts.magnet)
+            .then(|| Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes")));
         let addr = self.next_addr();
         self.nodes.push(Node {
             addr,
@@ -189,6 +194,7 @@ impl Sim {
                 storage,
                 meta: meta.clone(),
                 hashes,
+                parsed: None,
             },
             events: Vec::new(),
         });
@@ -481,6 +487,7 @@ impl Sim {
             storage,
             meta,
             hashes,
+            parsed,
         } = &mut node.kind
         else {
             return false;
@@ -492,7 +499,9 @@ impl Sim {
                 any = true;
             }
             while let Some(j) = torrent.poll_verify() {
-                let ok = verify_piece(hashes, storage.as_ref(), j.piece);
+                let ok = hashes
+                    .as_ref()
+                    .is_some_and(|h| verify_piece(h, storage.as_ref(), j.piece));
                 torrent.handle_verified(now, j.piece, ok);
                 any = true;
             }
@@ -507,19 +516,31 @@ impl Sim {
                     Event::MetadataReceived(bytes) => {
                         // what the glue does: parse, build storage, resume
                         match Metainfo::from_info_bytes(bytes, meta.trackers.clone()) {
-                            Ok(parsed) => {
+                            Ok(m) => {
                                 let st: Arc<dyn Storage> = storage.clone();
-                                let n = parsed.info.lengths.num_pieces();
+                                let n = m.info.lengths.num_pieces();
+                                *hashes = PieceHashes::new(&m).ok().map(Arc::new);
                                 torrent.handle_metadata(
                                     now,
-                                    Arc::new(parsed),
+                                    Arc::new(m.clone()),
                                     st,
                                     Bitfield::new(n),
                                 );
+                                *parsed = Some(Box::new(m));
                             }
                             Err(e) => self
                                 .trace
                                 .push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
+                        }
+                    }
+                    Event::PieceLayer {
+                        pieces_root,
+                        hashes: layer,
+                    } => {
+                        if let Some(m) = parsed.as_mut() {
+                            if m.add_piece_layer(*pieces_root, layer).is_ok() {
+                                *hashes = PieceHashes::new(m).ok().map(Arc::new);
+                            }
                         }
                     }
                     _ => {}
