@@ -248,3 +248,115 @@ impl Torrent {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use bytes::BytesMut;
+    use piece_core::create::{create_torrent, CreateOptions};
+    use piece_core::metainfo::{Metainfo, Version};
+    use piece_core::Bitfield;
+
+    use super::*;
+    use crate::proto::{Direction, TorrentConfig, TransportKind};
+    use crate::sim::MemStorage;
+    use crate::wire::{self, Handshake, Reserved};
+
+    #[test]
+    fn layer_runs_are_requested_and_forged_hashes_ban() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big.bin");
+        std::fs::write(&f, crate::sim::content(10 * 32768, 5)).unwrap();
+        let opts = CreateOptions {
+            version: Version::V2,
+            piece_length: Some(32768),
+            threads: Some(1),
+            ..Default::default()
+        };
+        let full = Metainfo::from_bytes(&create_torrent(&f, &opts, None).unwrap().bytes).unwrap();
+        // what a magnet gives: no piece layers
+        let meta = Arc::new(Metainfo::from_info_bytes(&full.info_bytes, vec![]).unwrap());
+        assert!(meta.piece_layers.is_empty());
+        let st = Arc::new(MemStorage::new(meta.info.layout.clone()));
+        let now = Instant::now();
+        let mut t = Torrent::new(
+            TorrentConfig::default(),
+            meta.info_hashes,
+            Some(meta.clone()),
+            Some(st),
+            Bitfield::new(10),
+            [1; 20],
+            now,
+        );
+        let c = ConnId(1);
+        t.handle_connected(
+            now,
+            c,
+            "10.0.0.1:1".parse().unwrap(),
+            Direction::Outgoing,
+            TransportKind::Tcp,
+        );
+        let mut b = BytesMut::new();
+        let hs = Handshake {
+            reserved: Reserved {
+                extended: false,
+                fast: true,
+                v2: true,
+            },
+            info_hash: meta.info_hashes.wire_id(),
+            peer_id: [2; 20],
+        };
+        wire::encode_handshake(&hs, &mut b);
+        wire::encode(&Message::HaveAll, &mut b).unwrap();
+        wire::encode(&Message::Unchoke, &mut b).unwrap();
+        t.handle_data(now, c, &b);
+        let mut out = Vec::new();
+        while let Some(tx) = t.poll_transmit() {
+            out.extend_from_slice(&tx.data);
+        }
+        let mut pos = 68;
+        let mut reqs = Vec::new();
+        let mut block_requests = 0;
+        while let Ok(wire::Decoded::Message(m, n)) = wire::decode(&out[pos..]) {
+            match m {
+                Message::HashRequest(r) => reqs.push(r),
+                Message::Request { .. } => block_requests += 1,
+                _ => {}
+            }
+            pos += n;
+        }
+        // no block is requested before its hashes are known
+        assert_eq!(block_requests, 0);
+        assert_eq!(reqs.len(), 1);
+        let r = reqs[0];
+        assert_eq!(
+            (r.base_layer, r.index, r.length, r.proof_layers),
+            (1, 0, 16, 0)
+        );
+        // forged hashes: banned
+        let forged = vec![7u8; 32 * 16];
+        let mut b = BytesMut::new();
+        wire::encode(
+            &Message::Hashes {
+                req: r,
+                hashes: &forged,
+            },
+            &mut b,
+        )
+        .unwrap();
+        t.handle_data(now, c, &b);
+        let ev: Vec<Event> = std::iter::from_fn(|| t.poll_event()).collect();
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                Event::PeerBanned {
+                    reason: PeerMisbehaved::ProtocolViolation(_),
+                    ..
+                }
+            )),
+            "{ev:?}"
+        );
+    }
+}

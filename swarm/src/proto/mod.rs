@@ -24,7 +24,9 @@
 //! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
 //! `metadata_size`, `reqq`, `v`), BEP 9 metadata exchange (serving and, for
 //! magnet links, fetching), BEP 52 (the v2 reserved bit, hash requests
-//! served from piece layers; see `hashes.rs`).
+//! served from piece layers; for v2-only magnets, piece layers fetched and
+//! verified before any block of their files is requested: see
+//! [`Event::PieceLayer`]).
 //!
 //! # Misbehaviour and banning
 //! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
