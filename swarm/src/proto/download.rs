@@ -84,6 +84,10 @@ impl Torrent {
                     ));
                 }
                 if matches!(m, Message::HaveAll) {
+                    if self.is_complete() {
+                        self.drop_peer(conn, DisconnectReason::BothSeeds);
+                        return Ok(());
+                    }
                     if let Some(p) = self.peers.get_mut(&conn) {
                         p.seed = true;
                     }
@@ -385,13 +389,18 @@ impl Torrent {
                         return Ok(());
                     }
                 }
-                // end-game: cancel the duplicates in flight elsewhere
-                let others: Vec<ConnId> = self
-                    .peers
-                    .values()
-                    .filter(|q| q.conn != conn && q.requests.iter().any(|(r, _)| *r == b))
-                    .map(|q| q.conn)
-                    .collect();
+                // end-game: cancel the duplicates in flight elsewhere (only
+                // then can a block be requested from several peers)
+                let endgame = self.picker.as_ref().is_some_and(|pk| pk.is_endgame());
+                let others: Vec<ConnId> = if endgame {
+                    self.peers
+                        .values()
+                        .filter(|q| q.conn != conn && q.requests.iter().any(|(r, _)| *r == b))
+                        .map(|q| q.conn)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 for o in others {
                     if let Some(q) = self.peers.get_mut(&o) {
                         q.requests.retain(|(r, _)| *r != b);

@@ -172,7 +172,6 @@ impl Picker {
         self.finish(p)
     }
 
-    #[cfg(test)]
     pub(crate) fn is_endgame(&self) -> bool {
         self.inner.is_endgame()
     }

@@ -700,3 +700,25 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn two_seeds_part() {
+    let mut r = rig(true, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[Message::HaveAll]));
+    r.t.handle_data(r.now, c, &b);
+    let ev = events(&mut r.t);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Disconnect {
+                reason: DisconnectReason::BothSeeds,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert_eq!(r.t.stats().banned, 0);
+}
