@@ -120,6 +120,8 @@ pub struct Sim {
     rng: StdRng,
     trace: Vec<String>,
     steps: u64,
+    /// Nodes that got input since they were last drained.
+    dirty: std::collections::BTreeSet<usize>,
 }
 
 impl Sim {
@@ -135,6 +137,7 @@ impl Sim {
             seq: 0,
             trace: Vec::new(),
             steps: 0,
+            dirty: Default::default(),
         }
     }
 
@@ -198,6 +201,7 @@ impl Sim {
             },
             events: Vec::new(),
         });
+        self.dirty.insert(self.nodes.len() - 1);
         NodeId(self.nodes.len() - 1)
     }
 
@@ -225,6 +229,7 @@ impl Sim {
         let now = self.instant();
         if let Kind::Torrent { torrent, .. } = &mut self.nodes[n.0].kind {
             torrent.add_peers(now, &addrs);
+            self.dirty.insert(n.0);
         }
     }
 
@@ -277,7 +282,10 @@ impl Sim {
             _ => None,
         }
     }
+    /// Mutable access (e.g. to pause a node); its outputs are drained at
+    /// the next step.
     pub fn torrent_mut(&mut self, n: NodeId) -> Option<&mut Torrent> {
+        self.dirty.insert(n.0);
         match &mut self.nodes[n.0].kind {
             Kind::Torrent { torrent, .. } => Some(torrent),
             _ => None,
@@ -407,10 +415,11 @@ impl Sim {
                 self.dispatch(ev);
             }
             let now = self.instant();
-            for n in self.nodes.iter_mut() {
+            for (i, n) in self.nodes.iter_mut().enumerate() {
                 if let (true, Kind::Torrent { torrent, .. }) = (n.alive, &mut n.kind) {
                     if torrent.poll_timeout().is_some_and(|t| t <= now) {
                         torrent.handle_timeout(now);
+                        self.dirty.insert(i);
                     }
                 }
             }
@@ -428,6 +437,7 @@ impl Sim {
             return;
         };
         let node = l.ends[side];
+        self.dirty.insert(node);
         let peer_addr = self.nodes[l.ends[1 - side]].addr;
         let open = l.open;
         let n = &mut self.nodes[node];
@@ -461,14 +471,10 @@ impl Sim {
 
     /// Drains every node's outputs until all are quiet.
     fn pump(&mut self) {
-        loop {
-            let mut busy = false;
-            for i in 0..self.nodes.len() {
-                busy |= self.pump_node(i);
-            }
-            if !busy {
-                return;
-            }
+        // draining a node only schedules future events, so each node that
+        // got input is drained once
+        while let Some(i) = self.dirty.pop_first() {
+            self.pump_node(i);
         }
     }
 
