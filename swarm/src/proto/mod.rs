@@ -12,8 +12,15 @@
 //! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order |
 //! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
 //! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
-//! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] |
+//! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
 //! | [`Torrent::poll_timeout`] | calls [`Torrent::handle_timeout`] at that instant |
+//!
+//! Incoming connections: [`Torrent::handle_connected`] with
+//! [`Direction::Incoming`], or [`Torrent::handle_incoming`] when the glue
+//! already read the handshake to route by info-hash. Magnet links:
+//! [`Event::MetadataReceived`] then [`Torrent::handle_metadata`].
+//! On [`Event::StorageFailed`] the torrent has paused itself
+//! ([`Torrent::resume`] after fixing the cause).
 //!
 //! Received blocks are written to the [`Storage`] synchronously and served
 //! blocks read from it. A piece is marked as had, announced (HAVE) and
