@@ -722,3 +722,55 @@ fn two_seeds_part() {
     );
     assert_eq!(r.t.stats().banned, 0);
 }
+
+#[test]
+fn tit_for_tat_unchokes_the_best_uploaders_plus_one_optimistic() {
+    let cfg = TorrentConfig {
+        upload_slots: 2,
+        ..Default::default()
+    };
+    let mut r = rig(false, cfg);
+    let mut reqs = std::collections::BTreeMap::new();
+    for i in 1..=5u8 {
+        let c = ConnId(i as u64);
+        r.t.handle_connected(r.now, c, addr(i), Direction::Outgoing, TransportKind::Tcp);
+        let mut b = peer_hs(r.ih, i);
+        b.extend(enc(&[
+            Message::Bitfield(&[0xf0]),
+            Message::Interested,
+            Message::Unchoke,
+        ]));
+        r.t.handle_data(r.now, c, &b);
+        reqs.insert(i, requests(&sent(&mut r.t, c)));
+    }
+    // first come, first unchoked
+    let unchoked = |t: &Torrent| -> Vec<u64> {
+        t.peers
+            .values()
+            .filter(|p| !p.am_choking)
+            .map(|p| p.conn.0)
+            .collect()
+    };
+    assert_eq!(unchoked(&r.t), vec![1, 2]);
+    // peers 4 and 5 upload to us
+    for i in [4u8, 5] {
+        let q = reqs[&i].clone();
+        answer(&mut r, ConnId(i as u64), &q[..1], false);
+    }
+    let now = r.now + Duration::from_secs(11);
+    r.t.handle_timeout(now);
+    let mut u = unchoked(&r.t);
+    u.sort();
+    assert_eq!(u, vec![1, 4, 5], "best uploaders 4, 5 and one optimistic");
+    // 4 and 5 keep uploading; the optimistic slot rotates after 30 s
+    for i in [4u8, 5] {
+        let q = reqs[&i].clone();
+        answer(&mut r, ConnId(i as u64), &q[1..2], false);
+    }
+    let later = now + Duration::from_secs(31);
+    r.t.handle_timeout(later);
+    let u = unchoked(&r.t);
+    assert!(u.contains(&4) && u.contains(&5), "{u:?}");
+    assert!(!u.contains(&1), "optimistic unchoke did not rotate: {u:?}");
+    assert_eq!(u.len(), 3);
+}
