@@ -190,11 +190,22 @@ async fn v2_only_torrent_over_quic() {
     use piece_core::metainfo::Version;
     let d = tempfile::tempdir().unwrap();
     let share = make_share(d.path());
-    let opts = CreateOptions { version: Version::V2, piece_length: Some(32768), ..Default::default() };
+    let opts = CreateOptions {
+        version: Version::V2,
+        piece_length: Some(32768),
+        ..Default::default()
+    };
     let t = create_torrent(&share, &opts, None).unwrap();
     let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
     let s = seeder
-        .add_torrent_bytes(&t.bytes, AddOptions { save_dir: Some(d.path().into()), seed: true, ..Default::default() })
+        .add_torrent_bytes(
+            &t.bytes,
+            AddOptions {
+                save_dir: Some(d.path().into()),
+                seed: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(s.progress().complete);
@@ -202,11 +213,63 @@ async fn v2_only_torrent_over_quic() {
     let got = leecher
         .add_torrent_bytes(
             &t.bytes,
-            AddOptions { peers: vec![PeerAddr::Quic(seeder.quic_addr().unwrap())], ..Default::default() },
+            AddOptions {
+                peers: vec![PeerAddr::Quic(seeder.quic_addr().unwrap())],
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), got.wait_complete()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), got.wait_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_same_tree(&share, &d.path().join("l/dl/zines"));
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_only_magnet_fetches_piece_layers() {
+    use piece_core::create::{create_torrent, CreateOptions};
+    use piece_core::metainfo::{Metainfo, Version};
+    let d = tempfile::tempdir().unwrap();
+    let share = make_share(d.path());
+    let opts = CreateOptions {
+        version: Version::V2,
+        piece_length: Some(32768),
+        ..Default::default()
+    };
+    let t = create_torrent(&share, &opts, None).unwrap();
+    let magnet = Metainfo::from_bytes(&t.bytes).unwrap().magnet();
+    assert!(!magnet.contains("btih"));
+    let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
+    seeder
+        .add_torrent_bytes(
+            &t.bytes,
+            AddOptions {
+                save_dir: Some(d.path().into()),
+                seed: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
+    let got = leecher
+        .add_magnet(
+            &magnet,
+            AddOptions {
+                peers: vec![PeerAddr::Tcp(seeder.tcp_addr().unwrap())],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), got.wait_complete())
+        .await
+        .unwrap()
+        .unwrap();
     assert_same_tree(&share, &d.path().join("l/dl/zines"));
     leecher.shutdown().await;
     seeder.shutdown().await;

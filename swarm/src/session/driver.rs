@@ -106,6 +106,8 @@ pub(crate) struct Driver {
     last_save: Instant,
     failed: bool,
     metadata_pending: bool,
+    /// v2 magnets: the metainfo with the piece layers received so far.
+    layered: Option<Metainfo>,
 }
 
 impl Driver {
@@ -133,6 +135,7 @@ impl Driver {
             last_save: Instant::now(),
             failed: false,
             metadata_pending: false,
+            layered: None,
         }
     }
 
@@ -431,6 +434,10 @@ impl Driver {
                         h.reader.abort();
                     }
                 }
+                Event::PieceLayer {
+                    pieces_root,
+                    hashes,
+                } => self.on_piece_layer(pieces_root, &hashes),
                 Event::StorageFailed { piece, error } => {
                     self.failed = true;
                     self.emit(TorrentEvent::Error(format!(
@@ -480,6 +487,25 @@ impl Driver {
         });
     }
 
+    /// v2 magnets: a verified piece layer; piece checks of that file can
+    /// now use it.
+    fn on_piece_layer(&mut self, root: [u8; 32], layer: &[[u8; 32]]) {
+        if self.layered.is_none() {
+            self.layered = self.t.metainfo().map(|m| (**m).clone());
+        }
+        let Some(m) = self.layered.as_mut() else {
+            return;
+        };
+        match m
+            .add_piece_layer(root, layer)
+            .map_err(|e| e.to_string())
+            .and_then(|_| PieceHashes::new(m).map_err(|e| e.to_string()))
+        {
+            Ok(h) => self.hashes = Some(Arc::new(h)),
+            Err(e) => tracing::warn!("piece layer refused: {e}"),
+        }
+    }
+
     fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
         self.metadata_pending = false;
         match r {
@@ -508,7 +534,9 @@ impl Driver {
         };
         // The resume file must never claim data that is not durable.
         if let Err(e) = st.flush() {
-            let _ = self.events.send(TorrentEvent::Error(format!("flushing data: {e}")));
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("flushing data: {e}")));
             return;
         }
         let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
