@@ -96,7 +96,7 @@ fn build(fs: &[F], v1: bool, v2: bool, layers: bool) -> Vec<u8> {
                     .str(&pad.to_string())
                     .end()
                     .end();
-                stream.extend(std::iter::repeat(0).take(pad));
+                stream.extend(std::iter::repeat_n(0, pad));
             }
         }
         e.end();
