@@ -253,10 +253,13 @@ pub(super) fn parse_piece_layers(
         .ok_or_else(|| bad("`piece layers` is not a dictionary".into()))?;
     // pieces root -> file length, for files with a layer
     let mut need: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut small: std::collections::HashSet<[u8; 32]> = Default::default();
     for f in files {
         if let Some(r) = f.pieces_root {
             if f.length > piece_len as u64 {
                 need.insert(r, f.length);
+            } else {
+                small.insert(r);
             }
         }
     }
@@ -268,6 +271,17 @@ pub(super) fn parse_piece_layers(
                 key.len()
             ))
         })?;
+        if !need.contains_key(&root) && small.contains(&root) {
+            // Some creators list a layer for a one-piece file too: it can
+            // only be the root itself; accept it and keep nothing.
+            if val.as_bytes() == Some(&root[..]) {
+                continue;
+            }
+            return Err(bad(format!(
+                "layer {} of a one-piece file is not its root",
+                hex::encode(root)
+            )));
+        }
         let len = *need.get(&root).ok_or_else(|| {
             bad(format!(
                 "layer {} belongs to no file larger than a piece",
