@@ -334,3 +334,44 @@ fn typed_errors() {
         assert!(e.to_string().len() > 10);
     }
 }
+
+/// Adds a `piece layers` entry (root -> bytes) to a torrent.
+fn with_layer(t: &[u8], root: &[u8; 32], layer: &[u8]) -> Vec<u8> {
+    let v = bencode::decode(t).unwrap();
+    let top = v.as_dict().unwrap();
+    let mut entries = top.entries.clone();
+    let pl = entries
+        .iter_mut()
+        .find(|(k, _)| *k == b"piece layers")
+        .unwrap();
+    let bencode::Value::Dict(d) = &mut pl.1 else {
+        panic!("piece layers is a dict")
+    };
+    d.entries.push((&root[..], bencode::Value::Bytes(layer)));
+    bencode::Value::Dict(bencode::Dict {
+        entries,
+        raw: b"",
+        in_order: true,
+    })
+    .to_bytes()
+}
+
+#[test]
+fn one_piece_file_layer_only_if_it_is_the_root() {
+    let fs = files();
+    let t = build(&fs, false, true, true);
+    let (root_b, _) = v2_hashes(&fs[1].data);
+    let ok = with_layer(&t, &root_b, &root_b);
+    let m = Metainfo::from_bytes(&ok).unwrap();
+    assert_eq!(m.piece_layers.len(), 1);
+    let bad = with_layer(&t, &root_b, &[9; 32]);
+    assert!(matches!(
+        Metainfo::from_bytes(&bad),
+        Err(MetainfoError::InvalidPieceLayer(_))
+    ));
+    let unknown = with_layer(&t, &[5; 32], &root_b);
+    assert!(matches!(
+        Metainfo::from_bytes(&unknown),
+        Err(MetainfoError::InvalidPieceLayer(_))
+    ));
+}
