@@ -375,3 +375,48 @@ fn one_piece_file_layer_only_if_it_is_the_root() {
         Err(MetainfoError::InvalidPieceLayer(_))
     ));
 }
+
+#[test]
+fn many_duplicates_and_many_files_stay_bounded() {
+    // 20,000 files in 200 groups of 100 same-named files: all renamed.
+    let mut e = Encoder::new();
+    e.begin_dict()
+        .str("info")
+        .begin_dict()
+        .str("files")
+        .begin_list();
+    for i in 0..20_000 {
+        e.begin_dict().str("length").int(1).str("path").begin_list();
+        e.str(&format!("d{}", i % 200)).str("f.txt").end().end();
+    }
+    e.end()
+        .str("name")
+        .str("t")
+        .str("piece length")
+        .int(1 << 20);
+    e.str("pieces").bytes(&[0; 20]).end().end();
+    let m = Metainfo::from_bytes(&e.finish()).unwrap();
+    assert_eq!(m.info.files.len(), 20_000);
+    assert_eq!(m.info.files[200].path, vec!["t", "d0", "f.1.txt"]);
+    // one more copy of a name that has 100 already is refused
+    let mut e = Encoder::new();
+    e.begin_dict()
+        .str("info")
+        .begin_dict()
+        .str("files")
+        .begin_list();
+    for _ in 0..=crate::path::MAX_DUPLICATES + 1 {
+        e.begin_dict().str("length").int(1).str("path").begin_list();
+        e.str("same").end().end();
+    }
+    e.end()
+        .str("name")
+        .str("t")
+        .str("piece length")
+        .int(1 << 20);
+    e.str("pieces").bytes(&[0; 20]).end().end();
+    assert!(matches!(
+        Metainfo::from_bytes(&e.finish()),
+        Err(MetainfoError::DuplicateFiles(_))
+    ));
+}
