@@ -420,3 +420,23 @@ fn many_duplicates_and_many_files_stay_bounded() {
         Err(MetainfoError::DuplicateFiles(_))
     ));
 }
+
+#[test]
+fn single_file_versus_folder_of_one() {
+    let one = |name: &'static str| {
+        vec![F {
+            name,
+            data: data(40000, 3),
+        }]
+    };
+    // v2: a lone top-level file named like the torrent is a single file
+    let m = Metainfo::from_bytes(&build(&one("zines"), false, true, true)).unwrap();
+    assert_eq!(m.info.files[0].path, vec!["zines"]);
+    // ... otherwise it sits in a folder named after the torrent
+    let m = Metainfo::from_bytes(&build(&one("other"), false, true, true)).unwrap();
+    assert_eq!(m.info.files[0].path, vec!["zines", "other"]);
+    // hybrid: the v1 `files` list makes it a folder, and both parts agree
+    let m = Metainfo::from_bytes(&build(&one("zines"), true, true, true)).unwrap();
+    assert_eq!(m.info.version, Version::Hybrid);
+    assert_eq!(m.info.files[0].path, vec!["zines", "zines"]);
+}
