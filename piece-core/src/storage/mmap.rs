@@ -105,7 +105,11 @@ impl MmapStorage {
     /// Storage for `layout` under `root` with default options. Nothing is
     /// opened or mapped yet; in [`OpenMode::Create`] the root directory is
     /// created.
-    pub fn open(root: impl AsRef<Path>, layout: Layout, mode: OpenMode) -> Result<Self, StorageError> {
+    pub fn open(
+        root: impl AsRef<Path>,
+        layout: Layout,
+        mode: OpenMode,
+    ) -> Result<Self, StorageError> {
         Self::with_options(root, layout, mode, MmapOptions::default())
     }
 
@@ -139,7 +143,12 @@ impl MmapStorage {
 
     /// The window `w` of file `i`, mapping it if needed. `None`: the file
     /// does not exist yet (create mode, read) and reads as zeros.
-    fn window(&self, i: usize, w: u64, for_write: bool) -> Result<Option<Arc<Window>>, StorageError> {
+    fn window(
+        &self,
+        i: usize,
+        w: u64,
+        for_write: bool,
+    ) -> Result<Option<Arc<Window>>, StorageError> {
         if let Some(win) = self.lock().get(&(i, w)) {
             if !for_write || win.writable {
                 if for_write {
@@ -198,8 +207,12 @@ impl MmapStorage {
             // caller's buffer holds `total` bytes.
             let faulted = unsafe {
                 match &buf {
-                    Buf::Read(b, _) => guarded_copy(&win, win.map.as_ptr().add(in_win), b.add(done), n),
-                    Buf::Write(b, _) => guarded_copy(&win, b.add(done), win.map.as_mut_ptr().add(in_win), n),
+                    Buf::Read(b, _) => {
+                        guarded_copy(&win, win.map.as_ptr().add(in_win), b.add(done), n)
+                    }
+                    Buf::Write(b, _) => {
+                        guarded_copy(&win, b.add(done), win.map.as_mut_ptr().add(in_win), n)
+                    }
                 }
             };
             if faulted {
@@ -260,7 +273,11 @@ impl Storage for MmapStorage {
                 out.fill(0);
                 continue;
             }
-            self.copy(s.file, s.file_offset, Buf::Read(out.as_mut_ptr(), out.len()))?;
+            self.copy(
+                s.file,
+                s.file_offset,
+                Buf::Read(out.as_mut_ptr(), out.len()),
+            )?;
         }
         Ok(())
     }
@@ -278,7 +295,12 @@ impl Storage for MmapStorage {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
-        let wins: Vec<Arc<Window>> = self.lock().values().filter(|w| w.writable).cloned().collect();
+        let wins: Vec<Arc<Window>> = self
+            .lock()
+            .values()
+            .filter(|w| w.writable)
+            .cloned()
+            .collect();
         for w in wins {
             w.map.flush().map_err(|e| io_err(&w.handle.path, e))?;
         }
