@@ -749,3 +749,60 @@ fn foreign_sigbus_is_not_swallowed() {
         .unwrap();
     assert_eq!(st.signal(), Some(libc::SIGBUS), "child exited with {st:?}");
 }
+
+/// A real full filesystem: a 256 KiB tmpfs (needs root and mount(2); the
+/// test is skipped when mounting is not possible).
+#[cfg(target_os = "linux")]
+#[test]
+fn real_enospc_on_tiny_tmpfs() {
+    struct Mount(PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipping: cannot mount a tmpfs here");
+        return;
+    }
+    let _m = Mount(dir.path().to_path_buf());
+    let l = layout(&[("big", 2 << 20, false)]);
+    let block = vec![0x5Au8; 16384];
+    for (name, s) in [
+        (
+            "pread",
+            Box::new(PreadStorage::open(dir.path().join("p"), l.clone(), OpenMode::Create).unwrap())
+                as Box<dyn Storage>,
+        ),
+        (
+            "mmap",
+            Box::new(MmapStorage::open(dir.path().join("m"), l.clone(), OpenMode::Create).unwrap()),
+        ),
+    ] {
+        let mut err = None;
+        'w: for p in l.lengths().pieces() {
+            for b in l.blocks(p) {
+                if let Err(e) = s.write(p, b.offset, &block) {
+                    err = Some(e);
+                    break 'w;
+                }
+            }
+        }
+        match err {
+            Some(StorageError::NoSpace { path }) => {
+                assert!(path.ends_with("big"), "{name}: {path:?}")
+            }
+            other => panic!("{name}: expected NoSpace, got {other:?}"),
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir.path().join(name.chars().next().unwrap().to_string()));
+    }
+}

@@ -33,6 +33,9 @@
 //!    After the copy the flag is checked: the operation returns
 //!    `FileChanged` and the window is dropped from the cache (it is
 //!    unmapped, anonymous page included, once no other thread uses it).
+//!    (If the file still has its full size, the page could not be backed:
+//!    a write then reports [`StorageError::NoSpace`], as writing into a
+//!    sparse file on a full disk faults this way, and a read reports EIO.)
 //!    A fault anywhere else is not ours: the handler hands it to the
 //!    previously installed handler, or restores the default action and
 //!    returns so that the faulting access re-raises it and the process
@@ -76,6 +79,8 @@ impl Default for MmapOptions {
 /// One mapped window of a file.
 struct Window {
     map: memmap2::MmapRaw,
+    /// Offset of the window in its file.
+    start: u64,
     handle: Arc<Handle>,
     writable: bool,
 }
@@ -176,6 +181,7 @@ impl MmapStorage {
         .map_err(|e| io_err(&h.path, e))?;
         let win = Arc::new(Window {
             map,
+            start,
             writable: h.writable,
             handle: h,
         });
@@ -217,16 +223,35 @@ impl MmapStorage {
             };
             if faulted {
                 self.lock().retain(|(f, _), _| *f != i);
+                let h = &win.handle;
+                let found = h.current_len().unwrap_or(0);
+                if found >= window_end(&win) {
+                    // The file is still long enough: the kernel could not
+                    // back the page. On a write to a sparse file that is a
+                    // full disk; otherwise an I/O error.
+                    return Err(if for_write {
+                        StorageError::NoSpace {
+                            path: h.path.clone(),
+                        }
+                    } else {
+                        io_err(&h.path, std::io::Error::from_raw_os_error(libc::EIO))
+                    });
+                }
                 return Err(StorageError::FileChanged {
-                    path: win.handle.path.clone(),
-                    expected: win.handle.expected,
-                    found: win.handle.current_len().unwrap_or(0),
+                    path: h.path.clone(),
+                    expected: h.expected,
+                    found,
                 });
             }
             done += n;
         }
         Ok(())
     }
+}
+
+/// File offset just past the end of a window.
+fn window_end(w: &Window) -> u64 {
+    w.start + w.map.len() as u64
 }
 
 /// Raw view of a caller buffer (pointer and length), so that no Rust
