@@ -7,4 +7,5 @@
 //! and QUIC, the embedding API and LAN discovery.
 
 pub mod proto;
+pub mod tracker;
 pub mod wire;
