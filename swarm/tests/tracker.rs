@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use swarm::tracker::server::{TrackerOptions, TrackerServer};
-use swarm::tracker::{announce, announce_with, AnnounceOptions, AnnounceRequest, Event, TrackerError};
+use swarm::tracker::{
+    announce, announce_with, AnnounceOptions, AnnounceRequest, Event, TrackerError,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -29,11 +31,15 @@ fn localhost() -> SocketAddr {
 #[tokio::test]
 async fn announce_roundtrip() {
     let (server, url) = TrackerServer::bind(localhost()).await.unwrap();
-    let a = announce(&url, &req(1, 1111, 0, Event::Started)).await.unwrap();
+    let a = announce(&url, &req(1, 1111, 0, Event::Started))
+        .await
+        .unwrap();
     assert_eq!(a.interval, 30);
     assert!(a.peers.is_empty(), "the announcer is not in its own list");
     assert_eq!(a.complete, Some(1));
-    let b = announce(&url, &req(2, 2222, 100, Event::Started)).await.unwrap();
+    let b = announce(&url, &req(2, 2222, 100, Event::Started))
+        .await
+        .unwrap();
     assert_eq!(b.peers, vec!["127.0.0.1:1111".parse().unwrap()]);
     assert_eq!((b.complete, b.incomplete), (Some(1), Some(1)));
     assert_eq!(server.num_peers(&[0xab; 20]), 2);
@@ -42,24 +48,36 @@ async fn announce_roundtrip() {
     other.info_hash = [0xcd; 20];
     assert!(announce(&url, &other).await.unwrap().peers.is_empty());
     // stopped removes the peer
-    announce(&url, &req(1, 1111, 0, Event::Stopped)).await.unwrap();
-    let b = announce(&url, &req(2, 2222, 100, Event::None)).await.unwrap();
+    announce(&url, &req(1, 1111, 0, Event::Stopped))
+        .await
+        .unwrap();
+    let b = announce(&url, &req(2, 2222, 100, Event::None))
+        .await
+        .unwrap();
     assert!(b.peers.is_empty());
     assert_eq!(server.num_peers(&[0xab; 20]), 1);
 }
 
 #[tokio::test]
 async fn peer_ip_override_and_numwant() {
-    let opts = TrackerOptions { peer_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))), ..Default::default() };
+    let opts = TrackerOptions {
+        peer_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))),
+        ..Default::default()
+    };
     let (_server, url) = TrackerServer::bind_with(localhost(), opts).await.unwrap();
     for i in 1..=5u8 {
-        announce(&url, &req(i, 1000 + i as u16, 1, Event::Started)).await.unwrap();
+        announce(&url, &req(i, 1000 + i as u16, 1, Event::Started))
+            .await
+            .unwrap();
     }
     let mut r = req(9, 9, 1, Event::Started);
     r.numwant = Some(2);
     let a = announce(&url, &r).await.unwrap();
     assert_eq!(a.peers.len(), 2);
-    assert!(a.peers.iter().all(|p| p.ip() == IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))));
+    assert!(a
+        .peers
+        .iter()
+        .all(|p| p.ip() == IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))));
 }
 
 #[tokio::test]
@@ -99,18 +117,33 @@ fn http(body: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn garbage_is_a_typed_error() {
     let r = req(1, 1, 1, Event::None);
-    let cases: Vec<(Vec<u8>, fn(&TrackerError) -> bool)> = vec![
-        (b"not http at all".to_vec(), |e| matches!(e, TrackerError::BadHttp(_))),
-        (b"HTTP/1.0 500 Oops\r\n\r\n".to_vec(), |e| matches!(e, TrackerError::HttpStatus { code: 500, .. })),
-        (http(b"d8:intervali3e5:peers5:abcdee"), |e| matches!(e, TrackerError::BadField("peers"))),
-        (http(b"\xff\x00garbage"), |e| matches!(e, TrackerError::BadBencode(_))),
-        (http(b"d8:interval"), |e| matches!(e, TrackerError::BadBencode(_))),
+    type Check = fn(&TrackerError) -> bool;
+    let cases: Vec<(Vec<u8>, Check)> = vec![
+        (b"not http at all".to_vec(), |e| {
+            matches!(e, TrackerError::BadHttp(_))
+        }),
+        (b"HTTP/1.0 500 Oops\r\n\r\n".to_vec(), |e| {
+            matches!(e, TrackerError::HttpStatus { code: 500, .. })
+        }),
+        (http(b"d8:intervali3e5:peers5:abcdee"), |e| {
+            matches!(e, TrackerError::BadField("peers"))
+        }),
+        (http(b"\xff\x00garbage"), |e| {
+            matches!(e, TrackerError::BadBencode(_))
+        }),
+        (http(b"d8:interval"), |e| {
+            matches!(e, TrackerError::BadBencode(_))
+        }),
         (Vec::new(), |e| matches!(e, TrackerError::BadHttp(_))),
     ];
     for (answer, check) in cases {
         let url = canned(answer.clone()).await;
         let e = announce(&url, &r).await.unwrap_err();
-        assert!(check(&e), "answer {:?} gave {e:?}", String::from_utf8_lossy(&answer));
+        assert!(
+            check(&e),
+            "answer {:?} gave {e:?}",
+            String::from_utf8_lossy(&answer)
+        );
         assert!(!e.to_string().is_empty());
     }
     // a chunked answer is decoded
@@ -121,18 +154,27 @@ async fn garbage_is_a_typed_error() {
 #[tokio::test]
 async fn oversize_response_is_refused() {
     let r = req(1, 1, 1, Event::None);
-    let opts = AnnounceOptions { max_response: 1000, timeout: Duration::from_secs(5) };
+    let opts = AnnounceOptions {
+        max_response: 1000,
+        timeout: Duration::from_secs(5),
+    };
     // declared too large
     let mut big = b"d8:intervali3e5:peers6000:".to_vec();
     big.extend(std::iter::repeat_n(1u8, 6000));
     big.push(b'e');
     let url = canned(http(&big)).await;
-    assert!(matches!(announce_with(&url, &r, &opts).await, Err(TrackerError::ResponseTooLarge(1000))));
+    assert!(matches!(
+        announce_with(&url, &r, &opts).await,
+        Err(TrackerError::ResponseTooLarge(1000))
+    ));
     // no length, streams far past the limit
     let mut endless = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
     endless.extend(std::iter::repeat_n(b'x', 200_000));
     let url = canned(endless).await;
-    assert!(matches!(announce_with(&url, &r, &opts).await, Err(TrackerError::ResponseTooLarge(1000))));
+    assert!(matches!(
+        announce_with(&url, &r, &opts).await,
+        Err(TrackerError::ResponseTooLarge(1000))
+    ));
 }
 
 #[tokio::test]
@@ -145,16 +187,29 @@ async fn silent_server_times_out_and_https_is_refused() {
             held.push(s); // never answer
         }
     });
-    let opts = AnnounceOptions { timeout: Duration::from_millis(200), ..Default::default() };
+    let opts = AnnounceOptions {
+        timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
     let url = format!("http://{addr}/announce");
-    assert!(matches!(announce_with(&url, &req(1, 1, 1, Event::None), &opts).await, Err(TrackerError::Timeout(_))));
-    let e = announce("https://127.0.0.1:1/announce", &req(1, 1, 1, Event::None)).await.unwrap_err();
+    assert!(matches!(
+        announce_with(&url, &req(1, 1, 1, Event::None), &opts).await,
+        Err(TrackerError::Timeout(_))
+    ));
+    let e = announce("https://127.0.0.1:1/announce", &req(1, 1, 1, Event::None))
+        .await
+        .unwrap_err();
     assert!(matches!(e, TrackerError::UnsupportedScheme(_)));
     assert!(e.to_string().contains("http://"));
     // nothing listening
     let l = TcpListener::bind(localhost()).await.unwrap();
     let dead = l.local_addr().unwrap();
     drop(l);
-    let e = announce(&format!("http://{dead}/announce"), &req(1, 1, 1, Event::None)).await.unwrap_err();
+    let e = announce(
+        &format!("http://{dead}/announce"),
+        &req(1, 1, 1, Event::None),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, TrackerError::Connect { .. }), "{e:?}");
 }

@@ -21,10 +21,17 @@ const MAX_ITEMS: usize = 200_000;
 
 /// Parses one complete value; trailing bytes are an error.
 pub fn parse(data: &[u8]) -> Result<Value<'_>, String> {
-    let mut p = Parser { data, pos: 0, items: 0 };
+    let mut p = Parser {
+        data,
+        pos: 0,
+        items: 0,
+    };
     let v = p.value(0)?;
     if p.pos != data.len() {
-        return Err(format!("{} trailing bytes after the value", data.len() - p.pos));
+        return Err(format!(
+            "{} trailing bytes after the value",
+            data.len() - p.pos
+        ));
     }
     Ok(v)
 }
@@ -55,7 +62,8 @@ impl<'a> Parser<'a> {
             b'i' => {
                 self.pos += 1;
                 let end = self.find(b'e')?;
-                let s = std::str::from_utf8(&self.data[self.pos..end]).map_err(|_| "bad integer")?;
+                let s =
+                    std::str::from_utf8(&self.data[self.pos..end]).map_err(|_| "bad integer")?;
                 let n: i64 = s.parse().map_err(|_| format!("bad integer {s:?}"))?;
                 self.pos = end + 1;
                 Ok(Value::Int(n))
@@ -138,7 +146,17 @@ mod tests {
         assert_eq!(m[&b"peers"[..]], Value::Bytes(b"abcdef"));
         // unsorted keys are accepted
         assert!(parse(b"d1:bi1e1:ai2ee").is_ok());
-        for bad in [&b""[..], b"i12", b"5:abc", b"d1:a", b"x", b"i1ei2e", b"99999999999999999999999:a", b"-1:a", b"ie"] {
+        for bad in [
+            &b""[..],
+            b"i12",
+            b"5:abc",
+            b"d1:a",
+            b"x",
+            b"i1ei2e",
+            b"99999999999999999999999:a",
+            b"-1:a",
+            b"ie",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         let deep = vec![b'l'; 100];

@@ -97,9 +97,15 @@ pub enum TrackerError {
     #[error("tracker URL {0:?} is malformed")]
     BadUrl(String),
     #[error("could not resolve tracker host {host:?}: {source}")]
-    Resolve { host: String, source: std::io::Error },
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("could not connect to tracker at {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("tracker connection failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("tracker did not answer within {0:?}")]
@@ -181,7 +187,10 @@ fn parse_url(url: &str) -> Result<Target, TrackerError> {
         None => (rest, "/".to_string()),
     };
     let path = path.split('#').next().unwrap_or("/").to_string();
-    if authority.is_empty() || authority.contains('@') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+    if authority.is_empty()
+        || authority.contains('@')
+        || path.bytes().any(|b| b <= b' ' || b == 0x7f)
+    {
         return Err(bad());
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -235,7 +244,11 @@ fn build_request(t: &Target, req: &AnnounceRequest) -> Vec<u8> {
         q.push_str(&format!("&numwant={n}"));
     }
     let sep = if t.path.contains('?') { '&' } else { '?' };
-    let host = if t.host.contains(':') { format!("[{}]", t.host) } else { t.host.clone() };
+    let host = if t.host.contains(':') {
+        format!("[{}]", t.host)
+    } else {
+        t.host.clone()
+    };
     format!(
         "GET {}{}{} HTTP/1.0\r\nHost: {}:{}\r\nUser-Agent: swarm/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
         t.path,
@@ -253,7 +266,10 @@ fn build_request(t: &Target, req: &AnnounceRequest) -> Vec<u8> {
 async fn exchange(t: &Target, request: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
         .await
-        .map_err(|source| TrackerError::Resolve { host: t.host.clone(), source })?
+        .map_err(|source| TrackerError::Resolve {
+            host: t.host.clone(),
+            source,
+        })?
         .collect();
     let mut last = None;
     let mut stream = None;
@@ -310,7 +326,10 @@ fn parse_http(raw: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
     if !version.starts_with("HTTP/1.") {
         return Err(bad("no HTTP/1.x status line"));
     }
-    let code: u16 = parts.next().and_then(|c| c.parse().ok()).ok_or_else(|| bad("bad status code"))?;
+    let code: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| bad("bad status code"))?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut content_length = None;
     let mut chunked = false;
@@ -320,15 +339,25 @@ fn parse_http(raw: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            content_length = Some(value.parse::<usize>().map_err(|_| bad("bad Content-Length"))?);
+            content_length = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| bad("bad Content-Length"))?,
+            );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             if value.eq_ignore_ascii_case("chunked") {
                 chunked = true;
             } else if !value.eq_ignore_ascii_case("identity") {
-                return Err(TrackerError::BadHttp(format!("unsupported Transfer-Encoding {value:?}")));
+                return Err(TrackerError::BadHttp(format!(
+                    "unsupported Transfer-Encoding {value:?}"
+                )));
             }
-        } else if name.eq_ignore_ascii_case("content-encoding") && !value.eq_ignore_ascii_case("identity") {
-            return Err(TrackerError::BadHttp(format!("unsupported Content-Encoding {value:?}")));
+        } else if name.eq_ignore_ascii_case("content-encoding")
+            && !value.eq_ignore_ascii_case("identity")
+        {
+            return Err(TrackerError::BadHttp(format!(
+                "unsupported Content-Encoding {value:?}"
+            )));
         }
     }
     if code != 200 {
@@ -381,10 +410,15 @@ fn dechunk(mut data: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
     }
 }
 
-fn int_field(d: &std::collections::BTreeMap<&[u8], Value>, key: &'static str) -> Result<Option<u32>, TrackerError> {
+fn int_field(
+    d: &std::collections::BTreeMap<&[u8], Value>,
+    key: &'static str,
+) -> Result<Option<u32>, TrackerError> {
     match d.get(key.as_bytes()) {
         None => Ok(None),
-        Some(Value::Int(n)) => u32::try_from(*n).map(Some).map_err(|_| TrackerError::BadField(key)),
+        Some(Value::Int(n)) => u32::try_from(*n)
+            .map(Some)
+            .map_err(|_| TrackerError::BadField(key)),
         Some(_) => Err(TrackerError::BadField(key)),
     }
 }
@@ -393,7 +427,9 @@ fn int_field(d: &std::collections::BTreeMap<&[u8], Value>, key: &'static str) ->
 pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
     let v = bencode::parse(body).map_err(TrackerError::BadBencode)?;
     let Value::Dict(d) = v else {
-        return Err(TrackerError::BadBencode("the answer is not a dictionary".into()));
+        return Err(TrackerError::BadBencode(
+            "the answer is not a dictionary".into(),
+        ));
     };
     if let Some(f) = d.get(&b"failure reason"[..]) {
         let msg = match f {
@@ -422,7 +458,10 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
             }
             for e in b.chunks_exact(6) {
                 let ip = Ipv4Addr::new(e[0], e[1], e[2], e[3]);
-                resp.peers.push(SocketAddr::new(IpAddr::V4(ip), u16::from_be_bytes([e[4], e[5]])));
+                resp.peers.push(SocketAddr::new(
+                    IpAddr::V4(ip),
+                    u16::from_be_bytes([e[4], e[5]]),
+                ));
             }
         }
         Some(Value::List(list)) => {
@@ -430,7 +469,9 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
                 // skip unusable entries rather than failing the announce
                 let Value::Dict(p) = item else { continue };
                 let ip = match p.get(&b"ip"[..]) {
-                    Some(Value::Bytes(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse::<IpAddr>().ok()),
+                    Some(Value::Bytes(b)) => std::str::from_utf8(b)
+                        .ok()
+                        .and_then(|s| s.parse::<IpAddr>().ok()),
                     _ => None,
                 };
                 let port = match p.get(&b"port"[..]) {
@@ -451,7 +492,8 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&e[..16]);
                 let port = u16::from_be_bytes([e[16], e[17]]);
-                resp.peers.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(a)), port));
+                resp.peers
+                    .push(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(a)), port));
             }
         }
         Some(_) => return Err(TrackerError::BadField("peers6")),
@@ -466,15 +508,38 @@ mod tests {
     #[test]
     fn urls() {
         let t = parse_url("http://127.0.0.1:6969/announce").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("127.0.0.1", 6969, "/announce"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 6969, "/announce")
+        );
         let t = parse_url("http://[::1]/a?k=v").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 80, "/a?k=v"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("::1", 80, "/a?k=v")
+        );
         let t = parse_url("HTTP://host?x=1").unwrap();
         assert_eq!(t.path, "/?x=1");
-        assert!(matches!(parse_url("https://x/announce"), Err(TrackerError::UnsupportedScheme(_))));
-        assert!(matches!(parse_url("udp://x:1/announce"), Err(TrackerError::UnsupportedScheme(_))));
-        for bad in ["x", "http://", "http://:80/", "http://h:99999/", "http://u@h/", "http://[::1/", "http://h/a b"] {
-            assert!(matches!(parse_url(bad), Err(TrackerError::BadUrl(_))), "{bad}");
+        assert!(matches!(
+            parse_url("https://x/announce"),
+            Err(TrackerError::UnsupportedScheme(_))
+        ));
+        assert!(matches!(
+            parse_url("udp://x:1/announce"),
+            Err(TrackerError::UnsupportedScheme(_))
+        ));
+        for bad in [
+            "x",
+            "http://",
+            "http://:80/",
+            "http://h:99999/",
+            "http://u@h/",
+            "http://[::1/",
+            "http://h/a b",
+        ] {
+            assert!(
+                matches!(parse_url(bad), Err(TrackerError::BadUrl(_))),
+                "{bad}"
+            );
         }
         let t = parse_url("http://h/announce?key=1").unwrap();
         let req = AnnounceRequest {
@@ -498,16 +563,30 @@ mod tests {
         assert_eq!(parse_http(ok, 100).unwrap(), b"abc");
         let ch = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
         assert_eq!(parse_http(ch, 100).unwrap(), b"abcde");
-        assert!(matches!(parse_http(ch, 4), Err(TrackerError::ResponseTooLarge(4))));
+        assert!(matches!(
+            parse_http(ch, 4),
+            Err(TrackerError::ResponseTooLarge(4))
+        ));
         let nf = b"HTTP/1.0 404 Not Found\r\n\r\n";
-        assert!(matches!(parse_http(nf, 100), Err(TrackerError::HttpStatus { code: 404, .. })));
-        for bad in [&b"garbage"[..], b"HTTP/1.1 2x0 OK\r\n\r\n", b"HTTP/1.1 200 OK\r\nbroken\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"] {
+        assert!(matches!(
+            parse_http(nf, 100),
+            Err(TrackerError::HttpStatus { code: 404, .. })
+        ));
+        for bad in [
+            &b"garbage"[..],
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nbroken\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+        ] {
             assert!(parse_http(bad, 100).is_err(), "{bad:?}");
         }
         let big = vec![b'a'; MAX_HEAD + 10];
-        assert!(matches!(parse_http(&big, 100), Err(TrackerError::HeadTooLarge)));
+        assert!(matches!(
+            parse_http(&big, 100),
+            Err(TrackerError::HeadTooLarge)
+        ));
     }
 
     #[test]
@@ -515,17 +594,43 @@ mod tests {
         let r = parse_response(b"d8:completei1e8:intervali60e5:peers12:\x7f\x00\x00\x01\x1a\xe1\x0a\x00\x00\x02\x00\x50e").unwrap();
         assert_eq!(r.interval, 60);
         assert_eq!(r.complete, Some(1));
-        assert_eq!(r.peers, vec!["127.0.0.1:6881".parse().unwrap(), "10.0.0.2:80".parse().unwrap()]);
-        let r = parse_response(b"d8:intervali5e5:peersld2:ip9:127.0.0.14:porti7eed2:ip3:bad4:porti1eeee").unwrap();
+        assert_eq!(
+            r.peers,
+            vec![
+                "127.0.0.1:6881".parse().unwrap(),
+                "10.0.0.2:80".parse().unwrap()
+            ]
+        );
+        let r = parse_response(
+            b"d8:intervali5e5:peersld2:ip9:127.0.0.14:porti7eed2:ip3:bad4:porti1eeee",
+        )
+        .unwrap();
         assert_eq!(r.peers, vec!["127.0.0.1:7".parse().unwrap()]);
         let mut v6 = b"d8:intervali5e6:peers618:".to_vec();
         v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
         v6.extend_from_slice(&[0, 9, b'e']);
-        assert_eq!(parse_response(&v6).unwrap().peers, vec!["[::1]:9".parse().unwrap()]);
-        assert!(matches!(parse_response(b"d14:failure reason4:nopee"), Err(TrackerError::Failure(m)) if m == "nope"));
-        assert!(matches!(parse_response(b"d5:peers5:abcdee"), Err(TrackerError::BadField("interval"))));
-        assert!(matches!(parse_response(b"d8:intervali-1ee"), Err(TrackerError::BadField("interval"))));
-        assert!(matches!(parse_response(b"d8:intervali1e5:peers5:abcdee"), Err(TrackerError::BadField("peers"))));
-        assert!(matches!(parse_response(b"le"), Err(TrackerError::BadBencode(_))));
+        assert_eq!(
+            parse_response(&v6).unwrap().peers,
+            vec!["[::1]:9".parse().unwrap()]
+        );
+        assert!(
+            matches!(parse_response(b"d14:failure reason4:nopee"), Err(TrackerError::Failure(m)) if m == "nope")
+        );
+        assert!(matches!(
+            parse_response(b"d5:peers5:abcdee"),
+            Err(TrackerError::BadField("interval"))
+        ));
+        assert!(matches!(
+            parse_response(b"d8:intervali-1ee"),
+            Err(TrackerError::BadField("interval"))
+        ));
+        assert!(matches!(
+            parse_response(b"d8:intervali1e5:peers5:abcdee"),
+            Err(TrackerError::BadField("peers"))
+        ));
+        assert!(matches!(
+            parse_response(b"le"),
+            Err(TrackerError::BadBencode(_))
+        ));
     }
 }

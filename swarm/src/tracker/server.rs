@@ -39,7 +39,11 @@ pub struct TrackerOptions {
 
 impl Default for TrackerOptions {
     fn default() -> Self {
-        TrackerOptions { interval: 30, peer_ip: None, max_peers: 200 }
+        TrackerOptions {
+            interval: 30,
+            peer_ip: None,
+            max_peers: 200,
+        }
     }
 }
 
@@ -71,7 +75,10 @@ impl TrackerServer {
     }
 
     /// Binds with `opts`; returns the server and its announce URL.
-    pub async fn bind_with(addr: SocketAddr, opts: TrackerOptions) -> std::io::Result<(TrackerServer, String)> {
+    pub async fn bind_with(
+        addr: SocketAddr,
+        opts: TrackerOptions,
+    ) -> std::io::Result<(TrackerServer, String)> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let swarms: Arc<Mutex<Swarms>> = Arc::default();
@@ -87,7 +94,11 @@ impl TrackerServer {
                 let swarms = s2.clone();
                 let opts = opts.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(10), serve(stream, peer, swarms, opts)).await;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        serve(stream, peer, swarms, opts),
+                    )
+                    .await;
                 });
             }
         });
@@ -107,7 +118,12 @@ impl TrackerServer {
     }
 }
 
-async fn serve(mut stream: TcpStream, peer: SocketAddr, swarms: Arc<Mutex<Swarms>>, opts: Arc<TrackerOptions>) {
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    swarms: Arc<Mutex<Swarms>>,
+    opts: Arc<TrackerOptions>,
+) {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -171,8 +187,16 @@ fn url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn handle(req: &[u8], peer: SocketAddr, swarms: &Mutex<Swarms>, opts: &TrackerOptions) -> Result<Vec<u8>, String> {
-    let line_end = req.windows(2).position(|w| w == b"\r\n").unwrap_or(req.len());
+fn handle(
+    req: &[u8],
+    peer: SocketAddr,
+    swarms: &Mutex<Swarms>,
+    opts: &TrackerOptions,
+) -> Result<Vec<u8>, String> {
+    let line_end = req
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(req.len());
     let line = std::str::from_utf8(&req[..line_end]).map_err(|_| "request line is not text")?;
     let mut parts = line.split(' ');
     let (Some("GET"), Some(target)) = (parts.next(), parts.next()) else {
@@ -192,11 +216,27 @@ fn handle(req: &[u8], peer: SocketAddr, swarms: &Mutex<Swarms>, opts: &TrackerOp
     for kv in query.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         let v = url_decode(v).ok_or("bad percent-encoding")?;
-        let num = || std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok());
+        let num = || {
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
         match k {
-            "info_hash" => info_hash = Some(<[u8; 20]>::try_from(&v[..]).map_err(|_| "info_hash must be 20 bytes")?),
-            "peer_id" => peer_id = Some(<[u8; 20]>::try_from(&v[..]).map_err(|_| "peer_id must be 20 bytes")?),
-            "port" => port = Some(num().and_then(|n| u16::try_from(n).ok()).ok_or("bad port")?),
+            "info_hash" => {
+                info_hash =
+                    Some(<[u8; 20]>::try_from(&v[..]).map_err(|_| "info_hash must be 20 bytes")?)
+            }
+            "peer_id" => {
+                peer_id =
+                    Some(<[u8; 20]>::try_from(&v[..]).map_err(|_| "peer_id must be 20 bytes")?)
+            }
+            "port" => {
+                port = Some(
+                    num()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or("bad port")?,
+                )
+            }
             "left" => left = num().ok_or("bad left")?,
             "event" => event = v,
             "compact" => compact = v != b"0",
@@ -218,7 +258,10 @@ fn handle(req: &[u8], peer: SocketAddr, swarms: &Mutex<Swarms>, opts: &TrackerOp
             ip = over;
         }
     }
-    let me = PeerEntry { addr: SocketAddr::new(ip, port), left };
+    let me = PeerEntry {
+        addr: SocketAddr::new(ip, port),
+        left,
+    };
 
     let mut g = swarms.lock().unwrap_or_else(|e| e.into_inner());
     let swarm = g.entry(info_hash).or_default();
