@@ -152,6 +152,31 @@ async fn garbage_is_a_typed_error() {
 }
 
 #[tokio::test]
+async fn keep_alive_server_does_not_stall() {
+    // answers, then holds the connection open
+    let l = TcpListener::bind(localhost()).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(&http(b"d8:intervali9ee")).await;
+            held.push(s);
+        }
+    });
+    let opts = AnnounceOptions {
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let url = format!("http://{addr}/announce");
+    let a = announce_with(&url, &req(1, 1, 1, Event::None), &opts)
+        .await
+        .unwrap();
+    assert_eq!(a.interval, 9);
+}
+
+#[tokio::test]
 async fn oversize_response_is_refused() {
     let r = req(1, 1, 1, Event::None);
     let opts = AnnounceOptions {

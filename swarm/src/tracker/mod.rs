@@ -305,8 +305,40 @@ async fn exchange(t: &Target, request: &[u8], max_body: usize) -> Result<Vec<u8>
             return Err(TrackerError::ResponseTooLarge(max_body));
         }
         buf.extend_from_slice(&chunk[..n]);
+        if is_complete(&buf) {
+            // the server may keep the connection open despite
+            // `Connection: close`: stop once the message is whole
+            break;
+        }
     }
     Ok(buf)
+}
+
+/// Whether `buf` holds a whole response as framed by its head
+/// (`Content-Length`, or the last chunk of a chunked body). Without either,
+/// the body ends at EOF.
+fn is_complete(buf: &[u8]) -> bool {
+    let Some(head_end) = buf.windows(4).take(MAX_HEAD).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let Ok(head) = std::str::from_utf8(&buf[..head_end]) else {
+        return false;
+    };
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            return value
+                .parse::<usize>()
+                .is_ok_and(|len| buf.len() - (head_end + 4) >= len);
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+            return buf[head_end + 2..].ends_with(b"\r\n0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// Splits an HTTP response, checks the status and returns the body.
