@@ -274,3 +274,50 @@ async fn v2_only_magnet_fetches_piece_layers() {
     leecher.shutdown().await;
     seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_found_through_an_http_tracker() {
+    use swarm::tracker::server::TrackerServer;
+    let d = tempfile::tempdir().unwrap();
+    let share = make_share(d.path());
+    let (tracker, url) = TrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
+    let shared = seeder
+        .share_path(
+            &share,
+            AddOptions {
+                trackers: vec![url.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The seeder announces itself.
+    let t0 = std::time::Instant::now();
+    while tracker.num_peers(&shared.info_hashes().wire_id()) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "seeder never announced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The leecher knows no peer, only the tracker (from the magnet's tr=).
+    let magnet = shared.magnet();
+    assert!(magnet.contains("tr="), "{magnet}");
+    let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
+    let got = leecher
+        .add_magnet(&magnet, AddOptions::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), got.wait_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_same_tree(&share, &d.path().join("l/dl/zines"));
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    // Both said goodbye (event=stopped).
+    assert_eq!(tracker.num_peers(&shared.info_hashes().wire_id()), 0);
+}

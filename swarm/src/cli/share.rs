@@ -1,5 +1,5 @@
 //! `swarm share PATH [--torrent FILE.torrent] [--listen ADDR:PORT]
-//! [--quic-listen ADDR:PORT] [--peer ADDR]...`
+//! [--quic-listen ADDR:PORT] [--peer ADDR]... [--tracker URL]...`
 //!
 //! Shares PATH (a file or folder) in place: makes a hybrid torrent of it,
 //! prints the magnet link and the listen addresses, and seeds until
@@ -31,6 +31,9 @@ pub struct Args {
     /// Peer to connect to: IP:PORT (TCP) or quic://IP:PORT (repeatable).
     #[arg(long = "peer", value_name = "ADDR")]
     pub peers: Vec<PeerAddr>,
+    /// HTTP tracker to announce to, written into the torrent (repeatable).
+    #[arg(long = "tracker", value_name = "URL")]
+    pub trackers: Vec<String>,
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

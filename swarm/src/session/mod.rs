@@ -18,6 +18,7 @@
 //! shared listeners are routed to a torrent by the info-hash in their
 //! handshake (v1, or truncated v2). Transport choice: see [`crate::net`].
 
+mod announce;
 pub mod driver;
 
 use std::collections::HashMap;
@@ -132,6 +133,9 @@ pub struct AddOptions {
     pub storage: Option<StorageFactory>,
     /// Start paused.
     pub paused: bool,
+    /// HTTP trackers to announce to, besides those of the torrent or
+    /// magnet link (for [`Session::share_path`]: written into the torrent).
+    pub trackers: Vec<String>,
 }
 
 /// What happens to a torrent.
@@ -383,6 +387,9 @@ impl Session {
             Instant::now(),
         );
         let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
+        let mut trackers = m.trackers.clone();
+        trackers.extend(opts.trackers.iter().cloned());
+        let announce = (trackers, u64::from(piece_core::BLOCK_SIZE));
         self.start(
             torrent,
             hashes,
@@ -392,6 +399,7 @@ impl Session {
             resume_path,
             None,
             None,
+            announce,
             opts,
         )
     }
@@ -405,11 +413,13 @@ impl Session {
         opts: AddOptions,
     ) -> Result<TorrentHandle, SessionError> {
         let p = path.to_path_buf();
-        let created = tokio::task::spawn_blocking(move || {
-            create_torrent(&p, &CreateOptions::default(), None)
-        })
-        .await
-        .map_err(|e| SessionError::Failed(e.to_string()))??;
+        let copts = CreateOptions {
+            trackers: opts.trackers.clone(),
+            ..Default::default()
+        };
+        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &copts, None))
+            .await
+            .map_err(|e| SessionError::Failed(e.to_string()))??;
         let meta = Metainfo::from_bytes(&created.bytes)?;
         let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
             path: path.to_path_buf(),
@@ -472,6 +482,13 @@ impl Session {
         let info_hashes = meta.info_hashes;
         let magnet = meta.magnet();
         let name = meta.info.name.clone();
+        let mut trackers: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
+        for t in &opts.trackers {
+            if !trackers.contains(t) {
+                trackers.push(t.clone());
+            }
+        }
+        let announce = (trackers, u64::from(meta.info.piece_length));
         let meta = Arc::new(meta);
         let torrent = Torrent::new(
             self.torrent_cfg(),
@@ -491,6 +508,7 @@ impl Session {
             resume_path,
             Some((storage, hashes)),
             torrent_bytes,
+            announce,
             opts,
         )?;
         Ok(h)
@@ -514,6 +532,7 @@ impl Session {
         resume_path: Option<PathBuf>,
         data: Option<(Arc<dyn Storage>, Arc<PieceHashes>)>,
         torrent_bytes: Option<Vec<u8>>,
+        (trackers, piece_len): (Vec<String>, u64),
         opts: AddOptions,
     ) -> Result<TorrentHandle, SessionError> {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -565,6 +584,18 @@ impl Session {
         for p in &opts.peers {
             let _ = cmd_tx.try_send(Cmd::AddPeer(*p));
         }
+        let announcer = match (self.tcp_addr, trackers.is_empty()) {
+            (Some(a), false) => Some(announce::Announcer::start(
+                trackers,
+                info_hashes.wire_id(),
+                self.peer_id,
+                a.port(),
+                piece_len,
+                pr_rx.clone(),
+                cmd_tx.clone(),
+            )),
+            _ => None,
+        };
         let h = TorrentHandle {
             inner: Arc::new(HandleInner {
                 cmd: cmd_tx,
@@ -576,6 +607,8 @@ impl Session {
                 torrent_bytes,
                 registry: self.registry.clone(),
                 task: Mutex::new(Some(task)),
+                announcer: Mutex::new(announcer),
+                piece_len,
             }),
         };
         lock(&self.torrents).push(h.clone());
@@ -635,6 +668,8 @@ struct HandleInner {
     torrent_bytes: Option<Vec<u8>>,
     registry: Registry,
     task: Mutex<Option<JoinHandle<()>>>,
+    announcer: Mutex<Option<announce::Announcer>>,
+    piece_len: u64,
 }
 
 /// A torrent in a [`Session`]. Cheap to clone.
@@ -702,6 +737,10 @@ impl TorrentHandle {
     /// Stops the torrent (saving resume data) and removes it from the
     /// session's routing. Data stays on disk.
     pub async fn remove(&self) {
+        let announcer = lock(&self.inner.announcer).take();
+        if let Some(a) = announcer {
+            a.stop(self.inner.piece_len).await;
+        }
         {
             let mut reg = lock(&self.inner.registry);
             reg.retain(|_, tx| !tx.same_channel(&self.inner.cmd));
