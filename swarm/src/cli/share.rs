@@ -84,6 +84,7 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
     let session = Session::new(cfg).await.context("starting the session")?;
     let opts = AddOptions {
         peers: a.peers.clone(),
+        trackers: a.trackers.clone(),
         ..Default::default()
     };
     let handle = match &a.torrent {
