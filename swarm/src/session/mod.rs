@@ -622,12 +622,12 @@ impl Session {
 
     /// Stops every torrent (saving resume data) and the listeners.
     pub async fn shutdown(self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
         let ts: Vec<TorrentHandle> = lock(&self.torrents).drain(..).collect();
         for t in ts {
             t.remove().await;
-        }
-        for a in &self.acceptors {
-            a.abort();
         }
         if let Some(q) = &self.quic {
             q.close();
@@ -641,6 +641,16 @@ fn tiers(trackers: &[String]) -> Vec<Vec<String>> {
         Vec::new()
     } else {
         vec![trackers.to_vec()]
+    }
+}
+
+impl Drop for Session {
+    /// Stops accepting connections. Torrents keep running until their
+    /// handles are removed; call [`Session::shutdown`] to save resume data.
+    fn drop(&mut self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
     }
 }
 
