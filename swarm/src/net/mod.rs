@@ -28,7 +28,7 @@ use crate::wire::handshake::{decode_handshake, HANDSHAKE_LEN};
 use crate::wire::Handshake;
 
 pub use cert::{Fingerprint, Identity};
-pub use quic::QuicEndpoint;
+pub use quic::{QuicEndpoint, QuicIncoming};
 pub use tcp::TcpTransport;
 
 /// Errors of the transports.
@@ -239,7 +239,7 @@ mod tests {
         let b = QuicEndpoint::bind(lo, idb).unwrap();
         let baddr = b.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            let mut c = b.accept().await.unwrap().unwrap();
+            let mut c = b.accept().await.unwrap().accept().await.unwrap();
             let h = read_handshake(&mut c, Duration::from_secs(5))
                 .await
                 .unwrap();
@@ -263,7 +263,10 @@ mod tests {
         assert_eq!(fp, Some(fa));
         // A wrong pin is refused.
         let acceptor = tokio::spawn(async move {
-            let r = b.accept().await.map(|r| r.is_err());
+            let r = match b.accept().await {
+                Some(i) => Some(i.accept().await.is_err()),
+                None => None,
+            };
             (r, b)
         });
         let wrong = [9u8; 32];

@@ -134,37 +134,50 @@ impl QuicEndpoint {
         })
     }
 
-    /// Waits for the next incoming connection and its peer stream. Returns
-    /// `None` once the endpoint is closed. Handshake failures of single
-    /// connections are returned as errors; keep calling.
-    pub async fn accept(&self) -> Option<Result<PeerConn, NetError>> {
-        let incoming = self.endpoint.accept().await?;
-        let addr = incoming.remote_address();
-        Some(
-            async {
-                let conn = incoming.await.map_err(|e| NetError::Quic {
-                    addr,
-                    msg: e.to_string(),
-                })?;
-                let (send, recv) = conn.accept_bi().await.map_err(|e| NetError::Quic {
-                    addr,
-                    msg: e.to_string(),
-                })?;
-                Ok(PeerConn {
-                    reader: Box::new(recv),
-                    writer: Box::new(send),
-                    addr,
-                    transport: TransportKind::Quic,
-                    fingerprint: peer_fingerprint(&conn),
-                    quic: Some(conn),
-                })
-            }
-            .await,
-        )
+    /// Waits for the next incoming connection attempt. Returns `None` once
+    /// the endpoint is closed. Complete it with [`QuicIncoming::accept`]
+    /// (in its own task, so a slow peer does not hold up the others).
+    pub async fn accept(&self) -> Option<QuicIncoming> {
+        self.endpoint
+            .accept()
+            .await
+            .map(|incoming| QuicIncoming { incoming })
     }
 
     /// Closes every connection and the socket.
     pub fn close(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+/// An incoming QUIC connection attempt.
+#[derive(Debug)]
+pub struct QuicIncoming {
+    incoming: quinn::Incoming,
+}
+
+impl QuicIncoming {
+    /// The remote address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Completes the TLS handshake and waits for the peer's stream.
+    pub async fn accept(self) -> Result<PeerConn, NetError> {
+        let addr = self.incoming.remote_address();
+        let err = |e: &dyn std::fmt::Display| NetError::Quic {
+            addr,
+            msg: e.to_string(),
+        };
+        let conn = self.incoming.await.map_err(|e| err(&e))?;
+        let (send, recv) = conn.accept_bi().await.map_err(|e| err(&e))?;
+        Ok(PeerConn {
+            reader: Box::new(recv),
+            writer: Box::new(send),
+            addr,
+            transport: TransportKind::Quic,
+            fingerprint: peer_fingerprint(&conn),
+            quic: Some(conn),
+        })
     }
 }

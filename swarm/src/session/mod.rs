@@ -278,13 +278,15 @@ impl Session {
             quic_addr = Some(q.local_addr()?);
             let (reg, gate, q2) = (registry.clone(), gate.clone(), q.clone());
             acceptors.push(tokio::spawn(async move {
-                while let Some(r) = q2.accept().await {
+                while let Some(incoming) = q2.accept().await {
                     let Ok(permit) = gate.clone().try_acquire_owned() else {
-                        continue;
+                        continue; // dropping it refuses the connection
                     };
                     let reg = reg.clone();
                     tokio::spawn(async move {
-                        if let Ok(c) = r {
+                        if let Ok(Ok(c)) =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.accept()).await
+                        {
                             route(reg, c).await;
                         }
                         drop(permit);
