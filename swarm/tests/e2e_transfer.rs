@@ -321,3 +321,50 @@ async fn peers_found_through_an_http_tracker() {
     // Both said goodbye (event=stopped).
     assert_eq!(tracker.num_peers(&shared.info_hashes().wire_id()), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_garbage_connections_do_not_block_peers() {
+    use tokio::io::AsyncWriteExt;
+    let d = tempfile::tempdir().unwrap();
+    let share = make_share(d.path());
+    let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
+    let shared = seeder
+        .share_path(&share, AddOptions::default())
+        .await
+        .unwrap();
+    let tcp = seeder.tcp_addr().unwrap();
+    // Connections that say nothing, and one that speaks HTTP.
+    let mut junk = Vec::new();
+    for _ in 0..10 {
+        junk.push(tokio::net::TcpStream::connect(tcp).await.unwrap());
+    }
+    let mut g = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    g.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    // A QUIC endpoint that never opens a stream.
+    let id = std::sync::Arc::new(swarm::net::Identity::generate().unwrap());
+    let q = swarm::net::QuicEndpoint::bind("127.0.0.1:0".parse().unwrap(), id).unwrap();
+    let stall = tokio::spawn({
+        let q = q.clone();
+        let a = seeder.quic_addr().unwrap();
+        async move { q.connect(a, None).await }
+    });
+    let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
+    let got = leecher
+        .add_magnet(
+            &shared.magnet(),
+            AddOptions {
+                peers: vec![PeerAddr::Quic(seeder.quic_addr().unwrap())],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), got.wait_complete())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_same_tree(&share, &d.path().join("l/dl/zines"));
+    stall.abort();
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+}
