@@ -29,7 +29,9 @@ pub async fn seed_and_leech(work: &Path) -> Result<()> {
     // Something to share: two "zines".
     let share = work.join("zines");
     std::fs::create_dir_all(&share)?;
-    let a: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let a: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     std::fs::write(share.join("issue-1.pdf"), &a)?;
     std::fs::write(share.join("README.txt"), b"Photocopy freely.\n")?;
 
@@ -40,7 +42,13 @@ pub async fn seed_and_leech(work: &Path) -> Result<()> {
     let leecher = Session::new(config(&work.join("leecher"))).await?;
     let peer = PeerAddr::Tcp(seeder.tcp_addr().ok_or("seeder has no TCP listener")?);
     let got = leecher
-        .add_magnet(&shared.magnet(), AddOptions { peers: vec![peer], ..Default::default() })
+        .add_magnet(
+            &shared.magnet(),
+            AddOptions {
+                peers: vec![peer],
+                ..Default::default()
+            },
+        )
         .await?;
     tokio::time::timeout(Duration::from_secs(60), got.wait_complete()).await??;
     println!("downloaded {} bytes", got.progress().downloaded);

@@ -46,7 +46,11 @@ fn bench(c: &mut Criterion) {
                 k = (k + 1) % PEERS;
                 out.clear();
                 pk.pick(&PeerHas::Some(&peers[k]), 16, &no, &mut out);
-                for p in out.iter().map(|b| b.piece).collect::<std::collections::BTreeSet<_>>() {
+                for p in out
+                    .iter()
+                    .map(|b| b.piece)
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
                     pk.piece_failed(p);
                 }
                 black_box(out.len())
@@ -56,7 +60,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 pk.pick(&PeerHas::All, 16, &no, &mut out);
-                for p in out.iter().map(|b| b.piece).collect::<std::collections::BTreeSet<_>>() {
+                for p in out
+                    .iter()
+                    .map(|b| b.piece)
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
                     pk.piece_failed(p);
                 }
                 black_box(out.len())

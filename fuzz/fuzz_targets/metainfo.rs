@@ -8,12 +8,19 @@ use piece_core::magnet::Magnet;
 use piece_core::metainfo::Metainfo;
 
 fuzz_target!(|data: &[u8]| {
-    for m in [Metainfo::from_bytes(data), Metainfo::from_info_bytes(data, Vec::new())]
-        .into_iter()
-        .flatten()
+    for m in [
+        Metainfo::from_bytes(data),
+        Metainfo::from_info_bytes(data, Vec::new()),
+    ]
+    .into_iter()
+    .flatten()
     {
         for f in m.info.layout.files() {
-            assert!(f.pad || is_safe_relative(&f.path), "unsafe path {:?}", f.path);
+            assert!(
+                f.pad || is_safe_relative(&f.path),
+                "unsafe path {:?}",
+                f.path
+            );
         }
         Magnet::parse(&m.magnet()).expect("our own magnet link parses");
     }

@@ -86,7 +86,9 @@ pub enum BencodeErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid bencoding at byte {offset}: {kind}")]
 pub struct BencodeError {
+    /// What was wrong.
     pub kind: BencodeErrorKind,
+    /// Byte offset in the input where it was found.
     pub offset: usize,
 }
 
@@ -109,9 +111,13 @@ impl fmt::Display for BencodeErrorKind {
 /// A decoded value borrowing from the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value<'a> {
+    /// `i...e`.
     Int(i64),
+    /// `<len>:<bytes>`, borrowed from the input.
     Bytes(&'a [u8]),
+    /// `l...e`.
     List(Vec<Value<'a>>),
+    /// `d...e`.
     Dict(Dict<'a>),
 }
 
@@ -137,12 +143,14 @@ impl<'a> Dict<'a> {
 }
 
 impl<'a> Value<'a> {
+    /// The integer, if this is one.
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
             _ => None,
         }
     }
+    /// The byte string, if this is one.
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         match self {
             Value::Bytes(b) => Some(b),
@@ -153,12 +161,14 @@ impl<'a> Value<'a> {
     pub fn as_str(&self) -> Option<&'a str> {
         self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
+    /// The list items, if this is a list.
     pub fn as_list(&self) -> Option<&[Value<'a>]> {
         match self {
             Value::List(l) => Some(l),
             _ => None,
         }
     }
+    /// The dictionary, if this is one.
     pub fn as_dict(&self) -> Option<&Dict<'a>> {
         match self {
             Value::Dict(d) => Some(d),
@@ -376,6 +386,7 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// An empty encoder.
     pub fn new() -> Self {
         Self::default()
     }
@@ -383,18 +394,21 @@ impl Encoder {
     pub fn finish(self) -> Vec<u8> {
         self.out
     }
+    /// Writes an integer.
     pub fn int(&mut self, n: i64) -> &mut Self {
         self.out.push(b'i');
         self.out.extend_from_slice(n.to_string().as_bytes());
         self.out.push(b'e');
         self
     }
+    /// Writes a byte string.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.out.extend_from_slice(b.len().to_string().as_bytes());
         self.out.push(b':');
         self.out.extend_from_slice(b);
         self
     }
+    /// Writes a UTF-8 string as a byte string.
     pub fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
@@ -409,6 +423,7 @@ impl Encoder {
         self.out.push(b'd');
         self
     }
+    /// Closes the innermost list or dictionary.
     pub fn end(&mut self) -> &mut Self {
         self.out.push(b'e');
         self

@@ -25,7 +25,9 @@ const MAX_SO_RANGES: usize = 4096;
 /// A parsed magnet link.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Magnet {
+    /// `xt=urn:btih:` (v1 info-hash).
     pub v1: Option<InfoHashV1>,
+    /// `xt=urn:btmh:1220...` (v2 info-hash).
     pub v2: Option<InfoHashV2>,
     /// `dn`.
     pub name: Option<String>,

@@ -147,6 +147,11 @@ pub enum ProofError {
 /// hashes on the path from the run's subtree root up to (not including) the
 /// root, lowest first; `tree_height` is the number of levels between the
 /// run's level and the root. Returns the subtree root of the run on success.
+///
+/// For a BEP 52 `hashes` message at `base layer` `b` of a file whose tree
+/// has `2^h` leaves, `tree_height = h - b`. When the sender omitted the
+/// upper uncles (fewer `proof layers`), pass the already-verified ancestor
+/// node as `root` and the correspondingly smaller `tree_height`.
 pub fn verify_proof(
     root: &Hash32,
     hashes: &[Hash32],

@@ -16,7 +16,7 @@
 //! names such a file `_`). Duplicate paths are made unique with
 //! [`Deduper`], which appends `.1`, `.2`, ... before the extension.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Longest component we produce, in bytes (the common file-system limit).
 pub const MAX_COMPONENT_BYTES: usize = 255;
@@ -123,6 +123,8 @@ pub struct TooManyDuplicates {
 pub struct Deduper {
     seen: HashSet<String>,
     dirs: HashSet<String>,
+    /// Next suffix to try per original path, so renaming stays linear.
+    next: HashMap<String, u32>,
 }
 
 impl Deduper {
@@ -149,20 +151,21 @@ impl Deduper {
                 Some(i) if i > 0 => (&last[..i], &last[i..]),
                 _ => (&last[..], ""),
             };
-            let mut n = 1;
+            let orig = Self::key(&path);
+            let shown = path.join("/");
+            let mut n = self.next.get(&orig).copied().unwrap_or(1);
             loop {
                 if n > MAX_DUPLICATES {
-                    return Err(TooManyDuplicates {
-                        path: path.join("/"),
-                    });
+                    return Err(TooManyDuplicates { path: shown });
                 }
                 let cand = truncate_component(&format!("{stem}.{n}{ext}"));
                 *path.last_mut().expect("non-empty") = cand;
+                n += 1;
                 if !taken(self, &path) {
                     break;
                 }
-                n += 1;
             }
+            self.next.insert(orig, n);
         }
         for i in 1..path.len() {
             self.dirs.insert(Self::key(&path[..i]));

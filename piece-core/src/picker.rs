@@ -684,7 +684,9 @@ impl Picker {
                 self.bucket_remove(i);
             }
             self.prio[i as usize] = new;
-            if fresh || (!self.have.get(i) && old == Priority::Skip && !self.partials.contains_key(&i)) {
+            if fresh
+                || (!self.have.get(i) && old == Priority::Skip && !self.partials.contains_key(&i))
+            {
                 self.bucket_insert(i);
             }
             if !self.have.get(i) {

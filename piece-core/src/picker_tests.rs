@@ -88,9 +88,19 @@ fn endgame_duplicates_and_counts() {
     let mut c = Vec::new();
     pk.pick(&PeerHas::All, 10, &|x| x == first, &mut c);
     assert_eq!(c, vec![a[1]]);
-    assert_eq!(pk.block_received(a[0]), BlockReceived::New { piece_complete: false });
+    assert_eq!(
+        pk.block_received(a[0]),
+        BlockReceived::New {
+            piece_complete: false
+        }
+    );
     assert_eq!(pk.block_received(a[0]), BlockReceived::Duplicate);
-    assert_eq!(pk.block_received(a[1]), BlockReceived::New { piece_complete: true });
+    assert_eq!(
+        pk.block_received(a[1]),
+        BlockReceived::New {
+            piece_complete: true
+        }
+    );
     pk.piece_verified(pi(0));
     assert!(pk.is_complete());
     assert!(!pk.is_endgame());
@@ -115,9 +125,17 @@ fn failed_piece_is_picked_again() {
 fn not_requested_and_foreign_blocks() {
     let l = single(2);
     let mut pk = Picker::with_seed(&l, &Bitfield::new(2), 5);
-    let b = BlockInfo { piece: pi(1), offset: 0, len: BLOCK_SIZE };
+    let b = BlockInfo {
+        piece: pi(1),
+        offset: 0,
+        len: BLOCK_SIZE,
+    };
     assert_eq!(pk.block_received(b), BlockReceived::NotRequested);
-    let odd = BlockInfo { piece: pi(7), offset: 3, len: 1 };
+    let odd = BlockInfo {
+        piece: pi(7),
+        offset: 3,
+        len: 1,
+    };
     assert_eq!(pk.block_received(odd), BlockReceived::NotRequested);
     pk.cancel(odd);
     pk.peer_have(pi(9));
@@ -139,7 +157,12 @@ fn sequential_in_order() {
 fn priorities_skip_and_high() {
     // three files of 2 pieces each; file 1 straddles nothing
     let files = (0..3)
-        .map(|i| LayoutFile { path: format!("f{i}").into(), length: 2 * PL, offset: i * 2 * PL, pad: false })
+        .map(|i| LayoutFile {
+            path: format!("f{i}").into(),
+            length: 2 * PL,
+            offset: i * 2 * PL,
+            pad: false,
+        })
         .collect();
     let l = Layout::new(Lengths::new(6 * PL, PL).unwrap(), files).unwrap();
     let mut pk = Picker::with_seed(&l, &Bitfield::new(6), 7);
@@ -150,7 +173,10 @@ fn priorities_skip_and_high() {
     let got = pick(&mut pk, PeerHas::All, 100);
     // pieces 2, 3 then (end-game) duplicates of 4, 5; never 0, 1
     assert_eq!(got.len(), 8);
-    assert!(got[..4].iter().all(|b| (2..4).contains(&b.piece.get())), "{got:?}");
+    assert!(
+        got[..4].iter().all(|b| (2..4).contains(&b.piece.get())),
+        "{got:?}"
+    );
     assert!(got.iter().all(|b| b.piece.get() >= 2), "{got:?}");
     assert!(pk.is_endgame());
     for p in 2..6 {
@@ -167,8 +193,18 @@ fn shared_piece_stays_wanted() {
     // file a = 1.5 pieces, file b = 1.5 pieces: piece 1 is shared
     let half = PL / 2;
     let files = vec![
-        LayoutFile { path: "a".into(), length: 3 * half, offset: 0, pad: false },
-        LayoutFile { path: "b".into(), length: 3 * half, offset: 3 * half, pad: false },
+        LayoutFile {
+            path: "a".into(),
+            length: 3 * half,
+            offset: 0,
+            pad: false,
+        },
+        LayoutFile {
+            path: "b".into(),
+            length: 3 * half,
+            offset: 3 * half,
+            pad: false,
+        },
     ];
     let l = Layout::new(Lengths::new(3 * PL, PL).unwrap(), files).unwrap();
     let mut pk = Picker::with_seed(&l, &Bitfield::new(3), 8);
@@ -186,9 +222,24 @@ fn all_padding_piece_counts_as_had() {
     // file a: 1 block; pad to piece end; pad file covering a whole piece;
     // file b: 1 block.
     let files = vec![
-        LayoutFile { path: "a".into(), length: BLOCK_SIZE as u64, offset: 0, pad: false },
-        LayoutFile { path: ".pad/1".into(), length: PL + BLOCK_SIZE as u64, offset: BLOCK_SIZE as u64, pad: true },
-        LayoutFile { path: "b".into(), length: BLOCK_SIZE as u64, offset: 2 * PL, pad: false },
+        LayoutFile {
+            path: "a".into(),
+            length: BLOCK_SIZE as u64,
+            offset: 0,
+            pad: false,
+        },
+        LayoutFile {
+            path: ".pad/1".into(),
+            length: PL + BLOCK_SIZE as u64,
+            offset: BLOCK_SIZE as u64,
+            pad: true,
+        },
+        LayoutFile {
+            path: "b".into(),
+            length: BLOCK_SIZE as u64,
+            offset: 2 * PL,
+            pad: false,
+        },
     ];
     let l = Layout::new(Lengths::new(2 * PL + BLOCK_SIZE as u64, PL).unwrap(), files).unwrap();
     let mut pk = Picker::with_seed(&l, &Bitfield::new(3), 9);
@@ -199,7 +250,12 @@ fn all_padding_piece_counts_as_had() {
     assert_eq!(got.len(), 2, "{got:?}");
     for b in got {
         assert_eq!(b.len, BLOCK_SIZE);
-        assert_eq!(pk.block_received(b), BlockReceived::New { piece_complete: true });
+        assert_eq!(
+            pk.block_received(b),
+            BlockReceived::New {
+                piece_complete: true
+            }
+        );
         pk.piece_verified(b.piece);
     }
     assert!(pk.is_complete());

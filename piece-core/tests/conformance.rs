@@ -106,8 +106,16 @@ fn libtorrent_test_torrents() {
                 if let Err(e) = check_loaded(&m) {
                     failures.push(format!("{file}: loaded but {e}"));
                 }
+                let paths: Vec<String> = m
+                    .info
+                    .files
+                    .iter()
+                    .filter(|f| !f.pad)
+                    .take(4)
+                    .map(|f| f.path.join("/"))
+                    .collect();
                 report.push(format!(
-                    "{file:45} load  ok ({:?}, {} files)",
+                    "{file:45} load  ok ({:?}, {} files) {paths:?}",
                     m.info.version,
                     m.info.files.len()
                 ));

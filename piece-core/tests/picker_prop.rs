@@ -14,14 +14,36 @@ const SLOTS: usize = 4;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Connect { slot: usize, seed: bool, bits: Vec<bool> },
-    Have { slot: usize, piece: u32 },
-    Disconnect { slot: usize },
-    Pick { slot: usize, max: usize },
-    Receive { k: usize },
-    Cancel { k: usize },
-    Verify { k: usize, ok: bool },
-    Prio { file: usize, prio: u8 },
+    Connect {
+        slot: usize,
+        seed: bool,
+        bits: Vec<bool>,
+    },
+    Have {
+        slot: usize,
+        piece: u32,
+    },
+    Disconnect {
+        slot: usize,
+    },
+    Pick {
+        slot: usize,
+        max: usize,
+    },
+    Receive {
+        k: usize,
+    },
+    Cancel {
+        k: usize,
+    },
+    Verify {
+        k: usize,
+        ok: bool,
+    },
+    Prio {
+        file: usize,
+        prio: u8,
+    },
     Sequential(bool),
 }
 
@@ -47,12 +69,22 @@ fn layout() -> impl Strategy<Value = Layout> {
         let mut files = Vec::new();
         let mut off = 0u64;
         for (i, len) in sizes.into_iter().enumerate() {
-            files.push(LayoutFile { path: format!("f{i}").into(), length: len, offset: off, pad: false });
+            files.push(LayoutFile {
+                path: format!("f{i}").into(),
+                length: len,
+                offset: off,
+                pad: false,
+            });
             off += len;
             if pad && i == 0 {
                 // pad to the piece end plus one whole piece of padding
                 let pad_len = (PL - off % PL) % PL + PL;
-                files.push(LayoutFile { path: ".pad/0".into(), length: pad_len, offset: off, pad: true });
+                files.push(LayoutFile {
+                    path: ".pad/0".into(),
+                    length: pad_len,
+                    offset: off,
+                    pad: true,
+                });
                 off += pad_len;
             }
         }
@@ -111,7 +143,8 @@ impl Model {
                 Peer::Bits(b) => pk.peer_disconnected(b, false),
             }
         }
-        let (gone, keep): (Vec<_>, Vec<_>) = self.outstanding.drain(..).partition(|(s, _)| *s == slot);
+        let (gone, keep): (Vec<_>, Vec<_>) =
+            self.outstanding.drain(..).partition(|(s, _)| *s == slot);
         self.outstanding = keep;
         for (_, b) in gone {
             pk.cancel(b);
@@ -127,7 +160,9 @@ impl Model {
             prop_assert_eq!(r, BlockReceived::Duplicate);
         } else if partial {
             let BlockReceived::New { piece_complete } = r else {
-                return Err(TestCaseError::fail(format!("expected New for {b:?}, got {r:?}")));
+                return Err(TestCaseError::fail(format!(
+                    "expected New for {b:?}, got {r:?}"
+                )));
             };
             self.received.insert(b);
             if piece_complete {
@@ -140,11 +175,17 @@ impl Model {
     }
 
     fn pick(&mut self, pk: &mut Picker, slot: usize, max: usize) -> Result<(), TestCaseError> {
-        let Some(ph) = self.peer_has(slot) else { return Ok(()) };
+        let Some(ph) = self.peer_has(slot) else {
+            return Ok(());
+        };
         let no_partial = pk.num_partial() == 0;
         let have_before = pk.have().clone();
-        let mine: HashSet<BlockInfo> =
-            self.outstanding.iter().filter(|(s, _)| *s == slot).map(|(_, b)| *b).collect();
+        let mine: HashSet<BlockInfo> = self
+            .outstanding
+            .iter()
+            .filter(|(s, _)| *s == slot)
+            .map(|(_, b)| *b)
+            .collect();
         let mut out = Vec::new();
         pk.pick(&ph, max, &|b| mine.contains(&b), &mut out);
         prop_assert!(out.len() <= max);
@@ -153,19 +194,39 @@ impl Model {
         for b in &out {
             let p = b.piece.get();
             prop_assert!(!have_before.get(p), "picked a had piece {:?}", b);
-            prop_assert!(pk.priority(b.piece) != Priority::Skip, "picked a Skip piece {:?}", b);
+            prop_assert!(
+                pk.priority(b.piece) != Priority::Skip,
+                "picked a Skip piece {:?}",
+                b
+            );
             prop_assert!(ph_has(&ph, p), "peer does not have {:?}", b);
             prop_assert!(seen.insert(*b), "block twice in one pick {:?}", b);
-            prop_assert!(!self.received.contains(b), "picked a received block {:?}", b);
-            prop_assert!(!mine.contains(b), "picked a block the peer has outstanding {:?}", b);
+            prop_assert!(
+                !self.received.contains(b),
+                "picked a received block {:?}",
+                b
+            );
+            prop_assert!(
+                !mine.contains(b),
+                "picked a block the peer has outstanding {:?}",
+                b
+            );
             let requested = self.outstanding.iter().any(|(_, o)| o == b);
-            prop_assert!(!requested || endgame, "duplicate request outside end-game {:?}", b);
+            prop_assert!(
+                !requested || endgame,
+                "duplicate request outside end-game {:?}",
+                b
+            );
         }
         if no_partial && !self.sequential {
             if let Some(first) = out.first() {
                 // rarest among eligible fresh pieces of the highest priority
                 let eligible: Vec<u32> = (0..self.n)
-                    .filter(|&q| !have_before.get(q) && ph_has(&ph, q) && pk.priority(pi(q)) != Priority::Skip)
+                    .filter(|&q| {
+                        !have_before.get(q)
+                            && ph_has(&ph, q)
+                            && pk.priority(pi(q)) != Priority::Skip
+                    })
                     .collect();
                 let top = eligible.iter().map(|&q| pk.priority(pi(q))).max().unwrap();
                 let min = eligible
@@ -272,7 +333,12 @@ fn run(layout: Layout, ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
             }
         }
         for p in 0..n {
-            prop_assert_eq!(pk.availability(pi(p)), m.availability(p), "availability of {}", p);
+            prop_assert_eq!(
+                pk.availability(pi(p)),
+                m.availability(p),
+                "availability of {}",
+                p
+            );
         }
     }
 

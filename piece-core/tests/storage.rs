@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use piece_core::layout::{Layout, LayoutFile};
 use piece_core::storage::{
-    FaultConfig, FaultStorage, MemoryStorage, MmapOptions, MmapStorage, OpenMode, PreadStorage, Storage,
-    StorageError,
+    FaultConfig, FaultStorage, MemoryStorage, MmapOptions, MmapStorage, OpenMode, PreadStorage,
+    Storage, StorageError,
 };
 use piece_core::{Lengths, PieceIndex};
 
@@ -83,7 +83,12 @@ type Make = dyn Fn(&Path, Layout) -> Box<dyn Storage>;
 
 fn backends() -> Vec<(&'static str, Box<Make>)> {
     vec![
-        ("mmap", Box::new(|r: &Path, l| Box::new(MmapStorage::open(r, l, OpenMode::Create).unwrap()) as Box<dyn Storage>)),
+        (
+            "mmap",
+            Box::new(|r: &Path, l| {
+                Box::new(MmapStorage::open(r, l, OpenMode::Create).unwrap()) as Box<dyn Storage>
+            }),
+        ),
         (
             "mmap-small-windows",
             Box::new(|r: &Path, l| {
@@ -92,21 +97,33 @@ fn backends() -> Vec<(&'static str, Box<Make>)> {
                     max_maps: 2,
                     window: 4096,
                 };
-                Box::new(MmapStorage::with_options(r, l, OpenMode::Create, o).unwrap()) as Box<dyn Storage>
+                Box::new(MmapStorage::with_options(r, l, OpenMode::Create, o).unwrap())
+                    as Box<dyn Storage>
             }),
         ),
-        ("pread", Box::new(|r: &Path, l| Box::new(PreadStorage::open(r, l, OpenMode::Create).unwrap()) as Box<dyn Storage>)),
+        (
+            "pread",
+            Box::new(|r: &Path, l| {
+                Box::new(PreadStorage::open(r, l, OpenMode::Create).unwrap()) as Box<dyn Storage>
+            }),
+        ),
         (
             "pread-1-handle",
             Box::new(|r: &Path, l| {
-                Box::new(PreadStorage::with_max_handles(r, l, OpenMode::Create, 1).unwrap()) as Box<dyn Storage>
+                Box::new(PreadStorage::with_max_handles(r, l, OpenMode::Create, 1).unwrap())
+                    as Box<dyn Storage>
             }),
         ),
-        ("memory", Box::new(|_: &Path, l| Box::new(MemoryStorage::new(l)) as Box<dyn Storage>)),
+        (
+            "memory",
+            Box::new(|_: &Path, l| Box::new(MemoryStorage::new(l)) as Box<dyn Storage>),
+        ),
         (
             "fault(mmap)",
             Box::new(|r: &Path, l| {
-                Box::new(FaultStorage::new(MmapStorage::open(r, l, OpenMode::Create).unwrap())) as Box<dyn Storage>
+                Box::new(FaultStorage::new(
+                    MmapStorage::open(r, l, OpenMode::Create).unwrap(),
+                )) as Box<dyn Storage>
             }),
         ),
     ]
@@ -148,7 +165,10 @@ fn check_suite(name: &str, make: &Make, lname: &str, l: &Layout) {
     for p in l.lengths().pieces() {
         let mut buf = vec![];
         s.read_piece(p, &mut buf).unwrap();
-        assert!(buf.iter().all(|&b| b == 0), "{ctx}: fresh piece {p} not zero");
+        assert!(
+            buf.iter().all(|&b| b == 0),
+            "{ctx}: fresh piece {p} not zero"
+        );
     }
 
     write_all(&*s, &m, 5000);
@@ -184,14 +204,38 @@ fn check_suite(name: &str, make: &Make, lname: &str, l: &Layout) {
     // Out of range is an error, never a panic.
     let n = l.lengths().num_pieces();
     let mut b = [0u8; 4];
-    assert!(matches!(s.read(PieceIndex::new_unchecked(n), 0, &mut b), Err(StorageError::OutOfBounds)), "{ctx}");
-    assert!(matches!(s.write(PieceIndex::new_unchecked(n), 0, &b), Err(StorageError::OutOfBounds)), "{ctx}");
+    assert!(
+        matches!(
+            s.read(PieceIndex::new_unchecked(n), 0, &mut b),
+            Err(StorageError::OutOfBounds)
+        ),
+        "{ctx}"
+    );
+    assert!(
+        matches!(
+            s.write(PieceIndex::new_unchecked(n), 0, &b),
+            Err(StorageError::OutOfBounds)
+        ),
+        "{ctx}"
+    );
     if n > 0 {
         let last = piece(l, n - 1);
         let plen = l.lengths().piece_len(last);
-        assert!(matches!(s.read(last, plen - 1, &mut b), Err(StorageError::OutOfBounds)), "{ctx}");
-        assert!(matches!(s.write(last, u32::MAX, &b), Err(StorageError::OutOfBounds)), "{ctx}");
-        assert!(matches!(s.read(last, plen, &mut []), Ok(())), "{ctx}: empty read at end");
+        assert!(
+            matches!(
+                s.read(last, plen - 1, &mut b),
+                Err(StorageError::OutOfBounds)
+            ),
+            "{ctx}"
+        );
+        assert!(
+            matches!(s.write(last, u32::MAX, &b), Err(StorageError::OutOfBounds)),
+            "{ctx}"
+        );
+        assert!(
+            matches!(s.read(last, plen, &mut []), Ok(())),
+            "{ctx}: empty read at end"
+        );
     }
 
     // Every real file exists (empty ones too) with its length; no padding file.
@@ -206,12 +250,20 @@ fn check_suite(name: &str, make: &Make, lname: &str, l: &Layout) {
     if name != "memory" {
         for (i, f) in l.real_files() {
             let on_disk = std::fs::read(dir.path().join(&f.path)).unwrap();
-            assert_eq!(on_disk, m[f.offset as usize..f.end() as usize], "{ctx}: file {i} on disk");
+            assert_eq!(
+                on_disk,
+                m[f.offset as usize..f.end() as usize],
+                "{ctx}: file {i} on disk"
+            );
             assert_eq!(s.file_path(i).unwrap(), dir.path().join(&f.path));
             assert!(st_mtime_known(&states, i), "{ctx}: mtime");
         }
         let entries = count_files(dir.path());
-        assert_eq!(entries, l.real_files().count(), "{ctx}: stray files on disk");
+        assert_eq!(
+            entries,
+            l.real_files().count(),
+            "{ctx}: stray files on disk"
+        );
     }
 }
 
@@ -267,12 +319,16 @@ fn reopen_existing_reads_data_and_missing_is_an_error() {
     }
     std::fs::remove_file(dir.path().join("b/c")).unwrap();
     for s in [
-        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap()) as Box<dyn Storage>,
+        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap())
+            as Box<dyn Storage>,
         Box::new(PreadStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap()),
     ] {
         let mut buf = vec![0; 100];
         let e = s.read(piece(&l, 2), 0, &mut buf).unwrap_err();
-        assert!(matches!(e, StorageError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound), "{e}");
+        assert!(
+            matches!(e, StorageError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{e}"
+        );
         assert!(e.to_string().contains("b/c"), "{e}");
         assert!(s.ensure_files().is_err());
         // Existing mode never creates anything.
@@ -288,7 +344,8 @@ fn create_mode_reads_missing_as_zeros_without_creating() {
     let l = layout(&[("d/a", 1000, false)]);
     let dir = tempfile::tempdir().unwrap();
     for s in [
-        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Create).unwrap()) as Box<dyn Storage>,
+        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Create).unwrap())
+            as Box<dyn Storage>,
         Box::new(PreadStorage::open(dir.path(), l.clone(), OpenMode::Create).unwrap()),
     ] {
         let mut b = vec![5u8; 1000];
@@ -310,7 +367,11 @@ fn files_are_sparse_and_sized_on_first_write() {
     let md = std::fs::metadata(dir.path().join("big")).unwrap();
     assert_eq!(md.len(), big);
     use std::os::unix::fs::MetadataExt;
-    assert!(md.blocks() * 512 < big / 4, "file is not sparse: {} blocks", md.blocks());
+    assert!(
+        md.blocks() * 512 < big / 4,
+        "file is not sparse: {} blocks",
+        md.blocks()
+    );
 }
 
 #[cfg(unix)]
@@ -336,10 +397,17 @@ mod symlinks {
             assert!(matches!(e, StorageError::UnsafePath { .. }), "{e}");
             assert!(s.ensure_files().is_err());
             let mut b = [0u8; 10];
-            assert!(matches!(s.read(piece(&l, 0), 0, &mut b), Err(StorageError::UnsafePath { .. })));
+            assert!(matches!(
+                s.read(piece(&l, 0), 0, &mut b),
+                Err(StorageError::UnsafePath { .. })
+            ));
             assert!(!s.check_files()[0].exists);
         }
-        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "wrote outside the root");
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "wrote outside the root"
+        );
     }
 
     #[test]
@@ -367,7 +435,10 @@ mod symlinks {
         symlink(outside.path(), root.path().join("a/b/c")).unwrap();
         let l = layout(&[("a/b/c/d/e", 10, false)]);
         for s in disk_backends(root.path(), &l) {
-            assert!(matches!(s.write(piece(&l, 0), 0, &[1u8; 10]), Err(StorageError::UnsafePath { .. })));
+            assert!(matches!(
+                s.write(piece(&l, 0), 0, &[1u8; 10]),
+                Err(StorageError::UnsafePath { .. })
+            ));
         }
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
@@ -406,7 +477,11 @@ fn mmap_truncated_under_mapping_is_an_error() {
     // Past the new end: FileChanged, and the process is alive.
     let e = s.read(piece(&l, 10), 0, &mut b).unwrap_err();
     match &e {
-        StorageError::FileChanged { path, expected, found } => {
+        StorageError::FileChanged {
+            path,
+            expected,
+            found,
+        } => {
             assert_eq!(path, &dir.path().join("t"));
             assert_eq!(*expected, 16 * P);
             assert_eq!(*found, 4096);
@@ -415,8 +490,14 @@ fn mmap_truncated_under_mapping_is_an_error() {
     }
     assert!(e.to_string().contains("changed size"));
     // The broken window is gone; later accesses keep failing cleanly.
-    assert!(matches!(s.read(piece(&l, 12), 0, &mut b), Err(StorageError::FileChanged { .. })));
-    assert!(matches!(s.write(piece(&l, 3), 0, &b), Err(StorageError::FileChanged { .. })));
+    assert!(matches!(
+        s.read(piece(&l, 12), 0, &mut b),
+        Err(StorageError::FileChanged { .. })
+    ));
+    assert!(matches!(
+        s.write(piece(&l, 3), 0, &b),
+        Err(StorageError::FileChanged { .. })
+    ));
     // The file was not re-extended behind the user's back.
     assert_eq!(std::fs::metadata(dir.path().join("t")).unwrap().len(), 4096);
 }
@@ -429,7 +510,10 @@ fn mmap_write_into_truncated_mapping_is_an_error() {
     s.write(piece(&l, 0), 0, &[1u8; 100]).unwrap(); // maps the whole file
     s.truncate_file(0, 0).unwrap();
     let e = s.write(piece(&l, 6), 0, &[7u8; 16384]).unwrap_err();
-    assert!(matches!(e, StorageError::FileChanged { found: 0, .. }), "{e}");
+    assert!(
+        matches!(e, StorageError::FileChanged { found: 0, .. }),
+        "{e}"
+    );
     assert_eq!(std::fs::metadata(dir.path().join("t")).unwrap().len(), 0);
 }
 
@@ -441,14 +525,25 @@ fn truncated_before_open_is_caught_by_fstat() {
         let s = MmapStorage::open(dir.path(), l.clone(), OpenMode::Create).unwrap();
         s.ensure_files().unwrap();
     }
-    std::fs::OpenOptions::new().write(true).open(dir.path().join("t")).unwrap().set_len(P).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("t"))
+        .unwrap()
+        .set_len(P)
+        .unwrap();
     for s in [
-        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap()) as Box<dyn Storage>,
+        Box::new(MmapStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap())
+            as Box<dyn Storage>,
         Box::new(PreadStorage::open(dir.path(), l.clone(), OpenMode::Existing).unwrap()),
     ] {
         let mut b = vec![0u8; 10];
-        assert!(matches!(s.read(piece(&l, 2), 0, &mut b), Err(StorageError::FileChanged { found, .. }) if found == P));
-        assert!(matches!(s.write(piece(&l, 2), 0, &b), Err(StorageError::FileChanged { .. })));
+        assert!(
+            matches!(s.read(piece(&l, 2), 0, &mut b), Err(StorageError::FileChanged { found, .. }) if found == P)
+        );
+        assert!(matches!(
+            s.write(piece(&l, 2), 0, &b),
+            Err(StorageError::FileChanged { .. })
+        ));
         assert!(s.ensure_files().is_err());
     }
 }
@@ -507,13 +602,18 @@ fn eio_and_short_writes() {
     }
     s.read(piece(&l, 1), 501, &mut b[..499]).unwrap(); // next to the bad byte
     s.configure(|c| c.eio_write.push(0..10));
-    assert!(matches!(s.write(piece(&l, 0), 5, &[1]), Err(StorageError::Io { .. })));
+    assert!(matches!(
+        s.write(piece(&l, 0), 5, &[1]),
+        Err(StorageError::Io { .. })
+    ));
     s.set_config(FaultConfig {
         short_next_write: Some(10),
         ..Default::default()
     });
     let e = s.write(piece(&l, 2), 0, &[9u8; 100]).unwrap_err();
-    assert!(matches!(e, StorageError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::WriteZero));
+    assert!(
+        matches!(e, StorageError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::WriteZero)
+    );
     s.read(piece(&l, 2), 0, &mut b[..100]).unwrap();
     assert_eq!(&b[..10], &[9u8; 10]);
     assert_eq!(&b[10..100], &[0u8; 90]);
@@ -524,7 +624,8 @@ fn eio_and_short_writes() {
 #[test]
 fn many_files_with_bounded_handles_and_maps() {
     let names: Vec<String> = (0..300).map(|i| format!("lib/{}/{i}.pdf", i % 7)).collect();
-    let entries: Vec<(&str, u64, bool)> = names.iter().map(|n| (n.as_str(), 1000u64, false)).collect();
+    let entries: Vec<(&str, u64, bool)> =
+        names.iter().map(|n| (n.as_str(), 1000u64, false)).collect();
     let l = layout(&entries);
     let m = model(&l, 4);
     let dir = tempfile::tempdir().unwrap();
@@ -593,12 +694,115 @@ fn check_files_sees_size_and_mtime_changes() {
     assert!(before.iter().all(|f| f.exists));
     assert_eq!(before[0].size, 100);
     assert_eq!(before[1].size, 0);
-    let f = std::fs::OpenOptions::new().write(true).open(dir.path().join("a")).unwrap();
-    f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000)).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("a"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000))
+        .unwrap();
     f.set_len(50).unwrap();
     let after = s.check_files();
     assert_eq!(after[0].size, 50);
     assert_ne!(after[0].mtime, before[0].mtime);
     assert_eq!(after[1], before[1]);
     let _: PathBuf = after[0].path.clone();
+}
+
+/// A SIGBUS that is not in one of our mappings still kills the process (our
+/// handler must not swallow other code's faults). Runs itself as a child.
+#[cfg(unix)]
+#[test]
+fn foreign_sigbus_is_not_swallowed() {
+    use std::os::unix::process::ExitStatusExt;
+    if std::env::var_os("SWARM_SIGBUS_CHILD").is_some() {
+        // SAFETY: plain syscall; no core file for the expected crash.
+        unsafe {
+            let lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &lim);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let l = layout(&[("a", 100, false)]);
+        let s = MmapStorage::open(dir.path(), l.clone(), OpenMode::Create).unwrap(); // installs the handler
+        s.write(piece(&l, 0), 0, &[1u8; 100]).unwrap();
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(3 * 4096).unwrap();
+        // SAFETY: deliberately touching a mapping past the end of its file.
+        let m = unsafe { memmap2::Mmap::map(&f).unwrap() };
+        f.set_len(0).unwrap();
+        let v = unsafe { std::ptr::read_volatile(m.as_ptr().add(2 * 4096)) };
+        println!("survived with {v}");
+        std::process::exit(0);
+    }
+    let st = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "foreign_sigbus_is_not_swallowed",
+            "--test-threads=1",
+        ])
+        .env("SWARM_SIGBUS_CHILD", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGBUS), "child exited with {st:?}");
+}
+
+/// A real full filesystem: a 256 KiB tmpfs (needs root and mount(2); the
+/// test is skipped when mounting is not possible).
+#[cfg(target_os = "linux")]
+#[test]
+fn real_enospc_on_tiny_tmpfs() {
+    struct Mount(PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipping: cannot mount a tmpfs here");
+        return;
+    }
+    let _m = Mount(dir.path().to_path_buf());
+    let l = layout(&[("big", 2 << 20, false)]);
+    let block = vec![0x5Au8; 16384];
+    for (name, s) in [
+        (
+            "pread",
+            Box::new(PreadStorage::open(dir.path().join("p"), l.clone(), OpenMode::Create).unwrap())
+                as Box<dyn Storage>,
+        ),
+        (
+            "mmap",
+            Box::new(MmapStorage::open(dir.path().join("m"), l.clone(), OpenMode::Create).unwrap()),
+        ),
+    ] {
+        let mut err = None;
+        'w: for p in l.lengths().pieces() {
+            for b in l.blocks(p) {
+                if let Err(e) = s.write(p, b.offset, &block) {
+                    err = Some(e);
+                    break 'w;
+                }
+            }
+        }
+        match err {
+            Some(StorageError::NoSpace { path }) => {
+                assert!(path.ends_with("big"), "{name}: {path:?}")
+            }
+            other => panic!("{name}: expected NoSpace, got {other:?}"),
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir.path().join(name.chars().next().unwrap().to_string()));
+    }
 }

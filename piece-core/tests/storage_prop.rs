@@ -4,7 +4,9 @@
 //! (padding stays zero).
 
 use piece_core::layout::{Layout, LayoutFile};
-use piece_core::storage::{MemoryStorage, MmapOptions, MmapStorage, OpenMode, PreadStorage, Storage};
+use piece_core::storage::{
+    MemoryStorage, MmapOptions, MmapStorage, OpenMode, PreadStorage, Storage,
+};
 use piece_core::Lengths;
 use proptest::prelude::*;
 
@@ -13,7 +15,17 @@ const P: u64 = 16 * 1024;
 /// A file: (length, pad the following gap to the next piece boundary).
 fn arb_files() -> impl Strategy<Value = Vec<(u64, bool)>> {
     prop::collection::vec(
-        (prop_oneof![Just(0u64), Just(1), Just(P - 1), Just(P), Just(P + 1), 0..3 * P], any::<bool>()),
+        (
+            prop_oneof![
+                Just(0u64),
+                Just(1),
+                Just(P - 1),
+                Just(P),
+                Just(P + 1),
+                0..3 * P
+            ],
+            any::<bool>(),
+        ),
         1..6,
     )
 }
@@ -45,7 +57,15 @@ fn build(files: &[(u64, bool)]) -> Layout {
 
 /// An operation at a fraction of the address space: (start, len, write?, seed).
 fn arb_ops() -> impl Strategy<Value = Vec<(f64, u32, bool, u8)>> {
-    prop::collection::vec((0.0f64..1.0, 0u32..(2 * P as u32), any::<bool>(), any::<u8>()), 1..25)
+    prop::collection::vec(
+        (
+            0.0f64..1.0,
+            0u32..(2 * P as u32),
+            any::<bool>(),
+            any::<u8>(),
+        ),
+        1..25,
+    )
 }
 
 fn run(s: &dyn Storage, ops: &[(f64, u32, bool, u8)]) -> Result<(), TestCaseError> {
@@ -67,7 +87,8 @@ fn run(s: &dyn Storage, ops: &[(f64, u32, bool, u8)]) -> Result<(), TestCaseErro
             for sl in l.slices(p, off, len) {
                 if !sl.pad {
                     let a = (start as usize) + sl.buf_offset;
-                    model[a..a + sl.len].copy_from_slice(&data[sl.buf_offset..sl.buf_offset + sl.len]);
+                    model[a..a + sl.len]
+                        .copy_from_slice(&data[sl.buf_offset..sl.buf_offset + sl.len]);
                 }
             }
         } else {

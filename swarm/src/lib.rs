@@ -12,4 +12,5 @@ pub mod proto;
 pub mod resume;
 pub mod session;
 pub mod sim;
+pub mod tracker;
 pub mod wire;

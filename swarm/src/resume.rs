@@ -74,14 +74,19 @@ pub struct ResumeData {
 }
 
 fn mtime_ns(t: Option<SystemTime>) -> Option<u128> {
-    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos())
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
 }
 
 fn records(states: &[FileState]) -> Vec<FileRecord> {
     states
         .iter()
         .filter(|s| s.exists)
-        .map(|s| FileRecord { index: s.index, size: s.size, mtime_ns: mtime_ns(s.mtime) })
+        .map(|s| FileRecord {
+            index: s.index,
+            size: s.size,
+            mtime_ns: mtime_ns(s.mtime),
+        })
         .collect()
 }
 
@@ -111,9 +116,15 @@ pub fn path_for(state_dir: &Path, wire_id: [u8; 20]) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync dir).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -135,25 +146,38 @@ pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
         path: path.to_path_buf(),
         msg: e.to_string(),
     })?;
-    write_atomically(path, &bytes).map_err(|source| ResumeError::Io { path: path.to_path_buf(), source })
+    write_atomically(path, &bytes).map_err(|source| ResumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Loads a resume file; `Ok(None)` if there is none.
 pub fn load(path: &Path) -> Result<Option<ResumeData>, ResumeError> {
-    let io = |source| ResumeError::Io { path: path.to_path_buf(), source };
+    let io = |source| ResumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
     let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_RESUME_FILE + 1), &mut buf).map_err(io)?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_RESUME_FILE + 1), &mut buf)
+        .map_err(io)?;
     if buf.len() as u64 > MAX_RESUME_FILE {
-        return Err(ResumeError::Invalid { path: path.to_path_buf(), msg: "too large".into() });
+        return Err(ResumeError::Invalid {
+            path: path.to_path_buf(),
+            msg: "too large".into(),
+        });
     }
     serde_json::from_slice(&buf)
         .map(Some)
-        .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), msg: e.to_string() })
+        .map_err(|e| ResumeError::Invalid {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
 }
 
 /// What [`restore`] found.
@@ -220,7 +244,11 @@ pub fn restore(
     if saved.is_some() {
         trusted = have.ones().filter(|i| !suspect.contains(i)).count() as u32;
     }
-    Restored { have, trusted, rechecked: suspect.len() as u32 }
+    Restored {
+        have,
+        trusted,
+        rechecked: suspect.len() as u32,
+    }
 }
 
 #[cfg(test)]
@@ -233,9 +261,17 @@ mod tests {
     fn setup(dir: &Path) -> (Metainfo, MmapStorage, PieceHashes) {
         let data = dir.join("share");
         std::fs::create_dir_all(&data).unwrap();
-        std::fs::write(data.join("a.bin"), (0..100_000u32).map(|i| i as u8).collect::<Vec<_>>()).unwrap();
+        std::fs::write(
+            data.join("a.bin"),
+            (0..100_000u32).map(|i| i as u8).collect::<Vec<_>>(),
+        )
+        .unwrap();
         std::fs::write(data.join("b.bin"), vec![7u8; 70_000]).unwrap();
-        let opts = CreateOptions { piece_length: Some(16384), threads: Some(1), ..Default::default() };
+        let opts = CreateOptions {
+            piece_length: Some(16384),
+            threads: Some(1),
+            ..Default::default()
+        };
         let t = create_torrent(&data, &opts, None).unwrap();
         let meta = Metainfo::from_bytes(&t.bytes).unwrap();
         let st = MmapStorage::open(dir, meta.info.layout.clone(), OpenMode::Existing).unwrap();
@@ -255,7 +291,11 @@ mod tests {
             info_hash: hex::encode([1u8; 20]),
             num_pieces: 10,
             have: hex::encode(bits.as_bytes()),
-            files: vec![FileRecord { index: 0, size: 5, mtime_ns: Some(9) }],
+            files: vec![FileRecord {
+                index: 0,
+                size: 5,
+                mtime_ns: Some(9),
+            }],
         };
         save(&p, &data).unwrap();
         save(&p, &data).unwrap();
@@ -287,7 +327,13 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&b, vec![8u8; 70_000]).unwrap();
         let st = MmapStorage::open(d.path(), meta.info.layout.clone(), OpenMode::Existing).unwrap();
-        let bi = meta.info.layout.real_files().find(|(_, f)| f.path.ends_with("b.bin")).unwrap().0;
+        let bi = meta
+            .info
+            .layout
+            .real_files()
+            .find(|(_, f)| f.path.ends_with("b.bin"))
+            .unwrap()
+            .0;
         let (lo, hi) = meta.info.layout.file_pieces(bi).unwrap();
         let r = restore(Some(&saved), id, &st, &h);
         assert_eq!(r.rechecked, hi.get() - lo.get() + 1);

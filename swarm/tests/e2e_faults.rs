@@ -44,14 +44,24 @@ fn swarm_get(magnet: &str, dir: &Path, peer: SocketAddr) -> Command {
         .arg(dir.join("dl"))
         .arg("--state-dir")
         .arg(dir.join("state"))
-        .args(["--listen", "127.0.0.1:0", "--quic-listen", "127.0.0.1:0", "--peer"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--quic-listen",
+            "127.0.0.1:0",
+            "--peer",
+        ])
         .arg(peer.to_string())
         .stdin(Stdio::null());
     c
 }
 
 fn resume_have(path: &Path) -> Option<u32> {
-    swarm::resume::load(path).ok().flatten()?.bitfield().map(|b| b.count())
+    swarm::resume::load(path)
+        .ok()
+        .flatten()?
+        .bitfield()
+        .map(|b| b.count())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,9 +73,15 @@ async fn sigkilled_leecher_resumes_without_redownloading() {
     let mut cfg = config(&d.path().join("s"));
     cfg.torrent.upload_rate_limit = Some(1 << 20); // ~4 s for the whole file
     let seeder = Session::new(cfg).await.unwrap();
-    let shared = seeder.share_path(&src, AddOptions::default()).await.unwrap();
+    let shared = seeder
+        .share_path(&src, AddOptions::default())
+        .await
+        .unwrap();
     let n = shared.progress().num_pieces;
-    let piece_len = Metainfo::from_bytes(shared.torrent_bytes().unwrap()).unwrap().info.piece_length as u64;
+    let piece_len = Metainfo::from_bytes(shared.torrent_bytes().unwrap())
+        .unwrap()
+        .info
+        .piece_length as u64;
     let ldir = d.path().join("l");
     let rf = swarm::resume::path_for(&ldir.join("state"), shared.info_hashes().wire_id());
 
@@ -80,7 +96,10 @@ async fn sigkilled_leecher_resumes_without_redownloading() {
         if let Some(k) = resume_have(&rf).filter(|&k| k > 0) {
             break k;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "no resume file appeared");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no resume file appeared"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     child.kill().unwrap(); // SIGKILL
@@ -95,8 +114,15 @@ async fn sigkilled_leecher_resumes_without_redownloading() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let line = stdout.lines().find(|l| l.starts_with("done:")).expect("a done line");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("done:"))
+        .expect("a done line");
     let downloaded: u64 = line
         .split("downloaded ")
         .nth(1)
@@ -120,23 +146,38 @@ async fn truncated_seed_file_serves_no_bad_data_and_seeder_survives() {
     let bytes = data(2 << 20, 3);
     std::fs::write(&src, &bytes).unwrap();
     let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
-    let shared = seeder.share_path(&src, AddOptions::default()).await.unwrap();
+    let shared = seeder
+        .share_path(&src, AddOptions::default())
+        .await
+        .unwrap();
     let mut seeder_events = shared.events();
     // Another program cuts the file in half.
-    std::fs::OpenOptions::new().write(true).open(&src).unwrap().set_len(1 << 20).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
 
     let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
     let got = leecher
         .add_magnet(
             &shared.magnet(),
-            AddOptions { peers: vec![PeerAddr::Tcp(seeder.tcp_addr().unwrap())], paused: true, ..Default::default() },
+            AddOptions {
+                peers: vec![PeerAddr::Tcp(seeder.tcp_addr().unwrap())],
+                paused: true,
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
     let mut ev = got.events();
     got.resume().await;
     let r = tokio::time::timeout(Duration::from_secs(4), got.wait_complete()).await;
-    assert!(!matches!(r, Ok(Ok(()))), "download completed from a truncated file");
+    assert!(
+        !matches!(r, Ok(Ok(()))),
+        "download completed from a truncated file"
+    );
     // Every piece the leecher accepted is the real data.
     let meta = Metainfo::from_bytes(shared.torrent_bytes().unwrap()).unwrap();
     let pl = meta.info.piece_length as usize;
@@ -151,7 +192,10 @@ async fn truncated_seed_file_serves_no_bad_data_and_seeder_survives() {
         let (a, b) = (p * pl, ((p + 1) * pl).min(bytes.len()));
         assert!(file.get(a..b) == Some(&bytes[a..b]), "piece {p} is wrong");
     }
-    assert!(verified.iter().all(|&p| (p + 1) * pl <= 1 << 20), "a piece past the cut verified");
+    assert!(
+        verified.iter().all(|&p| (p + 1) * pl <= 1 << 20),
+        "a piece past the cut verified"
+    );
     // The seeder reported the problem and is still alive.
     let mut saw_error = false;
     while let Ok(e) = seeder_events.try_recv() {
@@ -159,7 +203,9 @@ async fn truncated_seed_file_serves_no_bad_data_and_seeder_survives() {
     }
     assert!(saw_error, "the seeder did not report the truncated file");
     let _ = shared.progress();
-    tokio::time::timeout(Duration::from_secs(5), seeder.shutdown()).await.expect("seeder shut down cleanly");
+    tokio::time::timeout(Duration::from_secs(5), seeder.shutdown())
+        .await
+        .expect("seeder shut down cleanly");
     leecher.shutdown().await;
 }
 
@@ -169,11 +215,17 @@ async fn disk_full_is_a_clear_error() {
     let src = d.path().join("z.bin");
     std::fs::write(&src, data(1 << 20, 5)).unwrap();
     let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
-    let shared = seeder.share_path(&src, AddOptions::default()).await.unwrap();
+    let shared = seeder
+        .share_path(&src, AddOptions::default())
+        .await
+        .unwrap();
     let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
     let factory: StorageFactory = Arc::new(|root: &Path, meta: &Metainfo, _existing: bool| {
         let inner = MmapStorage::open(root, meta.info.layout.clone(), OpenMode::Create)?;
-        let cfg = FaultConfig { enospc_after: Some(300_000), ..Default::default() };
+        let cfg = FaultConfig {
+            enospc_after: Some(300_000),
+            ..Default::default()
+        };
         Ok(Arc::new(FaultStorage::with_config(inner, cfg)) as Arc<dyn Storage>)
     });
     let got = leecher

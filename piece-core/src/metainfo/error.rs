@@ -53,6 +53,8 @@ pub enum MetainfoError {
     InvalidSymlink(String),
     #[error("unsupported or invalid `meta version` {0}")]
     UnsupportedVersion(i64),
-    #[error("bad file layout: {0}")]
+    /// The files do not tile the piece address space (a bug guard: the
+    /// parser builds layouts that are valid by construction).
+    #[error(transparent)]
     Layout(#[from] crate::layout::LayoutError),
 }

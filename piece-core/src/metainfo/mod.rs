@@ -42,8 +42,11 @@ use crate::types::{InfoHashes, Lengths};
 /// Which hash schemes a torrent carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
+    /// BEP 3: SHA-1 piece hashes only.
     V1,
+    /// BEP 52: merkle trees only.
     V2,
+    /// Both, describing the same files.
     Hybrid,
 }
 
@@ -52,15 +55,21 @@ pub enum Version {
 pub struct FileInfo {
     /// Sanitised path components, relative to the download folder. For a
     /// multi-file torrent the first component is the torrent's name.
+    /// Empty for padding.
     pub path: Vec<String>,
+    /// Size in bytes (0 for symlinks).
     pub length: u64,
     /// Offset in the piece address space (see [`crate::layout`]).
     pub offset: u64,
     /// BEP 47 pad file (or v2 virtual alignment): not stored.
     pub pad: bool,
+    /// BEP 47 `attr` `x`.
     pub executable: bool,
+    /// BEP 47 `attr` `h`.
     pub hidden: bool,
-    /// BEP 47 symlink target, sanitised; such a file is not stored.
+    /// BEP 47 symlink target (`attr` `l`, `symlink path`), sanitised,
+    /// relative to the torrent's root; such a file is not stored and has
+    /// length 0. A target that sanitises to nothing is dropped (`None`).
     pub symlink: Option<Vec<String>>,
     /// v2: root of the file's merkle tree over 16 KiB blocks.
     pub pieces_root: Option<[u8; 32]>,
@@ -71,8 +80,12 @@ pub struct FileInfo {
 pub struct Info {
     /// Sanitised name: a single safe path component.
     pub name: String,
+    /// Bytes per piece (for an oversized one-piece v1 torrent, the data
+    /// size rounded up to 16 KiB).
     pub piece_length: u32,
+    /// Which hashes the torrent carries.
     pub version: Version,
+    /// BEP 27 `private` flag.
     pub private: bool,
     /// Files including padding, in address-space order.
     pub files: Vec<FileInfo>,
@@ -87,17 +100,23 @@ pub struct Info {
 /// A whole .torrent (or a magnet's metadata once fetched).
 #[derive(Clone, Debug)]
 pub struct Metainfo {
+    /// The parsed info dictionary.
     pub info: Info,
     /// The info dictionary's bytes exactly as they were in the file.
     pub info_bytes: Vec<u8>,
+    /// v1 (SHA-1) and/or v2 (SHA-256) hashes of `info_bytes`.
     pub info_hashes: InfoHashes,
     /// Tracker tiers (`announce-list`, or `announce` as one tier).
     pub trackers: Vec<Vec<String>>,
     /// BEP 52 piece layers: pieces root -> the layer's hashes.
     pub piece_layers: HashMap<[u8; 32], Vec<[u8; 32]>>,
+    /// `comment` (or `comment.utf-8`).
     pub comment: Option<String>,
+    /// `created by`.
     pub created_by: Option<String>,
+    /// `creation date`, seconds since the Unix epoch.
     pub creation_date: Option<i64>,
+    /// BEP 19 web seeds (`url-list`).
     pub url_list: Vec<String>,
 }
 

@@ -362,10 +362,10 @@ pub(super) fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
     let private = matches!(info.get(b"private"), Some(Value::Int(1)));
 
     let v2_files = if is_v2 {
-        Some(v2::parse_file_tree(
-            info.get(b"file tree").expect("checked"),
-            piece_len,
-        )?)
+        let tree = info.get(b"file tree").ok_or_else(|| {
+            MetainfoError::InvalidFile("`meta version` 2 without a `file tree`".into())
+        })?;
+        Some(v2::parse_file_tree(tree, piece_len, name_raw)?)
     } else {
         None
     };
@@ -381,8 +381,8 @@ pub(super) fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
             piece_len = total.div_ceil(BLOCK_SIZE as u64).max(1) as i64 * BLOCK_SIZE as i64;
         }
         let lengths = lengths(total, piece_len as u64)?;
-        let version = if let Some((v2f, single)) = &v2_files {
-            v2::check_hybrid(&mut v1, multi, v2f, *single, piece_len as u64)?;
+        let version = if let Some((v2f, _)) = &v2_files {
+            v2::check_hybrid(&mut v1, v2f, piece_len as u64)?;
             Version::Hybrid
         } else {
             Version::V1
@@ -416,7 +416,9 @@ pub(super) fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
             version,
         )
     } else {
-        let (v2f, single) = v2_files.expect("v2");
+        let Some((v2f, single)) = v2_files else {
+            return Err(MetainfoError::MissingPieces);
+        };
         let with_pads = v2::add_alignment(v2f, piece_len as u64);
         let total = total_of(&with_pads)?;
         let lengths = lengths(total, piece_len as u64)?;

@@ -96,7 +96,7 @@ fn build(fs: &[F], v1: bool, v2: bool, layers: bool) -> Vec<u8> {
                     .str(&pad.to_string())
                     .end()
                     .end();
-                stream.extend(std::iter::repeat(0).take(pad));
+                stream.extend(std::iter::repeat_n(0, pad));
             }
         }
         e.end();
@@ -333,4 +333,110 @@ fn typed_errors() {
     for e in [err(b"i1e"), err(b"d4:infod")] {
         assert!(e.to_string().len() > 10);
     }
+}
+
+/// Adds a `piece layers` entry (root -> bytes) to a torrent.
+fn with_layer(t: &[u8], root: &[u8; 32], layer: &[u8]) -> Vec<u8> {
+    let v = bencode::decode(t).unwrap();
+    let top = v.as_dict().unwrap();
+    let mut entries = top.entries.clone();
+    let pl = entries
+        .iter_mut()
+        .find(|(k, _)| *k == b"piece layers")
+        .unwrap();
+    let bencode::Value::Dict(d) = &mut pl.1 else {
+        panic!("piece layers is a dict")
+    };
+    d.entries.push((&root[..], bencode::Value::Bytes(layer)));
+    bencode::Value::Dict(bencode::Dict {
+        entries,
+        raw: b"",
+        in_order: true,
+    })
+    .to_bytes()
+}
+
+#[test]
+fn one_piece_file_layer_only_if_it_is_the_root() {
+    let fs = files();
+    let t = build(&fs, false, true, true);
+    let (root_b, _) = v2_hashes(&fs[1].data);
+    let ok = with_layer(&t, &root_b, &root_b);
+    let m = Metainfo::from_bytes(&ok).unwrap();
+    assert_eq!(m.piece_layers.len(), 1);
+    let bad = with_layer(&t, &root_b, &[9; 32]);
+    assert!(matches!(
+        Metainfo::from_bytes(&bad),
+        Err(MetainfoError::InvalidPieceLayer(_))
+    ));
+    let unknown = with_layer(&t, &[5; 32], &root_b);
+    assert!(matches!(
+        Metainfo::from_bytes(&unknown),
+        Err(MetainfoError::InvalidPieceLayer(_))
+    ));
+}
+
+#[test]
+fn many_duplicates_and_many_files_stay_bounded() {
+    // 20,000 files in 200 groups of 100 same-named files: all renamed.
+    let mut e = Encoder::new();
+    e.begin_dict()
+        .str("info")
+        .begin_dict()
+        .str("files")
+        .begin_list();
+    for i in 0..20_000 {
+        e.begin_dict().str("length").int(1).str("path").begin_list();
+        e.str(&format!("d{}", i % 200)).str("f.txt").end().end();
+    }
+    e.end()
+        .str("name")
+        .str("t")
+        .str("piece length")
+        .int(1 << 20);
+    e.str("pieces").bytes(&[0; 20]).end().end();
+    let m = Metainfo::from_bytes(&e.finish()).unwrap();
+    assert_eq!(m.info.files.len(), 20_000);
+    assert_eq!(m.info.files[200].path, vec!["t", "d0", "f.1.txt"]);
+    // one more copy of a name that has 100 already is refused
+    let mut e = Encoder::new();
+    e.begin_dict()
+        .str("info")
+        .begin_dict()
+        .str("files")
+        .begin_list();
+    for _ in 0..=crate::path::MAX_DUPLICATES + 1 {
+        e.begin_dict().str("length").int(1).str("path").begin_list();
+        e.str("same").end().end();
+    }
+    e.end()
+        .str("name")
+        .str("t")
+        .str("piece length")
+        .int(1 << 20);
+    e.str("pieces").bytes(&[0; 20]).end().end();
+    assert!(matches!(
+        Metainfo::from_bytes(&e.finish()),
+        Err(MetainfoError::DuplicateFiles(_))
+    ));
+}
+
+#[test]
+fn single_file_versus_folder_of_one() {
+    let one = |name: &'static str| {
+        vec![F {
+            name,
+            data: data(40000, 3),
+        }]
+    };
+    // v2: a lone top-level file named like the torrent is a single file
+    let m = Metainfo::from_bytes(&build(&one("zines"), false, true, true)).unwrap();
+    assert_eq!(m.info.files[0].path, vec!["zines"]);
+    // ... otherwise it sits in a folder named after the torrent
+    let m = Metainfo::from_bytes(&build(&one("other"), false, true, true)).unwrap();
+    assert_eq!(m.info.files[0].path, vec!["zines", "other"]);
+    // hybrid: the v1 `files` list makes it a folder, and both parts agree
+    let m = Metainfo::from_bytes(&build(&one("zines"), true, true, true)).unwrap();
+    assert_eq!(m.info.version, Version::Hybrid);
+    assert_eq!(m.info.files[0].path, vec!["zines", "zines"]);
 }

@@ -5,8 +5,9 @@
 //! `file tree` is a dictionary of path components; a file is a node whose
 //! only key is the empty string, mapping to `{length, pieces root, attr,
 //! symlink path}`. Keys must be sorted (a tree with unsorted keys is
-//! refused, like libtorrent does). A single file at the top of the tree is
-//! a single-file torrent.
+//! refused, like libtorrent does). A lone file at the top of the tree whose
+//! name is the torrent's name is a single-file torrent; anything else is a
+//! folder named after the torrent.
 //!
 //! # Piece layers
 //! `piece layers` maps a file's `pieces root` to the concatenated SHA-256
@@ -29,10 +30,12 @@ use crate::types::BLOCK_SIZE;
 pub const MAX_V2_FILE_SIZE: u64 = (BLOCK_SIZE as u64) << 30;
 
 /// Parses `file tree`. Returns the files in tree order and whether the
-/// torrent is a single file (one file at the top of the tree).
+/// torrent is a single file (one file at the top of the tree, named like
+/// the torrent).
 pub(super) fn parse_file_tree<'a>(
     tree: &Value<'a>,
     piece_len: i64,
+    name_raw: &[u8],
 ) -> Result<(Vec<RawFile<'a>>, bool), MetainfoError> {
     if piece_len < BLOCK_SIZE as i64 || (piece_len as u64).count_ones() != 1 {
         return Err(MetainfoError::InvalidPieceLength(piece_len));
@@ -46,7 +49,7 @@ pub(super) fn parse_file_tree<'a>(
     if out.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
-    let single = out.len() == 1 && out[0].raw.len() == 1;
+    let single = out.len() == 1 && out[0].raw == [name_raw];
     Ok((out, single))
 }
 
@@ -187,15 +190,12 @@ fn pad_file<'a>(length: u64) -> RawFile<'a> {
 /// `pieces root`s into the v1 entries.
 pub(super) fn check_hybrid(
     v1: &mut [RawFile<'_>],
-    v1_multi: bool,
     v2: &[RawFile<'_>],
-    v2_single: bool,
     piece_len: u64,
 ) -> Result<(), MetainfoError> {
+    // The v1 part decides single-file vs folder; the raw paths (the name for
+    // a single file, the components below the name otherwise) must match.
     let bad = |m: String| Err(MetainfoError::InconsistentFiles(m));
-    if v1_multi == v2_single {
-        return bad("one part is a single file, the other a directory".into());
-    }
     let aligned = add_alignment(v2.to_vec(), piece_len);
     let mut v2_off = Vec::with_capacity(v2.len());
     let mut off = 0u64;
@@ -253,10 +253,13 @@ pub(super) fn parse_piece_layers(
         .ok_or_else(|| bad("`piece layers` is not a dictionary".into()))?;
     // pieces root -> file length, for files with a layer
     let mut need: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut small: std::collections::HashSet<[u8; 32]> = Default::default();
     for f in files {
         if let Some(r) = f.pieces_root {
             if f.length > piece_len as u64 {
                 need.insert(r, f.length);
+            } else {
+                small.insert(r);
             }
         }
     }
@@ -268,6 +271,17 @@ pub(super) fn parse_piece_layers(
                 key.len()
             ))
         })?;
+        if !need.contains_key(&root) && small.contains(&root) {
+            // Some creators list a layer for a one-piece file too: it can
+            // only be the root itself; accept it and keep nothing.
+            if val.as_bytes() == Some(&root[..]) {
+                continue;
+            }
+            return Err(bad(format!(
+                "layer {} of a one-piece file is not its root",
+                hex::encode(root)
+            )));
+        }
         let len = *need.get(&root).ok_or_else(|| {
             bad(format!(
                 "layer {} belongs to no file larger than a piece",

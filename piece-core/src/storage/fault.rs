@@ -95,7 +95,9 @@ impl<S: Storage> FaultStorage<S> {
             return PathBuf::new();
         }
         let i = l.file_at(abs);
-        self.inner.file_path(i).unwrap_or_else(|| l.files()[i].path.clone())
+        self.inner
+            .file_path(i)
+            .unwrap_or_else(|| l.files()[i].path.clone())
     }
 
     fn overlapping(ranges: &[Range<u64>], r: &Range<u64>) -> Option<u64> {

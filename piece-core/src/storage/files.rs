@@ -132,7 +132,11 @@ pub(crate) fn open_beneath(
 
     let c = cstr(last, &full)?;
     let mut oflags = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
-    oflags |= if flags.write { libc::O_RDWR } else { libc::O_RDONLY };
+    oflags |= if flags.write {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
     if flags.create {
         oflags |= libc::O_CREAT;
     }
@@ -181,7 +185,12 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
     /// Inserts, evicting the least recently used entry when full.
     pub fn insert(&mut self, k: K, v: V) {
         if !self.map.contains_key(&k) && self.map.len() >= self.cap {
-            if let Some(old) = self.map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) {
+            if let Some(old) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k)
+            {
                 self.map.remove(&old);
             }
         }
@@ -247,7 +256,12 @@ pub(crate) struct Handles {
 }
 
 impl Handles {
-    pub fn new(root: &Path, layout: &Layout, mode: OpenMode, cap: usize) -> Result<Self, StorageError> {
+    pub fn new(
+        root: &Path,
+        layout: &Layout,
+        mode: OpenMode,
+        cap: usize,
+    ) -> Result<Self, StorageError> {
         if mode == OpenMode::Create {
             std::fs::create_dir_all(root).map_err(|e| io_err(root, e))?;
         }
@@ -281,13 +295,30 @@ impl Handles {
                 None => {
                     let create = self.mode == OpenMode::Create && for_write;
                     let rel = &self.paths[i];
-                    let mut opened = open_beneath(&self.root, rel, OpenFlags { create, write: true });
+                    let mut opened = open_beneath(
+                        &self.root,
+                        rel,
+                        OpenFlags {
+                            create,
+                            write: true,
+                        },
+                    );
                     let mut writable = true;
                     if let Err(StorageError::Io { source, .. }) = &opened {
-                        let ro = matches!(source.raw_os_error(), Some(libc::EACCES) | Some(libc::EROFS));
+                        let ro = matches!(
+                            source.raw_os_error(),
+                            Some(libc::EACCES) | Some(libc::EROFS)
+                        );
                         if ro && self.mode == OpenMode::Existing {
                             writable = false;
-                            opened = open_beneath(&self.root, rel, OpenFlags { create, write: false });
+                            opened = open_beneath(
+                                &self.root,
+                                rel,
+                                OpenFlags {
+                                    create,
+                                    write: false,
+                                },
+                            );
                         }
                     }
                     match opened? {
@@ -330,7 +361,10 @@ impl Handles {
                 }
                 h.sized.store(true, Ordering::Release);
             }
-            self.dirty.lock().unwrap_or_else(|p| p.into_inner()).insert(i);
+            self.dirty
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(i);
         }
         Ok(Some(h))
     }
@@ -375,7 +409,14 @@ impl Handles {
             .real_files()
             .map(|(i, f)| {
                 let path = self.full_path(i);
-                let opened = open_beneath(&self.root, &f.path, OpenFlags { create: false, write: false });
+                let opened = open_beneath(
+                    &self.root,
+                    &f.path,
+                    OpenFlags {
+                        create: false,
+                        write: false,
+                    },
+                );
                 let md = match opened {
                     Ok(Some(file)) => file.metadata().ok(),
                     _ => None,

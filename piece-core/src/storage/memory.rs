@@ -64,7 +64,9 @@ impl Storage for MemoryStorage {
                 continue;
             }
             let len = self.layout.files()[s.file].length as usize;
-            let mut g = self.files[s.file].write().unwrap_or_else(|p| p.into_inner());
+            let mut g = self.files[s.file]
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             let v = g.get_or_insert_with(|| vec![0; len]);
             let o = s.file_offset as usize;
             v[o..o + s.len].copy_from_slice(&data[s.buf_offset..s.buf_offset + s.len]);

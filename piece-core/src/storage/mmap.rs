@@ -33,6 +33,9 @@
 //!    After the copy the flag is checked: the operation returns
 //!    `FileChanged` and the window is dropped from the cache (it is
 //!    unmapped, anonymous page included, once no other thread uses it).
+//!    (If the file still has its full size, the page could not be backed:
+//!    a write then reports [`StorageError::NoSpace`], as writing into a
+//!    sparse file on a full disk faults this way, and a read reports EIO.)
 //!    A fault anywhere else is not ours: the handler hands it to the
 //!    previously installed handler, or restores the default action and
 //!    returns so that the faulting access re-raises it and the process
@@ -76,6 +79,8 @@ impl Default for MmapOptions {
 /// One mapped window of a file.
 struct Window {
     map: memmap2::MmapRaw,
+    /// Offset of the window in its file.
+    start: u64,
     handle: Arc<Handle>,
     writable: bool,
 }
@@ -105,7 +110,11 @@ impl MmapStorage {
     /// Storage for `layout` under `root` with default options. Nothing is
     /// opened or mapped yet; in [`OpenMode::Create`] the root directory is
     /// created.
-    pub fn open(root: impl AsRef<Path>, layout: Layout, mode: OpenMode) -> Result<Self, StorageError> {
+    pub fn open(
+        root: impl AsRef<Path>,
+        layout: Layout,
+        mode: OpenMode,
+    ) -> Result<Self, StorageError> {
         Self::with_options(root, layout, mode, MmapOptions::default())
     }
 
@@ -139,7 +148,12 @@ impl MmapStorage {
 
     /// The window `w` of file `i`, mapping it if needed. `None`: the file
     /// does not exist yet (create mode, read) and reads as zeros.
-    fn window(&self, i: usize, w: u64, for_write: bool) -> Result<Option<Arc<Window>>, StorageError> {
+    fn window(
+        &self,
+        i: usize,
+        w: u64,
+        for_write: bool,
+    ) -> Result<Option<Arc<Window>>, StorageError> {
         if let Some(win) = self.lock().get(&(i, w)) {
             if !for_write || win.writable {
                 if for_write {
@@ -167,6 +181,7 @@ impl MmapStorage {
         .map_err(|e| io_err(&h.path, e))?;
         let win = Arc::new(Window {
             map,
+            start,
             writable: h.writable,
             handle: h,
         });
@@ -198,22 +213,45 @@ impl MmapStorage {
             // caller's buffer holds `total` bytes.
             let faulted = unsafe {
                 match &buf {
-                    Buf::Read(b, _) => guarded_copy(&win, win.map.as_ptr().add(in_win), b.add(done), n),
-                    Buf::Write(b, _) => guarded_copy(&win, b.add(done), win.map.as_mut_ptr().add(in_win), n),
+                    Buf::Read(b, _) => {
+                        guarded_copy(&win, win.map.as_ptr().add(in_win), b.add(done), n)
+                    }
+                    Buf::Write(b, _) => {
+                        guarded_copy(&win, b.add(done), win.map.as_mut_ptr().add(in_win), n)
+                    }
                 }
             };
             if faulted {
                 self.lock().retain(|(f, _), _| *f != i);
+                let h = &win.handle;
+                let found = h.current_len().unwrap_or(0);
+                if found >= window_end(&win) {
+                    // The file is still long enough: the kernel could not
+                    // back the page. On a write to a sparse file that is a
+                    // full disk; otherwise an I/O error.
+                    return Err(if for_write {
+                        StorageError::NoSpace {
+                            path: h.path.clone(),
+                        }
+                    } else {
+                        io_err(&h.path, std::io::Error::from_raw_os_error(libc::EIO))
+                    });
+                }
                 return Err(StorageError::FileChanged {
-                    path: win.handle.path.clone(),
-                    expected: win.handle.expected,
-                    found: win.handle.current_len().unwrap_or(0),
+                    path: h.path.clone(),
+                    expected: h.expected,
+                    found,
                 });
             }
             done += n;
         }
         Ok(())
     }
+}
+
+/// File offset just past the end of a window.
+fn window_end(w: &Window) -> u64 {
+    w.start + w.map.len() as u64
 }
 
 /// Raw view of a caller buffer (pointer and length), so that no Rust
@@ -260,7 +298,11 @@ impl Storage for MmapStorage {
                 out.fill(0);
                 continue;
             }
-            self.copy(s.file, s.file_offset, Buf::Read(out.as_mut_ptr(), out.len()))?;
+            self.copy(
+                s.file,
+                s.file_offset,
+                Buf::Read(out.as_mut_ptr(), out.len()),
+            )?;
         }
         Ok(())
     }
@@ -278,7 +320,12 @@ impl Storage for MmapStorage {
     }
 
     fn flush(&self) -> Result<(), StorageError> {
-        let wins: Vec<Arc<Window>> = self.lock().values().filter(|w| w.writable).cloned().collect();
+        let wins: Vec<Arc<Window>> = self
+            .lock()
+            .values()
+            .filter(|w| w.writable)
+            .cloned()
+            .collect();
         for w in wins {
             w.map.flush().map_err(|e| io_err(&w.handle.path, e))?;
         }

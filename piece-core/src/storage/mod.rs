@@ -65,7 +65,9 @@ pub enum StorageError {
     #[error("range out of bounds")]
     OutOfBounds,
     /// A symlink or non-regular file inside the download folder.
-    #[error("{path}: refusing to follow a symlink or use a non-regular file inside the download folder")]
+    #[error(
+        "{path}: refusing to follow a symlink or use a non-regular file inside the download folder"
+    )]
     UnsafePath { path: PathBuf },
 }
 
@@ -151,10 +153,17 @@ pub trait Storage: Send + Sync {
 }
 
 /// Checks that `len` bytes at `offset` lie inside `piece` of `layout`.
-pub fn check_range(layout: &Layout, piece: PieceIndex, offset: u32, len: usize) -> Result<(), StorageError> {
+pub fn check_range(
+    layout: &Layout,
+    piece: PieceIndex,
+    offset: u32,
+    len: usize,
+) -> Result<(), StorageError> {
     let l = layout.lengths();
     let p = l.piece(piece.get()).ok_or(StorageError::OutOfBounds)?;
-    let end = (offset as u64).checked_add(len as u64).ok_or(StorageError::OutOfBounds)?;
+    let end = (offset as u64)
+        .checked_add(len as u64)
+        .ok_or(StorageError::OutOfBounds)?;
     if end > l.piece_len(p) as u64 {
         return Err(StorageError::OutOfBounds);
     }

@@ -22,7 +22,11 @@ impl PreadStorage {
     /// Storage for `layout` under `root`, keeping at most
     /// [`DEFAULT_MAX_HANDLES`] files open. Nothing is opened yet; in
     /// [`OpenMode::Create`] the root directory is created.
-    pub fn open(root: impl AsRef<Path>, layout: Layout, mode: OpenMode) -> Result<Self, StorageError> {
+    pub fn open(
+        root: impl AsRef<Path>,
+        layout: Layout,
+        mode: OpenMode,
+    ) -> Result<Self, StorageError> {
         Self::with_max_handles(root, layout, mode, DEFAULT_MAX_HANDLES)
     }
 
@@ -57,7 +61,10 @@ impl Storage for PreadStorage {
             };
             let mut done = 0;
             while done < out.len() {
-                match h.file.read_at(&mut out[done..], s.file_offset + done as u64) {
+                match h
+                    .file
+                    .read_at(&mut out[done..], s.file_offset + done as u64)
+                {
                     Ok(0) => {
                         return Err(StorageError::FileChanged {
                             path: h.path.clone(),

@@ -61,7 +61,8 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
     if !is_magnet && !path.is_file() {
         anyhow::bail!("{:?} is not a magnet link, a .torrent file or a LAN share name", a.target);
     }
-    std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
     let cfg = SessionConfig {
         listen_tcp: Some(a.listen.unwrap_or_else(any_port)),
         listen_quic: Some(a.quic_listen.unwrap_or_else(any_port)),
@@ -70,11 +71,20 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let session = Session::new(cfg).await.context("starting the session")?;
-    let opts = AddOptions { peers: a.peers.clone(), ..Default::default() };
+    let opts = AddOptions {
+        peers: a.peers.clone(),
+        ..Default::default()
+    };
     let h = if is_magnet {
-        session.add_magnet(&a.target, opts).await.context("adding the magnet link")?
+        session
+            .add_magnet(&a.target, opts)
+            .await
+            .context("adding the magnet link")?
     } else {
-        session.add_torrent_file(&path, opts).await.with_context(|| format!("adding {}", path.display()))?
+        session
+            .add_torrent_file(&path, opts)
+            .await
+            .with_context(|| format!("adding {}", path.display()))?
     };
     print_listen(&session);
     let _lsd = super::ls::lsd_for_download(&session, &h);
@@ -119,7 +129,11 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
         );
         b
     });
-    let mut tick = tokio::time::interval(if tty { Duration::from_millis(200) } else { Duration::from_secs(2) });
+    let mut tick = tokio::time::interval(if tty {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(2)
+    });
     let done = h.wait_complete();
     tokio::pin!(done);
     loop {

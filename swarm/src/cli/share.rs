@@ -1,5 +1,5 @@
 //! `swarm share PATH [--torrent FILE.torrent] [--listen ADDR:PORT]
-//! [--quic-listen ADDR:PORT] [--peer ADDR]...`
+//! [--quic-listen ADDR:PORT] [--peer ADDR]... [--tracker URL]...`
 //!
 //! Shares PATH (a file or folder) in place: makes a hybrid torrent of it,
 //! prints the magnet link and the listen addresses, and seeds until
@@ -31,6 +31,9 @@ pub struct Args {
     /// Peer to connect to: IP:PORT (TCP) or quic://IP:PORT (repeatable).
     #[arg(long = "peer", value_name = "ADDR")]
     pub peers: Vec<PeerAddr>,
+    /// HTTP tracker to announce to, written into the torrent (repeatable).
+    #[arg(long = "tracker", value_name = "URL")]
+    pub trackers: Vec<String>,
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -41,7 +44,9 @@ pub fn default_state_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d).join("swarm"));
     }
-    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".local/state/swarm"))
+    std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/state/swarm"))
 }
 
 pub(crate) fn any_port() -> SocketAddr {
@@ -77,17 +82,32 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let session = Session::new(cfg).await.context("starting the session")?;
-    let opts = AddOptions { peers: a.peers.clone(), ..Default::default() };
+    let opts = AddOptions {
+        peers: a.peers.clone(),
+        trackers: a.trackers.clone(),
+        ..Default::default()
+    };
     let handle = match &a.torrent {
         None => session
             .share_path(&a.path, opts)
             .await
             .with_context(|| format!("sharing {}", a.path.display()))?,
         Some(t) => {
-            let abs = std::fs::canonicalize(&a.path).with_context(|| a.path.display().to_string())?;
-            let parent = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+            let abs =
+                std::fs::canonicalize(&a.path).with_context(|| a.path.display().to_string())?;
+            let parent = abs
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("/"));
             let h = session
-                .add_torrent_file(t, AddOptions { save_dir: Some(parent), seed: true, ..opts })
+                .add_torrent_file(
+                    t,
+                    AddOptions {
+                        save_dir: Some(parent),
+                        seed: true,
+                        ..opts
+                    },
+                )
                 .await
                 .with_context(|| format!("seeding {} from {}", t.display(), a.path.display()))?;
             let p = h.progress();
@@ -100,7 +120,12 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
                     p.num_pieces
                 );
             }
-            if h.name() != abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default() {
+            if h.name()
+                != abs
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            {
                 eprintln!("note: the torrent's name is {:?}", h.name());
             }
             h

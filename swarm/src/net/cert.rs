@@ -59,7 +59,11 @@ impl Identity {
         let cert = ck.cert.der().clone();
         let key = PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der());
         let fingerprint = fingerprint(&cert);
-        Ok(Identity { cert, key, fingerprint })
+        Ok(Identity {
+            cert,
+            key,
+            fingerprint,
+        })
     }
     /// Our fingerprint, as peers see it.
     pub fn fingerprint(&self) -> Fingerprint {
@@ -88,7 +92,10 @@ pub(crate) struct SelfSignedVerifier {
 
 impl SelfSignedVerifier {
     pub(crate) fn new(pin: Option<Fingerprint>) -> Arc<Self> {
-        Arc::new(SelfSignedVerifier { provider: provider(), pin })
+        Arc::new(SelfSignedVerifier {
+            provider: provider(),
+            pin,
+        })
     }
     fn check(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
         match self.pin {
@@ -106,7 +113,12 @@ impl SelfSignedVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
     fn sig13(
         &self,
@@ -114,10 +126,17 @@ impl SelfSignedVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
     fn schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -208,6 +227,8 @@ mod tests {
         assert!(v.check(&a.cert_chain()[0]).is_ok());
         let err = v.check(&b.cert_chain()[0]).unwrap_err();
         assert!(err.to_string().contains("not the expected"), "{err}");
-        assert!(SelfSignedVerifier::new(None).check(&b.cert_chain()[0]).is_ok());
+        assert!(SelfSignedVerifier::new(None)
+            .check(&b.cert_chain()[0])
+            .is_ok());
     }
 }

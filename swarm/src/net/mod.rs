@@ -28,7 +28,7 @@ use crate::wire::handshake::{decode_handshake, HANDSHAKE_LEN};
 use crate::wire::Handshake;
 
 pub use cert::{Fingerprint, Identity};
-pub use quic::QuicEndpoint;
+pub use quic::{QuicEndpoint, QuicIncoming};
 pub use tcp::TcpTransport;
 
 /// Errors of the transports.
@@ -90,7 +90,11 @@ pub async fn read_handshake(conn: &mut PeerConn, timeout: Duration) -> Result<Ha
     let mut got = 0;
     let fut = async {
         while got < HANDSHAKE_LEN {
-            let n = conn.reader.read(&mut buf[got..]).await.map_err(|_| NetError::BadHandshake { addr })?;
+            let n = conn
+                .reader
+                .read(&mut buf[got..])
+                .await
+                .map_err(|_| NetError::BadHandshake { addr })?;
             if n == 0 {
                 return Err(NetError::BadHandshake { addr });
             }
@@ -167,21 +171,36 @@ mod tests {
     fn peer_addr_parsing() {
         let a: SocketAddr = "127.0.0.1:6881".parse().unwrap();
         assert_eq!("127.0.0.1:6881".parse::<PeerAddr>(), Ok(PeerAddr::Tcp(a)));
-        assert_eq!("tcp://127.0.0.1:6881".parse::<PeerAddr>(), Ok(PeerAddr::Tcp(a)));
-        assert_eq!("quic://127.0.0.1:6881".parse::<PeerAddr>(), Ok(PeerAddr::Quic(a)));
-        assert_eq!("quic://[::1]:5".parse::<PeerAddr>().unwrap().addr().port(), 5);
+        assert_eq!(
+            "tcp://127.0.0.1:6881".parse::<PeerAddr>(),
+            Ok(PeerAddr::Tcp(a))
+        );
+        assert_eq!(
+            "quic://127.0.0.1:6881".parse::<PeerAddr>(),
+            Ok(PeerAddr::Quic(a))
+        );
+        assert_eq!(
+            "quic://[::1]:5".parse::<PeerAddr>().unwrap().addr().port(),
+            5
+        );
         assert!("quic://nope".parse::<PeerAddr>().is_err());
         assert!("http://127.0.0.1:1".parse::<PeerAddr>().is_err());
         assert_eq!(PeerAddr::Quic(a).to_string(), "quic://127.0.0.1:6881");
     }
 
     fn hs(b: u8) -> Handshake {
-        Handshake { reserved: Default::default(), info_hash: [b; 20], peer_id: [b + 1; 20] }
+        Handshake {
+            reserved: Default::default(),
+            info_hash: [b; 20],
+            peer_id: [b + 1; 20],
+        }
     }
 
     #[tokio::test]
     async fn tcp_handshake_roundtrip_and_garbage_refused() {
-        let l = TcpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let l = TcpTransport::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let addr = l.local_addr().unwrap();
         let t = tokio::spawn(async move {
             let mut c = tcp::connect(addr).await.unwrap();
@@ -196,7 +215,12 @@ mod tests {
             (c, g)
         });
         let mut a = l.accept().await.unwrap();
-        assert_eq!(read_handshake(&mut a, Duration::from_secs(5)).await.unwrap(), hs(7));
+        assert_eq!(
+            read_handshake(&mut a, Duration::from_secs(5))
+                .await
+                .unwrap(),
+            hs(7)
+        );
         let mut b = l.accept().await.unwrap();
         assert!(matches!(
             read_handshake(&mut b, Duration::from_secs(5)).await,
@@ -215,8 +239,10 @@ mod tests {
         let b = QuicEndpoint::bind(lo, idb).unwrap();
         let baddr = b.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            let mut c = b.accept().await.unwrap().unwrap();
-            let h = read_handshake(&mut c, Duration::from_secs(5)).await.unwrap();
+            let mut c = b.accept().await.unwrap().accept().await.unwrap();
+            let h = read_handshake(&mut c, Duration::from_secs(5))
+                .await
+                .unwrap();
             let mut rest = vec![0u8; 100_000];
             c.reader.read_exact(&mut rest).await.unwrap();
             c.writer.write_all(b"pong").await.unwrap();
@@ -237,7 +263,10 @@ mod tests {
         assert_eq!(fp, Some(fa));
         // A wrong pin is refused.
         let acceptor = tokio::spawn(async move {
-            let r = b.accept().await.map(|r| r.is_err());
+            let r = match b.accept().await {
+                Some(i) => Some(i.accept().await.is_err()),
+                None => None,
+            };
             (r, b)
         });
         let wrong = [9u8; 32];

@@ -29,7 +29,11 @@ pub struct QuicEndpoint {
 
 fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    t.max_idle_timeout(Some(Duration::from_secs(60).try_into().expect("60 s is a valid idle timeout")));
+    t.max_idle_timeout(Some(
+        Duration::from_secs(60)
+            .try_into()
+            .expect("60 s is a valid idle timeout"),
+    ));
     t.keep_alive_interval(Some(Duration::from_secs(15)));
     // One peer connection uses one stream.
     t.max_concurrent_bidi_streams(4u32.into());
@@ -50,7 +54,10 @@ fn server_config(id: &Identity) -> Result<quinn::ServerConfig, CertError> {
     Ok(sc)
 }
 
-fn client_config(id: &Identity, pin: Option<Fingerprint>) -> Result<quinn::ClientConfig, CertError> {
+fn client_config(
+    id: &Identity,
+    pin: Option<Fingerprint>,
+) -> Result<quinn::ClientConfig, CertError> {
     let mut tls = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
@@ -66,7 +73,9 @@ fn client_config(id: &Identity, pin: Option<Fingerprint>) -> Result<quinn::Clien
 
 fn peer_fingerprint(c: &quinn::Connection) -> Option<Fingerprint> {
     let any = c.peer_identity()?;
-    let certs = any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
+    let certs = any
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
     certs.first().map(|c| fingerprint(c))
 }
 
@@ -74,8 +83,11 @@ impl QuicEndpoint {
     /// Binds a UDP socket at `addr` (port 0: any free port).
     pub fn bind(addr: SocketAddr, identity: Arc<Identity>) -> Result<Self, NetError> {
         let sc = server_config(&identity)?;
-        let endpoint =
-            quinn::Endpoint::server(sc, addr).map_err(|e| NetError::Bind { addr, transport: "QUIC", source: e })?;
+        let endpoint = quinn::Endpoint::server(sc, addr).map_err(|e| NetError::Bind {
+            addr,
+            transport: "QUIC",
+            source: e,
+        })?;
         Ok(QuicEndpoint { endpoint, identity })
     }
 
@@ -91,14 +103,27 @@ impl QuicEndpoint {
 
     /// Dials `addr` and opens the peer stream. With `pin`, the server's
     /// certificate must have that fingerprint.
-    pub async fn connect(&self, addr: SocketAddr, pin: Option<Fingerprint>) -> Result<PeerConn, NetError> {
+    pub async fn connect(
+        &self,
+        addr: SocketAddr,
+        pin: Option<Fingerprint>,
+    ) -> Result<PeerConn, NetError> {
         let cc = client_config(&self.identity, pin)?;
-        let connecting = self
-            .endpoint
-            .connect_with(cc, addr, "swarm")
-            .map_err(|e| NetError::Quic { addr, msg: e.to_string() })?;
-        let conn = connecting.await.map_err(|e| NetError::Quic { addr, msg: e.to_string() })?;
-        let (send, recv) = conn.open_bi().await.map_err(|e| NetError::Quic { addr, msg: e.to_string() })?;
+        let connecting =
+            self.endpoint
+                .connect_with(cc, addr, "swarm")
+                .map_err(|e| NetError::Quic {
+                    addr,
+                    msg: e.to_string(),
+                })?;
+        let conn = connecting.await.map_err(|e| NetError::Quic {
+            addr,
+            msg: e.to_string(),
+        })?;
+        let (send, recv) = conn.open_bi().await.map_err(|e| NetError::Quic {
+            addr,
+            msg: e.to_string(),
+        })?;
         Ok(PeerConn {
             reader: Box::new(recv),
             writer: Box::new(send),
@@ -109,31 +134,50 @@ impl QuicEndpoint {
         })
     }
 
-    /// Waits for the next incoming connection and its peer stream. Returns
-    /// `None` once the endpoint is closed. Handshake failures of single
-    /// connections are returned as errors; keep calling.
-    pub async fn accept(&self) -> Option<Result<PeerConn, NetError>> {
-        let incoming = self.endpoint.accept().await?;
-        let addr = incoming.remote_address();
-        Some(
-            async {
-                let conn = incoming.await.map_err(|e| NetError::Quic { addr, msg: e.to_string() })?;
-                let (send, recv) = conn.accept_bi().await.map_err(|e| NetError::Quic { addr, msg: e.to_string() })?;
-                Ok(PeerConn {
-                    reader: Box::new(recv),
-                    writer: Box::new(send),
-                    addr,
-                    transport: TransportKind::Quic,
-                    fingerprint: peer_fingerprint(&conn),
-                    quic: Some(conn),
-                })
-            }
-            .await,
-        )
+    /// Waits for the next incoming connection attempt. Returns `None` once
+    /// the endpoint is closed. Complete it with [`QuicIncoming::accept`]
+    /// (in its own task, so a slow peer does not hold up the others).
+    pub async fn accept(&self) -> Option<QuicIncoming> {
+        self.endpoint
+            .accept()
+            .await
+            .map(|incoming| QuicIncoming { incoming })
     }
 
     /// Closes every connection and the socket.
     pub fn close(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+/// An incoming QUIC connection attempt.
+#[derive(Debug)]
+pub struct QuicIncoming {
+    incoming: quinn::Incoming,
+}
+
+impl QuicIncoming {
+    /// The remote address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Completes the TLS handshake and waits for the peer's stream.
+    pub async fn accept(self) -> Result<PeerConn, NetError> {
+        let addr = self.incoming.remote_address();
+        let err = |e: &dyn std::fmt::Display| NetError::Quic {
+            addr,
+            msg: e.to_string(),
+        };
+        let conn = self.incoming.await.map_err(|e| err(&e))?;
+        let (send, recv) = conn.accept_bi().await.map_err(|e| err(&e))?;
+        Ok(PeerConn {
+            reader: Box::new(recv),
+            writer: Box::new(send),
+            addr,
+            transport: TransportKind::Quic,
+            fingerprint: peer_fingerprint(&conn),
+            quic: Some(conn),
+        })
     }
 }

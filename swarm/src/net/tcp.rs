@@ -21,9 +21,11 @@ pub struct TcpTransport {
 impl TcpTransport {
     /// Listens at `addr` (port 0: any free port).
     pub async fn bind(addr: SocketAddr) -> Result<Self, NetError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| NetError::Bind { addr, transport: "TCP", source: e })?;
+        let listener = TcpListener::bind(addr).await.map_err(|e| NetError::Bind {
+            addr,
+            transport: "TCP",
+            source: e,
+        })?;
         Ok(TcpTransport { listener })
     }
     /// The bound address.

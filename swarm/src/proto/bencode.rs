@@ -134,11 +134,19 @@ mod tests {
     #[test]
     fn parse_and_write() {
         let mut w = Writer::default();
-        w.dict().bytes(b"m").dict().bytes(b"ut_metadata").int(3).end();
+        w.dict()
+            .bytes(b"m")
+            .dict()
+            .bytes(b"ut_metadata")
+            .int(3)
+            .end();
         w.bytes(b"v").bytes(b"x").end();
         let (v, n) = parse(&w.0).unwrap();
         assert_eq!(n, w.0.len());
-        assert_eq!(v.get("m").unwrap().get("ut_metadata").unwrap().int(), Some(3));
+        assert_eq!(
+            v.get("m").unwrap().get("ut_metadata").unwrap().int(),
+            Some(3)
+        );
         assert_eq!(v.get("v").unwrap().bytes(), Some(&b"x"[..]));
         // trailing data is left alone
         let mut t = w.0.clone();

@@ -17,7 +17,13 @@ use super::{ConnId, PeerMisbehaved, Torrent};
 use crate::wire::Message;
 
 impl Torrent {
-    pub(crate) fn on_request(&mut self, conn: ConnId, piece: u32, offset: u32, len: u32) -> Result<(), PeerMisbehaved> {
+    pub(crate) fn on_request(
+        &mut self,
+        conn: ConnId,
+        piece: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result<(), PeerMisbehaved> {
         let b = match self.lengths {
             Some(_) => self.check_request(piece, offset, len)?,
             None => {
@@ -27,7 +33,9 @@ impl Torrent {
         };
         let have = self.have().is_some_and(|h| h.has(b.piece));
         let limit = self.cfg.max_incoming_requests;
-        let Some(p) = self.peers.get_mut(&conn) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return Ok(());
+        };
         if !have || p.am_choking {
             self.reject(conn, piece, offset, len);
             return Ok(());
@@ -39,8 +47,15 @@ impl Torrent {
         Ok(())
     }
 
-    fn check_request(&self, piece: u32, offset: u32, len: u32) -> Result<piece_core::BlockInfo, PeerMisbehaved> {
-        let l = self.lengths.ok_or(PeerMisbehaved::ProtocolViolation("request before metadata"))?;
+    fn check_request(
+        &self,
+        piece: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result<piece_core::BlockInfo, PeerMisbehaved> {
+        let l = self
+            .lengths
+            .ok_or(PeerMisbehaved::ProtocolViolation("request before metadata"))?;
         if l.piece(piece).is_none() {
             return Err(PeerMisbehaved::IndexOutOfRange { index: piece });
         }
@@ -57,14 +72,21 @@ impl Torrent {
 
     /// Serves queued requests of an unchoked peer (within the upload limit).
     pub(crate) fn serve(&mut self, conn: ConnId) {
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         loop {
             let limited = self.cfg.upload_rate_limit.is_some();
-            let Some(p) = self.peers.get_mut(&conn) else { return };
+            let Some(p) = self.peers.get_mut(&conn) else {
+                return;
+            };
             if p.am_choking {
                 return;
             }
             let Some(&b) = p.incoming.front() else { return };
+            if p.out.len() >= super::peer::MAX_QUEUED_OUT {
+                return;
+            }
             if limited && self.upload_tokens < b.len as u64 {
                 return;
             }
@@ -93,7 +115,9 @@ impl Torrent {
 
     fn set_choke(&mut self, conn: ConnId, choke: bool) {
         let now = self.now;
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         if p.am_choking == choke {
             return;
         }

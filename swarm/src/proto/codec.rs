@@ -50,6 +50,9 @@ pub(crate) fn decode(b: &[u8], limit: u32) -> Decoded<'_> {
         Ok(wire::Decoded::Incomplete { .. }) => Decoded::Incomplete,
         Ok(wire::Decoded::Message(m, n)) => Decoded::Message(m, n),
         Err(DecodeError::Oversize { len, .. }) => Decoded::Oversize(len),
+        // the codec names unknown ids as soon as the header is in: skip
+        // the frame only once all of it arrived
+        Err(DecodeError::UnknownId { frame_len, .. }) if frame_len > b.len() => Decoded::Incomplete,
         Err(DecodeError::UnknownId { frame_len, .. }) => Decoded::Unknown(frame_len),
         Err(DecodeError::BadLength { .. }) => Decoded::Malformed("message of the wrong length"),
         Err(DecodeError::BadHashes { .. }) => Decoded::Malformed("malformed hashes message"),
@@ -75,11 +78,26 @@ mod tests {
             Message::Choke,
             Message::Have { piece: 7 },
             Message::Bitfield(&[0xf0, 0x80]),
-            Message::Request { piece: 1, offset: 16384, len: 16384 },
-            Message::Piece { piece: 2, offset: 0, data: b"hello" },
+            Message::Request {
+                piece: 1,
+                offset: 16384,
+                len: 16384,
+            },
+            Message::Piece {
+                piece: 2,
+                offset: 0,
+                data: b"hello",
+            },
             Message::HaveAll,
-            Message::RejectRequest { piece: 3, offset: 0, len: 5 },
-            Message::Extended { id: 0, payload: b"de" },
+            Message::RejectRequest {
+                piece: 3,
+                offset: 0,
+                len: 5,
+            },
+            Message::Extended {
+                id: 0,
+                payload: b"de",
+            },
             Message::Port(6881),
         ];
         let mut buf = BytesMut::new();
@@ -98,14 +116,33 @@ mod tests {
         }
         assert_eq!(off, buf.len());
         assert!(matches!(decode(&buf[..3], 100), Decoded::Incomplete));
-        assert!(matches!(decode(&[0, 0, 1, 0, 7], 100), Decoded::Oversize(256)));
-        assert!(matches!(decode(&[0, 0, 0, 2, 4, 1], 100), Decoded::Malformed(_)));
+        assert!(matches!(
+            decode(&[0, 0, 1, 0, 7], 100),
+            Decoded::Oversize(256)
+        ));
+        // an unknown id is skipped whole, once complete
+        assert!(matches!(
+            decode(&[0, 0, 0, 3, 99, 1], 100),
+            Decoded::Incomplete
+        ));
+        assert!(matches!(
+            decode(&[0, 0, 0, 3, 99, 1, 2], 100),
+            Decoded::Unknown(7)
+        ));
+        assert!(matches!(
+            decode(&[0, 0, 0, 2, 4, 1], 100),
+            Decoded::Malformed(_)
+        ));
     }
 
     #[test]
     fn handshake_roundtrip() {
         let h = Handshake {
-            reserved: Reserved { extended: true, fast: true, v2: true },
+            reserved: Reserved {
+                extended: true,
+                fast: true,
+                v2: true,
+            },
             info_hash: [1; 20],
             peer_id: [2; 20],
         };

@@ -7,15 +7,19 @@ use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent, VerifyJob}
 use crate::proto::peer::ban_key;
 use crate::wire::Message;
 
-/// Largest raw bitfield kept for a magnet before the metadata is known.
-const MAX_PENDING_BITS: usize = (piece_core::types::MAX_PIECES / 8) as usize;
+/// Largest raw bitfield kept per peer for a magnet before the metadata is
+/// known (8 Mi pieces); larger ones are ignored, not held against the peer
+/// (they cannot be checked yet).
+const MAX_PENDING_BITS: usize = 1024 * 1024;
 
 type R = Result<(), PeerMisbehaved>;
 
 impl Torrent {
     /// Checks a (piece, offset, len) triple from a peer.
     fn check_block(&self, piece: u32, offset: u32, len: u32) -> Result<BlockInfo, PeerMisbehaved> {
-        let l = self.lengths.ok_or(PeerMisbehaved::ProtocolViolation("block before metadata"))?;
+        let l = self
+            .lengths
+            .ok_or(PeerMisbehaved::ProtocolViolation("block before metadata"))?;
         if l.piece(piece).is_none() {
             return Err(PeerMisbehaved::IndexOutOfRange { index: piece });
         }
@@ -25,10 +29,16 @@ impl Torrent {
 
     pub(crate) fn on_message(&mut self, conn: ConnId, m: Message<'_>) -> R {
         let first = {
-            let p = self.peers.get_mut(&conn).ok_or(PeerMisbehaved::ProtocolViolation("gone"))?;
+            let p = self
+                .peers
+                .get_mut(&conn)
+                .ok_or(PeerMisbehaved::ProtocolViolation("gone"))?;
             let f = !p.got_first;
             // BEP 10 lets the extension handshake precede the bitfield
-            if !matches!(m, Message::KeepAlive | Message::Extended { .. } | Message::Port(_)) {
+            if !matches!(
+                m,
+                Message::KeepAlive | Message::Extended { .. } | Message::Port(_)
+            ) {
                 p.got_first = true;
             }
             f
@@ -56,18 +66,28 @@ impl Torrent {
             Message::Have { piece } => self.on_have(conn, piece)?,
             Message::Bitfield(b) => {
                 if !first {
-                    return Err(PeerMisbehaved::InvalidBitfield("sent after other messages".into()));
+                    return Err(PeerMisbehaved::InvalidBitfield(
+                        "sent after other messages".into(),
+                    ));
                 }
                 self.on_bitfield(conn, b)?;
             }
             Message::HaveAll | Message::HaveNone => {
                 if !fast {
-                    return Err(PeerMisbehaved::ProtocolViolation("have all/none without the fast extension"));
+                    return Err(PeerMisbehaved::ProtocolViolation(
+                        "have all/none without the fast extension",
+                    ));
                 }
                 if !first {
-                    return Err(PeerMisbehaved::ProtocolViolation("have all/none after other messages"));
+                    return Err(PeerMisbehaved::ProtocolViolation(
+                        "have all/none after other messages",
+                    ));
                 }
                 if matches!(m, Message::HaveAll) {
+                    if self.is_complete() {
+                        self.drop_peer(conn, DisconnectReason::BothSeeds);
+                        return Ok(());
+                    }
                     if let Some(p) = self.peers.get_mut(&conn) {
                         p.seed = true;
                     }
@@ -80,20 +100,30 @@ impl Torrent {
                 self.update_interest(conn);
             }
             Message::Request { piece, offset, len } => self.on_request(conn, piece, offset, len)?,
-            Message::Piece { piece, offset, data } => {
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => {
                 let b = self.check_block(piece, offset, data.len() as u32)?;
                 self.on_block(conn, b, data)?;
             }
             Message::Cancel { piece, offset, len } => {
                 if let Some(p) = self.peers.get_mut(&conn) {
-                    p.incoming.retain(|b| !(b.piece.get() == piece && b.offset == offset && b.len == len));
+                    p.incoming.retain(|b| {
+                        !(b.piece.get() == piece && b.offset == offset && b.len == len)
+                    });
                 }
             }
             Message::RejectRequest { piece, offset, len } => {
-                let Some(p) = self.peers.get_mut(&conn) else { return Ok(()) };
-                if let Some(i) = p.requests.iter().position(|(b, _)| {
-                    b.piece.get() == piece && b.offset == offset && b.len == len
-                }) {
+                let Some(p) = self.peers.get_mut(&conn) else {
+                    return Ok(());
+                };
+                if let Some(i) = p
+                    .requests
+                    .iter()
+                    .position(|(b, _)| b.piece.get() == piece && b.offset == offset && b.len == len)
+                {
                     let (b, _) = p.requests.remove(i);
                     if let Some(pk) = self.picker.as_mut() {
                         pk.cancel(b);
@@ -103,7 +133,8 @@ impl Torrent {
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
             Message::HashRequest(req) => self.on_hash_request(conn, req),
-            Message::Hashes { .. } | Message::HashReject(_) => {}
+            Message::Hashes { req, hashes } => self.on_hashes(conn, req, hashes)?,
+            Message::HashReject(req) => self.on_hash_reject(conn, req),
         }
         Ok(())
     }
@@ -113,7 +144,7 @@ impl Torrent {
             // magnet: remember it until the metadata arrives
             let byte = (piece / 8) as usize;
             if byte >= MAX_PENDING_BITS {
-                return Err(PeerMisbehaved::IndexOutOfRange { index: piece });
+                return Ok(());
             }
             if let Some(p) = self.peers.get_mut(&conn) {
                 if p.pending_bits.len() <= byte {
@@ -123,13 +154,20 @@ impl Torrent {
             }
             return Ok(());
         };
-        let idx = l.piece(piece).ok_or(PeerMisbehaved::IndexOutOfRange { index: piece })?;
+        let idx = l
+            .piece(piece)
+            .ok_or(PeerMisbehaved::IndexOutOfRange { index: piece })?;
         let n = l.num_pieces();
-        let Some(p) = self.peers.get_mut(&conn) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return Ok(());
+        };
         if p.seed {
             return Ok(());
         }
-        let had = p.have.get_or_insert_with(|| Bitfield::new(n)).set(idx.get());
+        let had = p
+            .have
+            .get_or_insert_with(|| Bitfield::new(n))
+            .set(idx.get());
         if had {
             let wanted = self.picker.as_ref().is_some_and(|pk| !pk.have().has(idx));
             if wanted {
@@ -146,7 +184,7 @@ impl Torrent {
     fn on_bitfield(&mut self, conn: ConnId, raw: &[u8]) -> R {
         let Some(l) = self.lengths else {
             if raw.len() > MAX_PENDING_BITS {
-                return Err(PeerMisbehaved::InvalidBitfield("too large".into()));
+                return Ok(());
             }
             if let Some(p) = self.peers.get_mut(&conn) {
                 p.pending_bits = raw.to_vec();
@@ -155,18 +193,23 @@ impl Torrent {
         };
         let b = Bitfield::from_wire(raw, l.num_pieces())
             .map_err(|e| PeerMisbehaved::InvalidBitfield(e.to_string()))?;
+        let mut wanted = 0;
         if let Some(pk) = self.picker.as_mut() {
             pk.peer_bitfield(&b);
+            wanted = b.ones().filter(|&i| !pk.have().get(i)).count() as u32;
         }
         if let Some(p) = self.peers.get_mut(&conn) {
             p.have = Some(b);
+            p.wanted = wanted;
         }
         self.update_interest(conn);
         Ok(())
     }
 
     fn on_choked(&mut self, conn: ConnId) {
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         p.peer_choking = true;
         let reqs = std::mem::take(&mut p.requests);
         for (b, _) in &reqs {
@@ -181,13 +224,17 @@ impl Torrent {
 
     /// Recounts, for every peer, the pieces it has that we lack.
     pub(crate) fn recompute_interest(&mut self) {
-        let Some(pk) = self.picker.as_ref() else { return };
+        let Some(pk) = self.picker.as_ref() else {
+            return;
+        };
         let missing = pk.have().len() - pk.have().count();
         for p in self.peers.values_mut() {
             p.wanted = if p.seed {
                 missing
             } else {
-                p.have.as_ref().map_or(0, |h| h.ones().filter(|&i| !pk.have().get(i)).count() as u32)
+                p.have.as_ref().map_or(0, |h| {
+                    h.ones().filter(|&i| !pk.have().get(i)).count() as u32
+                })
             };
         }
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -198,8 +245,13 @@ impl Torrent {
 
     /// Sends interested / not interested when our interest changed.
     pub(crate) fn update_interest(&mut self, conn: ConnId) {
-        let missing = self.picker.as_ref().map_or(0, |pk| pk.have().len() - pk.have().count());
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let missing = self
+            .picker
+            .as_ref()
+            .map_or(0, |pk| pk.have().len() - pk.have().count());
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         if !p.active {
             return;
         }
@@ -209,14 +261,20 @@ impl Torrent {
         let want = p.wanted > 0 && !self.paused;
         if want != p.am_interested {
             p.am_interested = want;
-            let m = if want { Message::Interested } else { Message::NotInterested };
+            let m = if want {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
             self.send(conn, m);
         }
     }
 
     /// Tops up the request pipeline of one peer.
     pub(crate) fn fill_requests(&mut self, conn: ConnId) {
-        let Some(p) = self.peers.get(&conn) else { return };
+        let Some(p) = self.peers.get(&conn) else {
+            return;
+        };
         if !p.active || p.peer_choking || !p.am_interested || self.picker.is_none() {
             return;
         }
@@ -245,21 +303,37 @@ impl Torrent {
         let reqs = &p.requests;
         let mine = |b: BlockInfo| reqs.iter().any(|(r, _)| *r == b);
         if let Some(pk) = self.picker.as_mut() {
-            pk.pick(&has, p.key, parole, target - p.requests.len(), &mine, &mut out);
+            pk.pick(
+                &has,
+                p.key,
+                parole,
+                target - p.requests.len(),
+                &mine,
+                &mut out,
+            );
         }
         let now = self.now;
         for b in out {
             if let Some(p) = self.peers.get_mut(&conn) {
                 p.requests.push((b, now));
             }
-            self.send(conn, Message::Request { piece: b.piece.get(), offset: b.offset, len: b.len });
+            self.send(
+                conn,
+                Message::Request {
+                    piece: b.piece.get(),
+                    offset: b.offset,
+                    len: b.len,
+                },
+            );
         }
     }
 
     /// The peer sent nothing for the request timeout: its requests go back
     /// to the picker (and are cancelled); it gets one request at a time.
     pub(crate) fn snub(&mut self, conn: ConnId) {
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         p.snubbed = true;
         let reqs = std::mem::take(&mut p.requests);
         for (b, _) in &reqs {
@@ -269,13 +343,22 @@ impl Torrent {
             if let Some(pk) = self.picker.as_mut() {
                 pk.cancel(b);
             }
-            self.send(conn, Message::Cancel { piece: b.piece.get(), offset: b.offset, len: b.len });
+            self.send(
+                conn,
+                Message::Cancel {
+                    piece: b.piece.get(),
+                    offset: b.offset,
+                    len: b.len,
+                },
+            );
         }
     }
 
     fn on_block(&mut self, conn: ConnId, b: BlockInfo, data: &[u8]) -> R {
         let now = self.now;
-        let Some(p) = self.peers.get_mut(&conn) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return Ok(());
+        };
         let key = p.key;
         if let Some(i) = p.requests.iter().position(|(r, _)| *r == b) {
             p.requests.remove(i);
@@ -284,7 +367,9 @@ impl Torrent {
         } else {
             p.unrequested += 1;
             if p.unrequested > self.cfg.max_unrequested_blocks {
-                return Err(PeerMisbehaved::UnrequestedData { count: p.unrequested });
+                return Err(PeerMisbehaved::UnrequestedData {
+                    count: p.unrequested,
+                });
             }
             return Ok(());
         }
@@ -293,7 +378,9 @@ impl Torrent {
         p.down_tick += b.len as u64;
         p.down_round += b.len as u64;
         self.count_down(b.len as u64);
-        let Some(pk) = self.picker.as_mut() else { return Ok(()) };
+        let Some(pk) = self.picker.as_mut() else {
+            return Ok(());
+        };
         match pk.block_received(b, key) {
             Received::New { piece_done } => {
                 if let Some(st) = self.storage.clone() {
@@ -302,19 +389,31 @@ impl Torrent {
                         return Ok(());
                     }
                 }
-                // end-game: cancel the duplicates in flight elsewhere
-                let others: Vec<ConnId> = self
-                    .peers
-                    .values()
-                    .filter(|q| q.conn != conn && q.requests.iter().any(|(r, _)| *r == b))
-                    .map(|q| q.conn)
-                    .collect();
+                // end-game: cancel the duplicates in flight elsewhere (only
+                // then can a block be requested from several peers)
+                let endgame = self.picker.as_ref().is_some_and(|pk| pk.is_endgame());
+                let others: Vec<ConnId> = if endgame {
+                    self.peers
+                        .values()
+                        .filter(|q| q.conn != conn && q.requests.iter().any(|(r, _)| *r == b))
+                        .map(|q| q.conn)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 for o in others {
                     if let Some(q) = self.peers.get_mut(&o) {
                         q.requests.retain(|(r, _)| *r != b);
                         q.remember_cancelled(b);
                     }
-                    self.send(o, Message::Cancel { piece: b.piece.get(), offset: b.offset, len: b.len });
+                    self.send(
+                        o,
+                        Message::Cancel {
+                            piece: b.piece.get(),
+                            offset: b.offset,
+                            len: b.len,
+                        },
+                    );
                 }
                 if piece_done {
                     self.verify.push_back(VerifyJob { piece: b.piece });
@@ -327,8 +426,15 @@ impl Torrent {
         Ok(())
     }
 
-    pub(crate) fn storage_failed(&mut self, piece: PieceIndex, e: piece_core::storage::StorageError) {
-        self.events.push_back(Event::StorageFailed { piece, error: std::sync::Arc::new(e) });
+    pub(crate) fn storage_failed(
+        &mut self,
+        piece: PieceIndex,
+        e: piece_core::storage::StorageError,
+    ) {
+        self.events.push_back(Event::StorageFailed {
+            piece,
+            error: std::sync::Arc::new(e),
+        });
         self.pause(self.now);
     }
 
@@ -349,24 +455,37 @@ impl Torrent {
             }
         }
         for (c, b) in sends {
-            self.send(c, Message::Cancel { piece: b.piece.get(), offset: b.offset, len: b.len });
+            self.send(
+                c,
+                Message::Cancel {
+                    piece: b.piece.get(),
+                    offset: b.offset,
+                    len: b.len,
+                },
+            );
         }
     }
 
     pub(crate) fn on_verified(&mut self, piece: PieceIndex, ok: bool) {
-        let Some(pk) = self.picker.as_mut() else { return };
+        let Some(pk) = self.picker.as_mut() else {
+            return;
+        };
         if pk.have().has(piece) {
             return;
         }
         if ok {
             pk.piece_verified(piece);
             self.cancel_piece_requests(piece);
-            let Some(pk) = self.picker.as_mut() else { return };
+            let Some(pk) = self.picker.as_mut() else {
+                return;
+            };
             let complete = pk.is_complete();
             self.events.push_back(Event::PieceVerified(piece));
             let conns: Vec<ConnId> = self.peers.keys().copied().collect();
             for c in conns {
-                let Some(p) = self.peers.get_mut(&c) else { continue };
+                let Some(p) = self.peers.get_mut(&c) else {
+                    continue;
+                };
                 if !p.active {
                     continue;
                 }
@@ -379,8 +498,12 @@ impl Torrent {
             if complete && !self.complete_sent {
                 self.complete_sent = true;
                 self.events.push_back(Event::Complete);
-                let seeds: Vec<ConnId> =
-                    self.peers.values().filter(|p| p.active && p.seed).map(|p| p.conn).collect();
+                let seeds: Vec<ConnId> = self
+                    .peers
+                    .values()
+                    .filter(|p| p.active && p.seed)
+                    .map(|p| p.conn)
+                    .collect();
                 for c in seeds {
                     self.drop_peer(c, DisconnectReason::BothSeeds);
                 }
@@ -391,7 +514,10 @@ impl Torrent {
             if let Some(l) = self.lengths {
                 self.stats.wasted += l.piece_len(piece) as u64;
             }
-            self.events.push_back(Event::PieceFailed { piece, contributors: contributors.clone() });
+            self.events.push_back(Event::PieceFailed {
+                piece,
+                contributors: contributors.clone(),
+            });
             if let [only] = contributors[..] {
                 // it alone supplied the piece: it sent corrupt data
                 let addr = self

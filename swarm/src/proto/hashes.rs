@@ -17,10 +17,20 @@ const MAX_RUN: u32 = 512;
 
 impl Torrent {
     pub(crate) fn on_hash_request(&mut self, conn: ConnId, req: HashRequest) {
-        match self.hashes_for(&req) {
+        let busy = self
+            .peers
+            .get(&conn)
+            .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
+        match (!busy).then(|| self.hashes_for(&req)).flatten() {
             Some(h) => {
                 let bytes: Vec<u8> = h.iter().flatten().copied().collect();
-                self.send(conn, Message::Hashes { req, hashes: &bytes });
+                self.send(
+                    conn,
+                    Message::Hashes {
+                        req,
+                        hashes: &bytes,
+                    },
+                );
             }
             None => self.send(conn, Message::HashReject(req)),
         }
@@ -71,30 +81,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("big.bin");
         std::fs::write(&f, crate::sim::content(20 * 32768 + 5, 3)).unwrap();
-        let opts = CreateOptions { version: Version::V2, piece_length: Some(32768), threads: Some(1), ..Default::default() };
-        let meta = Arc::new(Metainfo::from_bytes(&create_torrent(&f, &opts, None).unwrap().bytes).unwrap());
+        let opts = CreateOptions {
+            version: Version::V2,
+            piece_length: Some(32768),
+            threads: Some(1),
+            ..Default::default()
+        };
+        let meta = Arc::new(
+            Metainfo::from_bytes(&create_torrent(&f, &opts, None).unwrap().bytes).unwrap(),
+        );
         let root = meta.info.files.iter().find_map(|f| f.pieces_root).unwrap();
         let layer = meta.piece_layers[&root].clone();
         assert_eq!(layer.len(), 21);
         let n = meta.info.lengths.num_pieces();
         let st = Arc::new(MemStorage::new(meta.info.layout.clone()));
         let now = Instant::now();
-        let mut t = Torrent::new(TorrentConfig::default(), meta.info_hashes, Some(meta.clone()), Some(st), Bitfield::full(n), [1; 20], now);
+        let mut t = Torrent::new(
+            TorrentConfig::default(),
+            meta.info_hashes,
+            Some(meta.clone()),
+            Some(st),
+            Bitfield::full(n),
+            [1; 20],
+            now,
+        );
         let c = ConnId(1);
-        t.handle_connected(now, c, "10.0.0.1:1".parse().unwrap(), Direction::Incoming, TransportKind::Tcp);
+        t.handle_connected(
+            now,
+            c,
+            "10.0.0.1:1".parse().unwrap(),
+            Direction::Incoming,
+            TransportKind::Tcp,
+        );
         let mut b = bytes::BytesMut::new();
         let hs = wire::Handshake {
-            reserved: Reserved { extended: false, fast: true, v2: true },
+            reserved: Reserved {
+                extended: false,
+                fast: true,
+                v2: true,
+            },
             info_hash: meta.info_hashes.wire_id(),
             peer_id: [2; 20],
         };
         wire::encode_handshake(&hs, &mut b);
-        let good = HashRequest { pieces_root: root, base_layer: 1, index: 16, length: 8, proof_layers: 10 };
-        let bad = HashRequest { base_layer: 0, ..good };
+        let good = HashRequest {
+            pieces_root: root,
+            base_layer: 1,
+            index: 16,
+            length: 8,
+            proof_layers: 10,
+        };
+        let bad = HashRequest {
+            base_layer: 0,
+            ..good
+        };
         wire::encode(&Message::HashRequest(good), &mut b).unwrap();
         wire::encode(&Message::HashRequest(bad), &mut b).unwrap();
         t.handle_data(now, c, &b);
-        assert!(std::iter::from_fn(|| t.poll_event()).all(|e| !matches!(e, Event::Disconnect { .. })));
+        assert!(
+            std::iter::from_fn(|| t.poll_event()).all(|e| !matches!(e, Event::Disconnect { .. }))
+        );
         let mut out = Vec::new();
         while let Some(tx) = t.poll_transmit() {
             out.extend_from_slice(&tx.data);

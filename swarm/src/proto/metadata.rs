@@ -65,7 +65,12 @@ impl Torrent {
     /// Our BEP 10 handshake payload.
     pub(crate) fn ext_handshake(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.dict().bytes(b"m").dict().bytes(b"ut_metadata").int(UT_METADATA_ID as i64).end();
+        w.dict()
+            .bytes(b"m")
+            .dict()
+            .bytes(b"ut_metadata")
+            .int(UT_METADATA_ID as i64)
+            .end();
         if let Some(m) = &self.meta {
             w.bytes(b"metadata_size").int(m.info_bytes.len() as i64);
         }
@@ -75,19 +80,32 @@ impl Torrent {
         w.0
     }
 
-    pub(crate) fn on_extended(&mut self, conn: ConnId, id: u8, payload: &[u8]) -> Result<(), PeerMisbehaved> {
+    pub(crate) fn on_extended(
+        &mut self,
+        conn: ConnId,
+        id: u8,
+        payload: &[u8],
+    ) -> Result<(), PeerMisbehaved> {
         if !self.peers.get(&conn).is_some_and(|p| p.ext) {
-            return Err(PeerMisbehaved::ProtocolViolation("extended message without BEP 10"));
+            return Err(PeerMisbehaved::ProtocolViolation(
+                "extended message without BEP 10",
+            ));
         }
         match id {
             0 => {
-                let (v, _) = bencode::parse(payload)
-                    .ok_or(PeerMisbehaved::ProtocolViolation("malformed extension handshake"))?;
-                let ut = v.get("m").and_then(|m| m.get("ut_metadata")).and_then(|x| x.int());
+                let (v, _) = bencode::parse(payload).ok_or(PeerMisbehaved::ProtocolViolation(
+                    "malformed extension handshake",
+                ))?;
+                let ut = v
+                    .get("m")
+                    .and_then(|m| m.get("ut_metadata"))
+                    .and_then(|x| x.int());
                 let size = v.get("metadata_size").and_then(|x| x.int());
                 let reqq = v.get("reqq").and_then(|x| x.int());
                 let max_md = self.cfg.max_metadata_size as i64;
-                let Some(p) = self.peers.get_mut(&conn) else { return Ok(()) };
+                let Some(p) = self.peers.get_mut(&conn) else {
+                    return Ok(());
+                };
                 if let Some(ut) = ut {
                     p.ut_metadata = (1..=255).contains(&ut).then_some(ut as u8);
                 }
@@ -118,35 +136,63 @@ impl Torrent {
         let their_id = self.peers.get(&conn).and_then(|p| p.ut_metadata);
         match ty {
             0 => {
-                let Some(their_id) = their_id else { return Ok(()) };
+                let Some(their_id) = their_id else {
+                    return Ok(());
+                };
                 let mut w = Writer::default();
+                let busy = self
+                    .peers
+                    .get(&conn)
+                    .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
                 let info = self.meta.as_ref().map(|m| m.info_bytes.clone());
                 let start = piece as usize * METADATA_PIECE as usize;
                 match info {
-                    Some(info) if start < info.len() => {
+                    Some(info) if start < info.len() && !busy => {
                         let end = (start + METADATA_PIECE as usize).min(info.len());
-                        w.dict().bytes(b"msg_type").int(1).bytes(b"piece").int(piece as i64);
+                        w.dict()
+                            .bytes(b"msg_type")
+                            .int(1)
+                            .bytes(b"piece")
+                            .int(piece as i64);
                         w.bytes(b"total_size").int(info.len() as i64).end();
                         w.0.extend_from_slice(&info[start..end]);
                     }
                     _ => {
-                        w.dict().bytes(b"msg_type").int(2).bytes(b"piece").int(piece as i64).end();
+                        w.dict()
+                            .bytes(b"msg_type")
+                            .int(2)
+                            .bytes(b"piece")
+                            .int(piece as i64)
+                            .end();
                     }
                 }
-                self.send(conn, Message::Extended { id: their_id, payload: &w.0 });
+                self.send(
+                    conn,
+                    Message::Extended {
+                        id: their_id,
+                        payload: &w.0,
+                    },
+                );
             }
             1 => {
                 let data = &payload[used..];
-                let Some(md) = self.md.as_mut() else { return Ok(()) };
+                let Some(md) = self.md.as_mut() else {
+                    return Ok(());
+                };
                 let i = piece as usize;
-                let asked = md.requested.get(i).is_some_and(|r| r.is_some_and(|(c, _)| c == conn));
+                let asked = md
+                    .requested
+                    .get(i)
+                    .is_some_and(|r| r.is_some_and(|(c, _)| c == conn));
                 if !asked || md.done {
                     return Ok(());
                 }
                 let start = i * METADATA_PIECE as usize;
                 let expect = (md.size as usize - start).min(METADATA_PIECE as usize);
                 if data.len() != expect {
-                    return Err(PeerMisbehaved::BadMetadata("metadata piece of the wrong size"));
+                    return Err(PeerMisbehaved::BadMetadata(
+                        "metadata piece of the wrong size",
+                    ));
                 }
                 md.buf[start..start + expect].copy_from_slice(data);
                 md.got[i] = true;
@@ -193,7 +239,10 @@ impl Torrent {
             let size = md.size;
             self.md = Some(MetadataFetch::new(size));
             if let [only] = sources[..] {
-                self.ban(only, PeerMisbehaved::BadMetadata("metadata does not match the info-hash"));
+                self.ban(
+                    only,
+                    PeerMisbehaved::BadMetadata("metadata does not match the info-hash"),
+                );
             }
             for p in self.peers.values_mut() {
                 p.md_requests.clear();
@@ -226,7 +275,12 @@ impl Torrent {
         }
         for (c, id, i) in sends {
             let mut w = Writer::default();
-            w.dict().bytes(b"msg_type").int(0).bytes(b"piece").int(i as i64).end();
+            w.dict()
+                .bytes(b"msg_type")
+                .int(0)
+                .bytes(b"piece")
+                .int(i as i64)
+                .end();
             self.send(c, Message::Extended { id, payload: &w.0 });
         }
     }
@@ -241,7 +295,8 @@ impl Torrent {
             }
         }
         for p in self.peers.values_mut() {
-            p.md_requests.retain(|(_, t)| now.saturating_duration_since(*t) < METADATA_TIMEOUT);
+            p.md_requests
+                .retain(|(_, t)| now.saturating_duration_since(*t) < METADATA_TIMEOUT);
         }
     }
 }

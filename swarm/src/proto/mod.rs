@@ -12,8 +12,15 @@
 //! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order |
 //! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
 //! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
-//! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] |
+//! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
 //! | [`Torrent::poll_timeout`] | calls [`Torrent::handle_timeout`] at that instant |
+//!
+//! Incoming connections: [`Torrent::handle_connected`] with
+//! [`Direction::Incoming`], or [`Torrent::handle_incoming`] when the glue
+//! already read the handshake to route by info-hash. Magnet links:
+//! [`Event::MetadataReceived`] then [`Torrent::handle_metadata`].
+//! On [`Event::StorageFailed`] the torrent has paused itself
+//! ([`Torrent::resume`] after fixing the cause).
 //!
 //! Received blocks are written to the [`Storage`] synchronously and served
 //! blocks read from it. A piece is marked as had, announced (HAVE) and
@@ -24,7 +31,9 @@
 //! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
 //! `metadata_size`, `reqq`, `v`), BEP 9 metadata exchange (serving and, for
 //! magnet links, fetching), BEP 52 (the v2 reserved bit, hash requests
-//! served from piece layers; see `hashes.rs`).
+//! served from piece layers; for v2-only magnets, piece layers fetched and
+//! verified before any block of their files is requested: see
+//! [`Event::PieceLayer`]).
 //!
 //! # Misbehaviour and banning
 //! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
@@ -50,13 +59,14 @@ mod codec;
 mod config;
 mod download;
 mod hashes;
+mod layers;
 mod metadata;
 mod misbehaved;
 mod peer;
 mod picker;
-mod torrent;
 #[cfg(test)]
 mod tests;
+mod torrent;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,24 +127,48 @@ pub struct VerifyJob {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The handshake with a peer completed.
-    PeerConnected { conn: ConnId, addr: SocketAddr, peer_id: [u8; 20] },
+    PeerConnected {
+        conn: ConnId,
+        addr: SocketAddr,
+        peer_id: [u8; 20],
+    },
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
     /// A piece failed its hash check; `contributors` supplied its blocks
     /// (as ban keys: the IP with port 0, or the full address on loopback).
-    PieceFailed { piece: PieceIndex, contributors: Vec<SocketAddr> },
+    PieceFailed {
+        piece: PieceIndex,
+        contributors: Vec<SocketAddr>,
+    },
     /// Every piece is verified.
     Complete,
     /// Magnet: the info dictionary, verified against the info-hash. The
     /// glue parses it, builds storage and calls [`Torrent::handle_metadata`].
     MetadataReceived(Vec<u8>),
     /// A peer misbehaved; its address is banned.
-    PeerBanned { addr: SocketAddr, reason: PeerMisbehaved },
+    PeerBanned {
+        addr: SocketAddr,
+        reason: PeerMisbehaved,
+    },
     /// Close this connection (the state machine has forgotten it already;
     /// a later `handle_closed` for it is ignored).
-    Disconnect { conn: ConnId, reason: DisconnectReason },
+    Disconnect {
+        conn: ConnId,
+        reason: DisconnectReason,
+    },
+    /// v2 magnet: a file's piece layer was fetched and verified against its
+    /// `pieces root`. The glue adds it to its verifier
+    /// (`Metainfo::add_piece_layer`); the file's pieces are downloaded from
+    /// now on.
+    PieceLayer {
+        pieces_root: [u8; 32],
+        hashes: Vec<[u8; 32]>,
+    },
     /// Reading or writing the data failed; the torrent paused itself.
-    StorageFailed { piece: PieceIndex, error: Arc<StorageError> },
+    StorageFailed {
+        piece: PieceIndex,
+        error: Arc<StorageError>,
+    },
 }
 
 /// A snapshot of a torrent's counters.

@@ -12,6 +12,10 @@ use super::{ConnId, Direction, TransportKind};
 /// Late blocks of cancelled requests we still accept without counting them
 /// as unrequested (bounded memory).
 pub(crate) const MAX_CANCELLED_MEMORY: usize = 512;
+/// Bytes queued for a peer above which we stop serving blocks (until the
+/// glue drains them with `poll_transmit`) and reject metadata and hash
+/// requests: bounds memory against request floods.
+pub(crate) const MAX_QUEUED_OUT: usize = 2 * 1024 * 1024;
 /// Outstanding metadata piece requests per peer.
 pub(crate) const MAX_METADATA_REQUESTS: usize = 2;
 
@@ -39,6 +43,8 @@ pub(crate) struct Peer {
     pub peer_id: [u8; 20],
     pub fast: bool,
     pub ext: bool,
+    /// Set the BEP 52 bit (and did not reject our hash requests).
+    pub v2: bool,
     pub rbuf: Vec<u8>,
     pub out: BytesMut,
     pub connected_at: Instant,
@@ -106,6 +112,7 @@ impl Peer {
             peer_id: [0; 20],
             fast: false,
             ext: false,
+            v2: false,
             rbuf: Vec::new(),
             out: BytesMut::new(),
             connected_at: now,

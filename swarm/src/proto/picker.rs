@@ -36,6 +36,9 @@ pub(crate) struct Picker {
     /// Pieces downloaded by one peer on parole.
     owners: BTreeMap<u32, SocketAddr>,
     contributors: BTreeMap<u32, BTreeSet<SocketAddr>>,
+    /// Pieces that cannot be verified yet (v2 piece layer missing): never
+    /// requested.
+    blocked: Option<Bitfield>,
 }
 
 impl Picker {
@@ -45,6 +48,26 @@ impl Picker {
             started: BTreeSet::new(),
             owners: BTreeMap::new(),
             contributors: BTreeMap::new(),
+            blocked: None,
+        }
+    }
+
+    /// Keeps these pieces from being requested until [`Picker::unblock`].
+    pub(crate) fn block(&mut self, pieces: Bitfield) {
+        self.blocked = Some(pieces);
+    }
+
+    /// Opens a range of pieces to requests again.
+    pub(crate) fn unblock(&mut self, range: std::ops::Range<u32>) {
+        if let Some(b) = self.blocked.as_mut() {
+            for i in range {
+                if i < b.len() {
+                    b.clear(i);
+                }
+            }
+            if b.none() {
+                self.blocked = None;
+            }
         }
     }
 
@@ -84,9 +107,10 @@ impl Picker {
         out: &mut Vec<BlockInfo>,
     ) {
         let start = out.len();
-        let (started, owners) = (&self.started, &self.owners);
+        let (started, owners, blocked) = (&self.started, &self.owners, &self.blocked);
         let exclude = |b: BlockInfo| {
             mine(b)
+                || blocked.as_ref().is_some_and(|x| x.has(b.piece))
                 || match owners.get(&b.piece.get()) {
                     Some(o) => *o != who,
                     None => parole && started.contains(&b.piece.get()),
@@ -117,7 +141,9 @@ impl Picker {
                 let c = self.contributors.entry(b.piece.get()).or_default();
                 // bounded by the peers that can connect
                 c.insert(from);
-                Received::New { piece_done: piece_complete }
+                Received::New {
+                    piece_done: piece_complete,
+                }
             }
             BlockReceived::Duplicate => Received::Duplicate,
             BlockReceived::NotRequested => Received::NotWanted,
@@ -127,7 +153,10 @@ impl Picker {
     fn finish(&mut self, p: PieceIndex) -> Vec<SocketAddr> {
         self.started.remove(&p.get());
         self.owners.remove(&p.get());
-        self.contributors.remove(&p.get()).map(|c| c.into_iter().collect()).unwrap_or_default()
+        self.contributors
+            .remove(&p.get())
+            .map(|c| c.into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// Marks the piece as had; returns its contributors.
@@ -143,7 +172,6 @@ impl Picker {
         self.finish(p)
     }
 
-    #[cfg(test)]
     pub(crate) fn is_endgame(&self) -> bool {
         self.inner.is_endgame()
     }
@@ -166,16 +194,29 @@ mod tests {
         p.pick(&PeerHas::All, addr(1), false, 2, &|_| false, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].piece, out[1].piece, "partial piece first");
-        assert_eq!(p.block_received(out[0], addr(1)), Received::New { piece_done: false });
+        assert_eq!(
+            p.block_received(out[0], addr(1)),
+            Received::New { piece_done: false }
+        );
         assert_eq!(p.block_received(out[0], addr(1)), Received::Duplicate);
-        assert_eq!(p.block_received(out[1], addr(2)), Received::New { piece_done: true });
+        assert_eq!(
+            p.block_received(out[1], addr(2)),
+            Received::New { piece_done: true }
+        );
         assert_eq!(p.piece_failed(out[0].piece), vec![addr(1), addr(2)]);
         // downloaded again: only the new contributor counts
         let mut only = Bitfield::new(4);
         only.set(out[0].piece.get());
         p.peer_bitfield(&only);
         let mut again = vec![];
-        p.pick(&PeerHas::Some(&only), addr(3), false, 2, &|_| false, &mut again);
+        p.pick(
+            &PeerHas::Some(&only),
+            addr(3),
+            false,
+            2,
+            &|_| false,
+            &mut again,
+        );
         assert_eq!(again, out);
         for b in &again {
             p.block_received(*b, addr(3));
@@ -200,13 +241,27 @@ mod tests {
         // the parole peer may not join the other piece, even in end-game
         let mut a2 = vec![];
         let mine = a.clone();
-        p.pick(&PeerHas::All, addr(1), true, 10, &|x| mine.contains(&x), &mut a2);
+        p.pick(
+            &PeerHas::All,
+            addr(1),
+            true,
+            10,
+            &|x| mine.contains(&x),
+            &mut a2,
+        );
         assert_eq!(a2.len(), 1);
         assert_eq!(a2[0].piece, a[0].piece);
         assert!(p.is_endgame());
         let mut a3 = vec![];
         let mine: Vec<BlockInfo> = a.iter().chain(&a2).copied().collect();
-        p.pick(&PeerHas::All, addr(1), true, 10, &|x| mine.contains(&x), &mut a3);
+        p.pick(
+            &PeerHas::All,
+            addr(1),
+            true,
+            10,
+            &|x| mine.contains(&x),
+            &mut a3,
+        );
         assert!(a3.is_empty(), "parole peer got shared blocks: {a3:?}");
         // a free peer in end-game duplicates only the free peer's blocks
         let mut dup = vec![];
@@ -215,7 +270,14 @@ mod tests {
         // when the parole peer leaves, its piece opens up
         p.release(addr(1));
         let mut d2 = vec![];
-        p.pick(&PeerHas::All, addr(3), false, 10, &|x| dup.contains(&x), &mut d2);
+        p.pick(
+            &PeerHas::All,
+            addr(3),
+            false,
+            10,
+            &|x| dup.contains(&x),
+            &mut d2,
+        );
         assert_eq!(d2.len(), 2);
         assert!(d2.iter().all(|x| x.piece == a[0].piece));
     }

@@ -11,6 +11,7 @@ use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
 
 use super::codec::{self, Decoded, HANDSHAKE_LEN};
+use super::layers::LayerFetch;
 use super::metadata::MetadataFetch;
 use super::peer::{ban_key, Peer};
 use super::picker::Picker;
@@ -51,6 +52,7 @@ pub struct Torrent {
     up_tick: u64,
     pub(crate) upload_tokens: u64,
     pub(crate) md: Option<MetadataFetch>,
+    pub(crate) layers: Option<LayerFetch>,
     pub(crate) complete_sent: bool,
 }
 
@@ -93,6 +95,7 @@ impl Torrent {
             up_tick: 0,
             upload_tokens: 0,
             md: None,
+            layers: None,
             complete_sent: false,
         };
         if let (Some(m), Some(s)) = (meta, storage) {
@@ -109,7 +112,15 @@ impl Torrent {
             Bitfield::new(lengths.num_pieces())
         };
         self.complete_sent = have.is_full();
-        self.picker = Some(Picker::new(&meta.info.layout, have, self.cfg.seed));
+        let mut picker = Picker::new(&meta.info.layout, have, self.cfg.seed);
+        self.layers = match LayerFetch::for_meta(&meta) {
+            Some((lf, blocked)) => {
+                picker.block(blocked);
+                Some(lf)
+            }
+            None => None,
+        };
+        self.picker = Some(picker);
         self.lengths = Some(lengths);
         self.meta = Some(meta);
         self.storage = Some(storage);
@@ -243,8 +254,10 @@ impl Torrent {
         if !self.admit(conn, addr) {
             return;
         }
-        self.peers
-            .insert(conn, Peer::new(conn, addr, Direction::Incoming, transport, now));
+        self.peers.insert(
+            conn,
+            Peer::new(conn, addr, Direction::Incoming, transport, now),
+        );
         if self.on_handshake(conn, handshake) {
             self.handle_data(now, conn, rest);
         }
@@ -273,7 +286,11 @@ impl Torrent {
         let v2 = self.info_hashes.v2.is_some();
         codec::encode_handshake(
             &Handshake {
-                reserved: Reserved { extended: true, fast: true, v2 },
+                reserved: Reserved {
+                    extended: true,
+                    fast: true,
+                    v2,
+                },
                 info_hash: self.info_hashes.wire_id(),
                 peer_id: self.peer_id,
             },
@@ -292,7 +309,9 @@ impl Torrent {
     /// Bytes received on a connection.
     pub fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.now = now;
-        let Some(p) = self.peers.get_mut(&conn) else { return };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return;
+        };
         p.last_recv = now;
         let mut buf = std::mem::take(&mut p.rbuf);
         buf.extend_from_slice(data);
@@ -375,7 +394,13 @@ impl Torrent {
             let we_lower = self.peer_id < h.peer_id;
             let keep_ours = |d: Direction| (d == Direction::Outgoing) == we_lower;
             let this_dir = self.peers[&conn].dir;
-            let victim = if keep_ours(other_dir) && !keep_ours(this_dir) { conn } else if keep_ours(this_dir) && !keep_ours(other_dir) { other } else { conn };
+            let victim = if keep_ours(other_dir) && !keep_ours(this_dir) {
+                conn
+            } else if keep_ours(this_dir) && !keep_ours(other_dir) {
+                other
+            } else {
+                conn
+            };
             self.drop_peer(victim, DisconnectReason::Duplicate);
             if victim == conn {
                 return false;
@@ -387,17 +412,26 @@ impl Torrent {
             self.encode_handshake(&mut hs);
         }
         let now = self.now;
-        let Some(p) = self.peers.get_mut(&conn) else { return false };
+        let Some(p) = self.peers.get_mut(&conn) else {
+            return false;
+        };
         p.out.extend_from_slice(&hs);
         p.active = true;
         p.peer_id = h.peer_id;
         p.fast = h.reserved.fast;
         p.ext = h.reserved.extended;
+        p.v2 = h.reserved.v2;
         p.last_sent = now;
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
         if ext {
             let hs = self.ext_handshake();
-            self.send(conn, Message::Extended { id: 0, payload: &hs });
+            self.send(
+                conn,
+                Message::Extended {
+                    id: 0,
+                    payload: &hs,
+                },
+            );
         }
         match self.have().cloned() {
             Some(h) if h.is_full() && fast => self.send(conn, Message::HaveAll),
@@ -406,7 +440,11 @@ impl Torrent {
             None if fast => self.send(conn, Message::HaveNone),
             _ => {}
         }
-        self.events.push_back(Event::PeerConnected { conn, addr, peer_id: h.peer_id });
+        self.events.push_back(Event::PeerConnected {
+            conn,
+            addr,
+            peer_id: h.peer_id,
+        });
         true
     }
 
@@ -420,7 +458,9 @@ impl Torrent {
 
     /// Disconnects a peer for misbehaving and bans its address.
     pub(crate) fn misbehaved(&mut self, conn: ConnId, reason: PeerMisbehaved) {
-        let Some(p) = self.peers.get(&conn) else { return };
+        let Some(p) = self.peers.get(&conn) else {
+            return;
+        };
         let addr = p.addr;
         self.ban(addr, reason);
     }
@@ -429,11 +469,18 @@ impl Torrent {
     pub(crate) fn ban(&mut self, addr: SocketAddr, reason: PeerMisbehaved) {
         let key = ban_key(addr);
         if self.banned.insert(key) {
-            self.events.push_back(Event::PeerBanned { addr, reason: reason.clone() });
+            self.events.push_back(Event::PeerBanned {
+                addr,
+                reason: reason.clone(),
+            });
         }
         self.candidates.retain(|a| ban_key(*a) != key);
-        let conns: Vec<ConnId> =
-            self.peers.values().filter(|p| p.key == key).map(|p| p.conn).collect();
+        let conns: Vec<ConnId> = self
+            .peers
+            .values()
+            .filter(|p| p.key == key)
+            .map(|p| p.conn)
+            .collect();
         for c in conns {
             self.drop_peer(c, DisconnectReason::Misbehaved(reason.clone()));
         }
@@ -460,6 +507,9 @@ impl Torrent {
         if let Some(md) = self.md.as_mut() {
             md.peer_gone(p.conn);
         }
+        if let Some(lf) = self.layers.as_mut() {
+            lf.peer_gone(p.conn);
+        }
     }
 
     /// Work common to every input: requests, uploads, metadata.
@@ -473,6 +523,7 @@ impl Torrent {
             self.serve(c);
         }
         self.fill_metadata_requests();
+        self.fill_layer_requests();
     }
 
     /// Periodic work: call at [`Torrent::poll_timeout`].
@@ -513,7 +564,10 @@ impl Torrent {
                 keepalive.push(p.conn);
             }
             let waited = now.saturating_duration_since(p.last_block_at);
-            let oldest = p.requests.first().map(|(_, t)| now.saturating_duration_since(*t));
+            let oldest = p
+                .requests
+                .first()
+                .map(|(_, t)| now.saturating_duration_since(*t));
             if oldest.is_some_and(|o| o >= self.cfg.request_timeout)
                 && waited >= self.cfg.request_timeout
             {
@@ -530,6 +584,7 @@ impl Torrent {
             self.snub(c);
         }
         self.metadata_timeouts();
+        self.layer_timeouts();
         if now >= self.next_choke {
             self.choke_round();
         }
@@ -558,7 +613,11 @@ impl Torrent {
     /// Next bytes to write. All data of one connection comes out in order.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
-        Some(Transmit { conn: p.conn, data: p.out.split().freeze() })
+        let conn = p.conn;
+        let data = p.out.split().freeze();
+        // serving stops at MAX_QUEUED_OUT; refill now that it drained
+        self.serve(conn);
+        Some(Transmit { conn, data })
     }
 
     /// Next event.
@@ -588,8 +647,16 @@ impl Torrent {
         let n = self.lengths.map_or(0, |l| l.num_pieces());
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
-            let Some(p) = self.peers.get_mut(&c) else { continue };
-            if !p.active || p.seed {
+            let Some(p) = self.peers.get_mut(&c) else {
+                continue;
+            };
+            if !p.active {
+                continue;
+            }
+            if p.seed {
+                if let Some(pk) = self.picker.as_mut() {
+                    pk.peer_have_all();
+                }
                 continue;
             }
             let raw = std::mem::take(&mut p.pending_bits);

@@ -23,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
-use piece_core::PieceIndex;
+use piece_core::{Bitfield, PieceIndex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -57,7 +57,11 @@ enum Internal {
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
+    Metadata(Box<Result<MetadataReady, String>>),
 }
+
+/// A magnet's parsed metadata, its storage, hashes and verified pieces.
+type MetadataReady = (Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>, Bitfield);
 
 struct ConnHandle {
     tx: mpsc::UnboundedSender<Bytes>,
@@ -101,6 +105,9 @@ pub(crate) struct Driver {
     resume_dirty: bool,
     last_save: Instant,
     failed: bool,
+    metadata_pending: bool,
+    /// v2 magnets: the metainfo with the piece layers received so far.
+    layered: Option<Metainfo>,
 }
 
 impl Driver {
@@ -127,6 +134,8 @@ impl Driver {
             resume_dirty: false,
             last_save: Instant::now(),
             failed: false,
+            metadata_pending: false,
+            layered: None,
         }
     }
 
@@ -136,7 +145,10 @@ impl Driver {
         loop {
             self.drain();
             let now = Instant::now();
-            let mut deadline = self.t.poll_timeout().unwrap_or(now + Duration::from_secs(3600));
+            let mut deadline = self
+                .t
+                .poll_timeout()
+                .unwrap_or(now + Duration::from_secs(3600));
             if self.resume_dirty {
                 deadline = deadline.min(self.last_save + RESUME_DEBOUNCE);
             }
@@ -224,7 +236,8 @@ impl Driver {
                 let id = self.new_conn_id();
                 let kind = conn.transport;
                 self.start_conn(id, conn);
-                self.t.handle_connected(now, id, addr, Direction::Outgoing, kind);
+                self.t
+                    .handle_connected(now, id, addr, Direction::Outgoing, kind);
             }
             Internal::Dialed(addr, Err(e)) => {
                 tracing::debug!("dial failed: {e}");
@@ -234,6 +247,7 @@ impl Driver {
                 self.verifying = self.verifying.saturating_sub(1);
                 self.t.handle_verified(now, p, ok);
             }
+            Internal::Metadata(r) => self.on_metadata_ready(*r),
         }
     }
 
@@ -243,7 +257,13 @@ impl Driver {
     }
 
     fn start_conn(&mut self, id: ConnId, conn: PeerConn) {
-        let PeerConn { mut reader, mut writer, quic, transport: kind, .. } = conn;
+        let PeerConn {
+            mut reader,
+            mut writer,
+            quic,
+            transport: kind,
+            ..
+        } = conn;
         let int = self.int_tx.clone();
         let reader_task = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -252,7 +272,11 @@ impl Driver {
                 match reader.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
-                        if int.send(Internal::Data(id, buf.split().freeze())).await.is_err() {
+                        if int
+                            .send(Internal::Data(id, buf.split().freeze()))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -280,7 +304,15 @@ impl Driver {
                 let _ = tokio::time::timeout(Duration::from_secs(2), c.closed()).await;
             }
         });
-        self.conns.insert(id, ConnHandle { tx, queued, reader: reader_task, kind });
+        self.conns.insert(
+            id,
+            ConnHandle {
+                tx,
+                queued,
+                reader: reader_task,
+                kind,
+            },
+        );
     }
 
     /// Drains every output of the state machine.
@@ -297,7 +329,9 @@ impl Driver {
                 self.verify_queue.push_back(j);
             }
             while self.verifying < MAX_VERIFY_JOBS {
-                let Some(j) = self.verify_queue.pop_front() else { break };
+                let Some(j) = self.verify_queue.pop_front() else {
+                    break;
+                };
                 self.spawn_verify(j);
             }
             while let Some(addr) = self.t.poll_connect() {
@@ -312,7 +346,9 @@ impl Driver {
     }
 
     fn send(&mut self, conn: ConnId, data: Bytes) {
-        let Some(h) = self.conns.get(&conn) else { return };
+        let Some(h) = self.conns.get(&conn) else {
+            return;
+        };
         let n = data.len();
         let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
         if too_much || h.tx.send(data).is_err() {
@@ -324,7 +360,11 @@ impl Driver {
     }
 
     fn dial(&mut self, addr: SocketAddr) {
-        let quic = if self.quic_addrs.contains(&addr) { self.quic.clone() } else { None };
+        let quic = if self.quic_addrs.contains(&addr) {
+            self.quic.clone()
+        } else {
+            None
+        };
         let int = self.int_tx.clone();
         tokio::spawn(async move {
             let r = match quic {
@@ -369,7 +409,9 @@ impl Driver {
                     self.resume_dirty = true;
                     self.emit(TorrentEvent::PieceVerified(p.get()));
                 }
-                Event::PieceFailed { piece, .. } => self.emit(TorrentEvent::PieceFailed(piece.get())),
+                Event::PieceFailed { piece, .. } => {
+                    self.emit(TorrentEvent::PieceFailed(piece.get()))
+                }
                 Event::Complete => {
                     if let Some(s) = &self.storage {
                         // Creates empty files too.
@@ -381,9 +423,10 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason } => {
-                    self.emit(TorrentEvent::PeerBanned { addr, reason: reason.to_string() })
-                }
+                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
+                    addr,
+                    reason: reason.to_string(),
+                }),
                 Event::Disconnect { conn, .. } => {
                     // Dropping the sender lets the writer flush what is
                     // queued, then close.
@@ -391,9 +434,16 @@ impl Driver {
                         h.reader.abort();
                     }
                 }
+                Event::PieceLayer {
+                    pieces_root,
+                    hashes,
+                } => self.on_piece_layer(pieces_root, &hashes),
                 Event::StorageFailed { piece, error } => {
                     self.failed = true;
-                    self.emit(TorrentEvent::Error(format!("piece {}: {error}", piece.get())));
+                    self.emit(TorrentEvent::Error(format!(
+                        "piece {}: {error}",
+                        piece.get()
+                    )));
                 }
             }
         }
@@ -404,38 +454,96 @@ impl Driver {
         self.conns.get(&conn).map_or(TransportKind::Tcp, |h| h.kind)
     }
 
+    /// Magnet metadata arrived: parse it, open storage and check data
+    /// already on disk off the async threads.
     fn on_metadata(&mut self, info: Vec<u8>) {
-        let trackers = Vec::new();
-        let res = (|| -> Result<(Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>), String> {
-            let meta = Metainfo::from_info_bytes(&info, trackers).map_err(|e| format!("metadata: {e}"))?;
-            let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
-            let st = super::open_storage(&self.storage_factory, &self.save_dir, &meta, false)
-                .map_err(|e| e.to_string())?;
-            Ok((Arc::new(meta), st, Arc::new(hashes)))
-        })();
-        match res {
-            Ok((meta, st, hashes)) => {
-                let wire = meta.info_hashes.wire_id();
-                let data = self.resume_path.as_ref().and_then(|p| resume::load(p).ok().flatten());
+        if self.metadata_pending || self.t.metainfo().is_some() {
+            return;
+        }
+        self.metadata_pending = true;
+        let factory = self.storage_factory.clone();
+        let save_dir = self.save_dir.clone();
+        let resume_path = self.resume_path.clone();
+        let wire = self.t.info_hashes().wire_id();
+        let int = self.int_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = (|| -> Result<MetadataReady, String> {
+                let meta = Metainfo::from_info_bytes(&info, Vec::new())
+                    .map_err(|e| format!("metadata: {e}"))?;
+                let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
+                let st = super::open_storage(&factory, &save_dir, &meta, false)
+                    .map_err(|e| e.to_string())?;
+                if let Some(p) = &resume_path {
+                    // Lets a restart skip fetching the metadata again.
+                    let _ = resume::write_atomically(&p.with_extension("info"), &info);
+                }
+                let data = resume_path
+                    .as_ref()
+                    .and_then(|p| resume::load(p).ok().flatten());
                 let have = resume::restore(data.as_ref(), wire, st.as_ref(), &hashes).have;
+                Ok((Arc::new(meta), st, Arc::new(hashes), have))
+            })();
+            let _ = int.blocking_send(Internal::Metadata(Box::new(r)));
+        });
+    }
+
+    /// v2 magnets: a verified piece layer; piece checks of that file can
+    /// now use it.
+    fn on_piece_layer(&mut self, root: [u8; 32], layer: &[[u8; 32]]) {
+        if self.layered.is_none() {
+            self.layered = self.t.metainfo().map(|m| (**m).clone());
+        }
+        let Some(m) = self.layered.as_mut() else {
+            return;
+        };
+        match m
+            .add_piece_layer(root, layer)
+            .map_err(|e| e.to_string())
+            .and_then(|_| PieceHashes::new(m).map_err(|e| e.to_string()))
+        {
+            Ok(h) => self.hashes = Some(Arc::new(h)),
+            Err(e) => tracing::warn!("piece layer refused: {e}"),
+        }
+    }
+
+    fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
+        self.metadata_pending = false;
+        match r {
+            Ok((meta, st, hashes, have)) => {
                 self.storage = Some(st.clone());
                 self.hashes = Some(hashes);
-                self.t.handle_metadata(Instant::now(), meta.clone(), st, have);
-                self.emit(TorrentEvent::MetadataReceived { name: meta.info.name.clone() });
+                self.t
+                    .handle_metadata(Instant::now(), meta.clone(), st, have);
+                self.emit(TorrentEvent::MetadataReceived {
+                    name: meta.info.name.clone(),
+                });
             }
-            Err(e) => self.emit(TorrentEvent::Error(e)),
+            Err(e) => {
+                self.failed = true;
+                self.emit(TorrentEvent::Error(e));
+            }
         }
     }
 
     fn save_resume(&mut self) {
         self.resume_dirty = false;
         self.last_save = Instant::now();
-        let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have()) else {
+        let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have())
+        else {
             return;
         };
+        // The resume file must never claim data that is not durable.
+        if let Err(e) = st.flush() {
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("flushing data: {e}")));
+            return;
+        }
         let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
         if let Err(e) = resume::save(path, &data) {
-            let _ = self.events.send(TorrentEvent::Error(format!("saving resume data: {e}")));
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
         }
     }
 

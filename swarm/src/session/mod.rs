@@ -18,6 +18,7 @@
 //! shared listeners are routed to a torrent by the info-hash in their
 //! handshake (v1, or truncated v2). Transport choice: see [`crate::net`].
 
+mod announce;
 pub mod driver;
 
 use std::collections::HashMap;
@@ -35,7 +36,9 @@ use piece_core::{Bitfield, InfoHashes};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::net::{read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport};
+use crate::net::{
+    read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport,
+};
 use crate::proto::{Torrent, TorrentConfig, TransportKind};
 use crate::resume;
 use driver::{Cmd, Driver, DriverInit};
@@ -130,19 +133,30 @@ pub struct AddOptions {
     pub storage: Option<StorageFactory>,
     /// Start paused.
     pub paused: bool,
+    /// HTTP trackers to announce to, besides those of the torrent or
+    /// magnet link (for [`Session::share_path`]: written into the torrent).
+    pub trackers: Vec<String>,
 }
 
 /// What happens to a torrent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TorrentEvent {
-    PeerConnected { addr: SocketAddr, transport: TransportKind },
+    PeerConnected {
+        addr: SocketAddr,
+        transport: TransportKind,
+    },
     PieceVerified(u32),
     PieceFailed(u32),
     /// Magnet: the metadata arrived; downloading starts.
-    MetadataReceived { name: String },
+    MetadataReceived {
+        name: String,
+    },
     /// Every piece is verified and flushed.
     Complete,
-    PeerBanned { addr: SocketAddr, reason: String },
+    PeerBanned {
+        addr: SocketAddr,
+        reason: String,
+    },
     /// Something failed (disk full, unreadable data...). A storage error
     /// pauses the torrent.
     Error(String),
@@ -199,11 +213,14 @@ fn new_peer_id() -> [u8; 20] {
 type LanSlot = Arc<std::sync::OnceLock<Arc<crate::discovery::presence::Presence>>>;
 
 async fn route(registry: Registry, lan: LanSlot, mut conn: PeerConn) {
-    let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else { return };
+    let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else {
+        return;
+    };
     if hs.info_hash == crate::discovery::catalogue::CATALOGUE_HASH {
         if let Some(p) = lan.get() {
             let peer_id: [u8; 20] = rand::random();
-            let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, p.serve_catalogue(&mut conn.writer, &peer_id)).await;
+            let serve = p.serve_catalogue(&mut conn.writer, &peer_id);
+            let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, serve).await;
         }
         return;
     }
@@ -223,7 +240,11 @@ pub(crate) fn open_storage(
     match factory {
         Some(f) => f(save_dir, meta, existing),
         None => {
-            let mode = if existing { OpenMode::Existing } else { OpenMode::Create };
+            let mode = if existing {
+                OpenMode::Existing
+            } else {
+                OpenMode::Create
+            };
             let s = MmapStorage::open(save_dir, meta.info.layout.clone(), mode)?;
             if existing {
                 s.ensure_files()?;
@@ -251,7 +272,9 @@ impl Session {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue;
+                    };
                     let (reg, lan) = (reg.clone(), lan.clone());
                     tokio::spawn(async move {
                         route(reg, lan, c).await;
@@ -268,11 +291,15 @@ impl Session {
             quic_addr = Some(q.local_addr()?);
             let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
-                while let Some(r) = q2.accept().await {
-                    let Ok(permit) = gate.clone().try_acquire_owned() else { continue };
+                while let Some(incoming) = q2.accept().await {
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue; // dropping it refuses the connection
+                    };
                     let (reg, lan) = (reg.clone(), lan.clone());
                     tokio::spawn(async move {
-                        if let Ok(c) = r {
+                        if let Ok(Ok(c)) =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.accept()).await
+                        {
                             route(reg, lan, c).await;
                         }
                         drop(permit);
@@ -315,7 +342,11 @@ impl Session {
     }
 
     /// Adds a .torrent file.
-    pub async fn add_torrent_file(&self, path: &Path, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_torrent_file(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let bytes = read_torrent_file(path)?;
         self.add_torrent_bytes(&bytes, opts).await
     }
@@ -323,14 +354,22 @@ impl Session {
     /// Adds a torrent from the bytes of a .torrent file. With
     /// `opts.seed` the data must be present; either way data already on
     /// disk is checked (using resume data when it is still valid).
-    pub async fn add_torrent_bytes(&self, bytes: &[u8], opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_torrent_bytes(
+        &self,
+        bytes: &[u8],
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let meta = Metainfo::from_bytes(bytes)?;
         self.add_meta(meta, None, opts).await
     }
 
     /// Adds a magnet link; the metadata is fetched from peers (BEP 9).
     /// Peers in the link (`x.pe`) are dialled over TCP.
-    pub async fn add_magnet(&self, link: &str, mut opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn add_magnet(
+        &self,
+        link: &str,
+        mut opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let m = Magnet::parse(link)?;
         let hashes = InfoHashes { v1: m.v1, v2: m.v2 };
         for p in &m.peers {
@@ -339,25 +378,85 @@ impl Session {
             }
         }
         let wire = hashes.wire_id();
-        let save_dir = opts.save_dir.clone().unwrap_or_else(|| self.cfg.download_dir.clone());
-        let resume_path = self.cfg.state_dir.as_ref().map(|d| resume::path_for(d, wire));
-        let torrent = Torrent::new(self.torrent_cfg(), hashes, None, None, Bitfield::new(0), self.peer_id, Instant::now());
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
+        // Metadata saved by an earlier run (checked against the info-hash).
+        if let Some(info) = resume_path
+            .as_ref()
+            .and_then(|p| std::fs::read(p.with_extension("info")).ok())
+        {
+            if let Ok(meta) = Metainfo::from_info_bytes(&info, tiers(&m.trackers)) {
+                if meta.info_hashes.matches_wire_id(&wire)
+                    && (m.v1.is_none() || meta.info_hashes.v1 == m.v1)
+                {
+                    return self.add_meta(meta, None, opts).await;
+                }
+            }
+        }
+        let torrent = Torrent::new(
+            self.torrent_cfg(),
+            hashes,
+            None,
+            None,
+            Bitfield::new(0),
+            self.peer_id,
+            Instant::now(),
+        );
         let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
-        self.start(torrent, hashes, name, link.to_string(), save_dir, resume_path, None, None, opts)
+        let mut trackers = m.trackers.clone();
+        trackers.extend(opts.trackers.iter().cloned());
+        let announce = (trackers, u64::from(piece_core::BLOCK_SIZE));
+        self.start(
+            torrent,
+            hashes,
+            name,
+            link.to_string(),
+            save_dir,
+            resume_path,
+            None,
+            None,
+            announce,
+            opts,
+        )
     }
 
     /// Shares a file or folder in place: makes a hybrid (v1 + v2) torrent
     /// of it and seeds it. The returned handle's [`TorrentHandle::torrent_bytes`]
     /// holds the .torrent.
-    pub async fn share_path(&self, path: &Path, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+    pub async fn share_path(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
         let p = path.to_path_buf();
-        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &CreateOptions::default(), None))
+        let copts = CreateOptions {
+            trackers: opts.trackers.clone(),
+            ..Default::default()
+        };
+        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &copts, None))
             .await
             .map_err(|e| SessionError::Failed(e.to_string()))??;
         let meta = Metainfo::from_bytes(&created.bytes)?;
-        let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io { path: path.to_path_buf(), source })?;
-        let parent = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        let opts = AddOptions { save_dir: Some(parent), seed: true, ..opts };
+        let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parent = abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let opts = AddOptions {
+            save_dir: Some(parent),
+            seed: true,
+            ..opts
+        };
         // We just hashed every piece.
         let have = Bitfield::full(meta.info.lengths.num_pieces());
         self.add_meta(meta, Some((have, created.bytes)), opts).await
@@ -373,8 +472,15 @@ impl Session {
         if lock(&self.registry).contains_key(&wire) {
             return Err(SessionError::Duplicate);
         }
-        let save_dir = opts.save_dir.clone().unwrap_or_else(|| self.cfg.download_dir.clone());
-        let resume_path = self.cfg.state_dir.as_ref().map(|d| resume::path_for(d, wire));
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
         let hashes = Arc::new(PieceHashes::new(&meta)?);
         let storage = open_storage(&opts.storage, &save_dir, &meta, opts.seed)?;
         let (have, torrent_bytes) = match known {
@@ -388,15 +494,24 @@ impl Session {
                     None => None,
                 };
                 let (st, h) = (storage.clone(), hashes.clone());
-                let r = tokio::task::spawn_blocking(move || resume::restore(data.as_ref(), wire, st.as_ref(), &h))
-                    .await
-                    .map_err(|e| SessionError::Failed(e.to_string()))?;
+                let r = tokio::task::spawn_blocking(move || {
+                    resume::restore(data.as_ref(), wire, st.as_ref(), &h)
+                })
+                .await
+                .map_err(|e| SessionError::Failed(e.to_string()))?;
                 (r.have, None)
             }
         };
         let info_hashes = meta.info_hashes;
         let magnet = meta.magnet();
         let name = meta.info.name.clone();
+        let mut trackers: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
+        for t in &opts.trackers {
+            if !trackers.contains(t) {
+                trackers.push(t.clone());
+            }
+        }
+        let announce = (trackers, u64::from(meta.info.piece_length));
         let meta = Arc::new(meta);
         let torrent = Torrent::new(
             self.torrent_cfg(),
@@ -416,13 +531,17 @@ impl Session {
             resume_path,
             Some((storage, hashes)),
             torrent_bytes,
+            announce,
             opts,
         )?;
         Ok(h)
     }
 
     fn torrent_cfg(&self) -> TorrentConfig {
-        TorrentConfig { max_peers: self.cfg.max_peers, ..self.cfg.torrent.clone() }
+        TorrentConfig {
+            max_peers: self.cfg.max_peers,
+            ..self.cfg.torrent.clone()
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -436,6 +555,7 @@ impl Session {
         resume_path: Option<PathBuf>,
         data: Option<(Arc<dyn Storage>, Arc<PieceHashes>)>,
         torrent_bytes: Option<Vec<u8>>,
+        (trackers, piece_len): (Vec<String>, u64),
         opts: AddOptions,
     ) -> Result<TorrentHandle, SessionError> {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -450,10 +570,13 @@ impl Session {
         });
         {
             let mut reg = lock(&self.registry);
-            let ids: Vec<[u8; 20]> = [info_hashes.v1.map(|h| h.0), info_hashes.v2.map(|h| h.truncated())]
-                .into_iter()
-                .flatten()
-                .collect();
+            let ids: Vec<[u8; 20]> = [
+                info_hashes.v1.map(|h| h.0),
+                info_hashes.v2.map(|h| h.truncated()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             if ids.iter().any(|i| reg.contains_key(i)) {
                 return Err(SessionError::Duplicate);
             }
@@ -484,6 +607,18 @@ impl Session {
         for p in &opts.peers {
             let _ = cmd_tx.try_send(Cmd::AddPeer(*p));
         }
+        let announcer = match (self.tcp_addr, trackers.is_empty()) {
+            (Some(a), false) => Some(announce::Announcer::start(
+                trackers,
+                info_hashes.wire_id(),
+                self.peer_id,
+                a.port(),
+                piece_len,
+                pr_rx.clone(),
+                cmd_tx.clone(),
+            )),
+            _ => None,
+        };
         let h = TorrentHandle {
             inner: Arc::new(HandleInner {
                 cmd: cmd_tx,
@@ -495,6 +630,8 @@ impl Session {
                 torrent_bytes,
                 registry: self.registry.clone(),
                 task: Mutex::new(Some(task)),
+                announcer: Mutex::new(announcer),
+                piece_len,
             }),
         };
         lock(&self.torrents).push(h.clone());
@@ -508,12 +645,12 @@ impl Session {
 
     /// Stops every torrent (saving resume data) and the listeners.
     pub async fn shutdown(self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
         let ts: Vec<TorrentHandle> = lock(&self.torrents).drain(..).collect();
         for t in ts {
             t.remove().await;
-        }
-        for a in &self.acceptors {
-            a.abort();
         }
         if let Some(q) = &self.quic {
             q.close();
@@ -521,11 +658,35 @@ impl Session {
     }
 }
 
+/// Magnet trackers as one tier (none if there are none).
+fn tiers(trackers: &[String]) -> Vec<Vec<String>> {
+    if trackers.is_empty() {
+        Vec::new()
+    } else {
+        vec![trackers.to_vec()]
+    }
+}
+
+impl Drop for Session {
+    /// Stops accepting connections. Torrents keep running until their
+    /// handles are removed; call [`Session::shutdown`] to save resume data.
+    fn drop(&mut self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
+    }
+}
+
 fn read_torrent_file(path: &Path) -> Result<Vec<u8>, SessionError> {
-    let io = |source| SessionError::Io { path: path.to_path_buf(), source };
+    let io = |source| SessionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_TORRENT_FILE {
-        return Err(SessionError::TorrentTooLarge { path: path.to_path_buf() });
+        return Err(SessionError::TorrentTooLarge {
+            path: path.to_path_buf(),
+        });
     }
     std::fs::read(path).map_err(io)
 }
@@ -540,6 +701,8 @@ struct HandleInner {
     torrent_bytes: Option<Vec<u8>>,
     registry: Registry,
     task: Mutex<Option<JoinHandle<()>>>,
+    announcer: Mutex<Option<announce::Announcer>>,
+    piece_len: u64,
 }
 
 /// A torrent in a [`Session`]. Cheap to clone.
@@ -550,7 +713,9 @@ pub struct TorrentHandle {
 
 impl std::fmt::Debug for TorrentHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TorrentHandle").field("name", &self.inner.name).finish_non_exhaustive()
+        f.debug_struct("TorrentHandle")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -580,7 +745,9 @@ impl TorrentHandle {
                     return Ok(());
                 }
                 if p.failed {
-                    return Err(SessionError::Failed(last_error(&mut ev).unwrap_or_else(|| "storage error".into())));
+                    return Err(SessionError::Failed(
+                        last_error(&mut ev).unwrap_or_else(|| "storage error".into()),
+                    ));
                 }
             }
             if w.changed().await.is_err() {
@@ -603,6 +770,10 @@ impl TorrentHandle {
     /// Stops the torrent (saving resume data) and removes it from the
     /// session's routing. Data stays on disk.
     pub async fn remove(&self) {
+        let announcer = lock(&self.inner.announcer).take();
+        if let Some(a) = announcer {
+            a.stop(self.inner.piece_len).await;
+        }
         {
             let mut reg = lock(&self.inner.registry);
             reg.retain(|_, tx| !tx.same_channel(&self.inner.cmd));

@@ -64,7 +64,11 @@ enum Kind {
         storage: Arc<MemStorage>,
         /// The source metainfo (for magnet metadata: the trackers).
         meta: Arc<Metainfo>,
-        hashes: Arc<PieceHashes>,
+        /// The verifier, as the glue would build it: from the metainfo the
+        /// node knows (for a magnet: after the metadata, then growing with
+        /// fetched piece layers).
+        hashes: Option<Arc<PieceHashes>>,
+        parsed: Option<Box<Metainfo>>,
     },
     /// A scripted endpoint: the test writes bytes, everything received is
     /// kept.
@@ -89,9 +93,19 @@ struct Link {
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
     /// Deliver to `ends[side]`.
-    Deliver { link: u64, side: usize, data: Vec<u8> },
-    Connected { link: u64, side: usize },
-    Closed { link: u64, side: usize },
+    Deliver {
+        link: u64,
+        side: usize,
+        data: Vec<u8>,
+    },
+    Connected {
+        link: u64,
+        side: usize,
+    },
+    Closed {
+        link: u64,
+        side: usize,
+    },
 }
 
 /// The simulated swarm.
@@ -106,6 +120,8 @@ pub struct Sim {
     rng: StdRng,
     trace: Vec<String>,
     steps: u64,
+    /// Nodes that got input since they were last drained.
+    dirty: std::collections::BTreeSet<usize>,
 }
 
 impl Sim {
@@ -121,6 +137,7 @@ impl Sim {
             seq: 0,
             trace: Vec::new(),
             steps: 0,
+            dirty: Default::default(),
         }
     }
 
@@ -153,7 +170,11 @@ impl Sim {
             st = st.with_capacity(c);
         }
         let storage = Arc::new(st);
-        let have = if opts.seed { Bitfield::full(n) } else { Bitfield::new(n) };
+        let have = if opts.seed {
+            Bitfield::full(n)
+        } else {
+            Bitfield::new(n)
+        };
         let mut cfg = opts.config.unwrap_or_default();
         cfg.seed = self.nodes.len() as u64 ^ self.cfg.seed.rotate_left(17);
         let mut peer_id = [b'-'; 20];
@@ -165,21 +186,36 @@ impl Sim {
             (Some(meta.clone()), Some(storage.clone()))
         };
         let torrent = Torrent::new(cfg, meta.info_hashes, m, s, have, peer_id, self.instant());
-        let hashes = Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes"));
+        let hashes = (!opts.magnet)
+            .then(|| Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes")));
         let addr = self.next_addr();
         self.nodes.push(Node {
             addr,
             alive: true,
-            kind: Kind::Torrent { torrent: Box::new(torrent), storage, meta: meta.clone(), hashes },
+            kind: Kind::Torrent {
+                torrent: Box::new(torrent),
+                storage,
+                meta: meta.clone(),
+                hashes,
+                parsed: None,
+            },
             events: Vec::new(),
         });
+        self.dirty.insert(self.nodes.len() - 1);
         NodeId(self.nodes.len() - 1)
     }
 
     /// Adds a scripted endpoint for hostile-peer tests.
     pub fn add_raw(&mut self) -> NodeId {
         let addr = self.next_addr();
-        self.nodes.push(Node { addr, alive: true, kind: Kind::Raw { received: BTreeMap::new() }, events: Vec::new() });
+        self.nodes.push(Node {
+            addr,
+            alive: true,
+            kind: Kind::Raw {
+                received: BTreeMap::new(),
+            },
+            events: Vec::new(),
+        });
         NodeId(self.nodes.len() - 1)
     }
 
@@ -193,6 +229,7 @@ impl Sim {
         let now = self.instant();
         if let Kind::Torrent { torrent, .. } = &mut self.nodes[n.0].kind {
             torrent.add_peers(now, &addrs);
+            self.dirty.insert(n.0);
         }
     }
 
@@ -227,7 +264,12 @@ impl Sim {
     /// SIGKILL: the node vanishes, its connections close.
     pub fn kill(&mut self, n: NodeId) {
         self.nodes[n.0].alive = false;
-        let ids: Vec<u64> = self.links.iter().filter(|(_, l)| l.open && l.ends.contains(&n.0)).map(|(i, _)| *i).collect();
+        let ids: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.open && l.ends.contains(&n.0))
+            .map(|(i, _)| *i)
+            .collect();
         for id in ids {
             self.close_link(id, n.0);
         }
@@ -240,7 +282,10 @@ impl Sim {
             _ => None,
         }
     }
+    /// Mutable access (e.g. to pause a node); its outputs are drained at
+    /// the next step.
     pub fn torrent_mut(&mut self, n: NodeId) -> Option<&mut Torrent> {
+        self.dirty.insert(n.0);
         match &mut self.nodes[n.0].kind {
             Kind::Torrent { torrent, .. } => Some(torrent),
             _ => None,
@@ -270,8 +315,20 @@ impl Sim {
         let id = self.seq;
         self.seq += 1;
         let lat = self.rng.gen_range(self.cfg.latency.0..=self.cfg.latency.1);
-        let bw = self.rng.gen_range(self.cfg.bandwidth.0..=self.cfg.bandwidth.1).max(1);
-        self.links.insert(id, Link { ends: [a, b], open: true, latency: lat, bandwidth: bw, busy_until: [self.now; 2] });
+        let bw = self
+            .rng
+            .gen_range(self.cfg.bandwidth.0..=self.cfg.bandwidth.1)
+            .max(1);
+        self.links.insert(
+            id,
+            Link {
+                ends: [a, b],
+                open: true,
+                latency: lat,
+                bandwidth: bw,
+                busy_until: [self.now; 2],
+            },
+        );
         // the dialler learns of the connection after a round trip, the
         // listener after one way
         self.push(self.now + lat * 2, Ev::Connected { link: id, side: 0 });
@@ -287,21 +344,33 @@ impl Sim {
     /// Queues bytes from `ends[side]` to the other end.
     fn transmit(&mut self, link: u64, side: usize, data: Vec<u8>) {
         let now = self.now;
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         if !l.open {
             return;
         }
         let start = l.busy_until[side].max(now);
-        let tx = Duration::from_nanos((data.len() as u128 * 1_000_000_000 / l.bandwidth as u128) as u64);
+        let tx =
+            Duration::from_nanos((data.len() as u128 * 1_000_000_000 / l.bandwidth as u128) as u64);
         l.busy_until[side] = start + tx;
         let at = start + tx + l.latency;
-        self.push(at, Ev::Deliver { link, side: 1 - side, data });
+        self.push(
+            at,
+            Ev::Deliver {
+                link,
+                side: 1 - side,
+                data,
+            },
+        );
     }
 
     /// Closes a link from node `by`'s side: the other end learns of it
     /// after the latency.
     fn close_link(&mut self, link: u64, by: usize) {
-        let Some(l) = self.links.get_mut(&link) else { return };
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
         if !l.open {
             return;
         }
@@ -340,14 +409,17 @@ impl Sim {
                 if *t > self.now {
                     break;
                 }
-                let Some(Reverse((_, _, ev))) = self.queue.pop() else { break };
+                let Some(Reverse((_, _, ev))) = self.queue.pop() else {
+                    break;
+                };
                 self.dispatch(ev);
             }
             let now = self.instant();
-            for n in self.nodes.iter_mut() {
+            for (i, n) in self.nodes.iter_mut().enumerate() {
                 if let (true, Kind::Torrent { torrent, .. }) = (n.alive, &mut n.kind) {
                     if torrent.poll_timeout().is_some_and(|t| t <= now) {
                         torrent.handle_timeout(now);
+                        self.dirty.insert(i);
                     }
                 }
             }
@@ -357,10 +429,15 @@ impl Sim {
     fn dispatch(&mut self, ev: Ev) {
         let now = self.instant();
         let (link, side) = match &ev {
-            Ev::Deliver { link, side, .. } | Ev::Connected { link, side } | Ev::Closed { link, side } => (*link, *side),
+            Ev::Deliver { link, side, .. }
+            | Ev::Connected { link, side }
+            | Ev::Closed { link, side } => (*link, *side),
         };
-        let Some(l) = self.links.get(&link) else { return };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
         let node = l.ends[side];
+        self.dirty.insert(node);
         let peer_addr = self.nodes[l.ends[1 - side]].addr;
         let open = l.open;
         let n = &mut self.nodes[node];
@@ -369,13 +446,19 @@ impl Sim {
         }
         match (&mut n.kind, ev) {
             (Kind::Torrent { torrent, .. }, Ev::Connected { .. }) if open => {
-                let dir = if side == 0 { Direction::Outgoing } else { Direction::Incoming };
+                let dir = if side == 0 {
+                    Direction::Outgoing
+                } else {
+                    Direction::Incoming
+                };
                 torrent.handle_connected(now, ConnId(link), peer_addr, dir, TransportKind::Memory);
             }
             (Kind::Torrent { torrent, .. }, Ev::Deliver { data, .. }) if open => {
                 torrent.handle_data(now, ConnId(link), &data);
             }
-            (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => torrent.handle_closed(now, ConnId(link)),
+            (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => {
+                torrent.handle_closed(now, ConnId(link))
+            }
             (Kind::Raw { received }, Ev::Deliver { data, .. }) if open => {
                 let r = received.entry(link).or_default();
                 if r.len() < 64 << 20 {
@@ -388,14 +471,10 @@ impl Sim {
 
     /// Drains every node's outputs until all are quiet.
     fn pump(&mut self) {
-        loop {
-            let mut busy = false;
-            for i in 0..self.nodes.len() {
-                busy |= self.pump_node(i);
-            }
-            if !busy {
-                return;
-            }
+        // draining a node only schedules future events, so each node that
+        // got input is drained once
+        while let Some(i) = self.dirty.pop_first() {
+            self.pump_node(i);
         }
     }
 
@@ -409,7 +488,16 @@ impl Sim {
         let mut dials = Vec::new();
         let mut busy = false;
         let node = &mut self.nodes[i];
-        let Kind::Torrent { torrent, storage, meta, hashes } = &mut node.kind else { return false };
+        let Kind::Torrent {
+            torrent,
+            storage,
+            meta,
+            hashes,
+            parsed,
+        } = &mut node.kind
+        else {
+            return false;
+        };
         loop {
             let mut any = false;
             while let Some(t) = torrent.poll_transmit() {
@@ -417,7 +505,9 @@ impl Sim {
                 any = true;
             }
             while let Some(j) = torrent.poll_verify() {
-                let ok = verify_piece(hashes, storage.as_ref(), j.piece);
+                let ok = hashes
+                    .as_ref()
+                    .is_some_and(|h| verify_piece(h, storage.as_ref(), j.piece));
                 torrent.handle_verified(now, j.piece, ok);
                 any = true;
             }
@@ -432,12 +522,31 @@ impl Sim {
                     Event::MetadataReceived(bytes) => {
                         // what the glue does: parse, build storage, resume
                         match Metainfo::from_info_bytes(bytes, meta.trackers.clone()) {
-                            Ok(parsed) => {
+                            Ok(m) => {
                                 let st: Arc<dyn Storage> = storage.clone();
-                                let n = parsed.info.lengths.num_pieces();
-                                torrent.handle_metadata(now, Arc::new(parsed), st, Bitfield::new(n));
+                                let n = m.info.lengths.num_pieces();
+                                *hashes = PieceHashes::new(&m).ok().map(Arc::new);
+                                torrent.handle_metadata(
+                                    now,
+                                    Arc::new(m.clone()),
+                                    st,
+                                    Bitfield::new(n),
+                                );
+                                *parsed = Some(Box::new(m));
                             }
-                            Err(e) => self.trace.push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
+                            Err(e) => self
+                                .trace
+                                .push(format!("{:?} n{} bad metadata: {e}", self.now, i)),
+                        }
+                    }
+                    Event::PieceLayer {
+                        pieces_root,
+                        hashes: layer,
+                    } => {
+                        if let Some(m) = parsed.as_mut() {
+                            if m.add_piece_layer(*pieces_root, layer).is_ok() {
+                                *hashes = PieceHashes::new(m).ok().map(Arc::new);
+                            }
                         }
                     }
                     _ => {}

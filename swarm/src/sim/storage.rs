@@ -2,11 +2,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use piece_core::hash::PieceHashes;
 use piece_core::layout::Layout;
 use piece_core::metainfo::{FileInfo, Info, Metainfo, Version};
 use piece_core::storage::{Storage, StorageError};
 use piece_core::{InfoHashV1, InfoHashes, PieceIndex};
-use piece_core::hash::PieceHashes;
 use sha1::{Digest, Sha1};
 
 /// A torrent's data in memory. A corrupting store flips a byte in
@@ -28,7 +28,13 @@ impl MemStorage {
     }
     /// Storage holding `data` (must be the layout's total size).
     pub fn with_data(layout: Layout, data: Vec<u8>) -> Self {
-        MemStorage { layout, data: Mutex::new(data), corrupt: false, capacity: None, written: Mutex::new(0) }
+        MemStorage {
+            layout,
+            data: Mutex::new(data),
+            corrupt: false,
+            capacity: None,
+            written: Mutex::new(0),
+        }
     }
     /// Makes every read return corrupted bytes.
     pub fn corrupting(mut self) -> Self {
@@ -44,9 +50,15 @@ impl MemStorage {
     pub fn contents(&self) -> Vec<u8> {
         self.data.lock().map(|d| d.clone()).unwrap_or_default()
     }
-    fn range(&self, piece: PieceIndex, offset: u32, len: usize) -> Result<std::ops::Range<usize>, StorageError> {
+    fn range(
+        &self,
+        piece: PieceIndex,
+        offset: u32,
+        len: usize,
+    ) -> Result<std::ops::Range<usize>, StorageError> {
         let l = self.layout.lengths();
-        if l.piece(piece.get()).is_none() || offset as u64 + len as u64 > l.piece_len(piece) as u64 {
+        if l.piece(piece.get()).is_none() || offset as u64 + len as u64 > l.piece_len(piece) as u64
+        {
             return Err(StorageError::OutOfBounds);
         }
         let start = (l.piece_offset(piece) + offset as u64) as usize;
@@ -72,7 +84,9 @@ impl Storage for MemStorage {
         let mut w = self.written.lock().map_err(|_| StorageError::OutOfBounds)?;
         if let Some(c) = self.capacity {
             if *w + data.len() as u64 > c {
-                return Err(StorageError::NoSpace { path: "memory".into() });
+                return Err(StorageError::NoSpace {
+                    path: "memory".into(),
+                });
             }
         }
         *w += data.len() as u64;
@@ -127,15 +141,29 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
 
 /// A single-file v1 torrent of `data` (info dictionary bencoded here).
 pub fn make_v1(name: &str, data: &[u8], piece_len: u32) -> Arc<Metainfo> {
-    let pieces: Vec<[u8; 20]> = data.chunks(piece_len as usize).map(|c| Sha1::digest(c).into()).collect();
+    let pieces: Vec<[u8; 20]> = data
+        .chunks(piece_len as usize)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
     let mut info = Vec::new();
-    info.extend_from_slice(format!("d6:lengthi{}e4:name{}:{}12:piece lengthi{}e6:pieces{}:", data.len(), name.len(), name, piece_len, pieces.len() * 20).as_bytes());
+    info.extend_from_slice(
+        format!(
+            "d6:lengthi{}e4:name{}:{}12:piece lengthi{}e6:pieces{}:",
+            data.len(),
+            name.len(),
+            name,
+            piece_len,
+            pieces.len() * 20
+        )
+        .as_bytes(),
+    );
     for p in &pieces {
         info.extend_from_slice(p);
     }
     info.push(b'e');
     let ih: [u8; 20] = Sha1::digest(&info).into();
-    let layout = Layout::single(name, data.len() as u64, piece_len as u64).expect("valid test layout");
+    let layout =
+        Layout::single(name, data.len() as u64, piece_len as u64).expect("valid test layout");
     Arc::new(Metainfo {
         info: Info {
             name: name.into(),
@@ -157,7 +185,10 @@ pub fn make_v1(name: &str, data: &[u8], piece_len: u32) -> Arc<Metainfo> {
             layout,
         },
         info_bytes: info,
-        info_hashes: InfoHashes { v1: Some(InfoHashV1(ih)), v2: None },
+        info_hashes: InfoHashes {
+            v1: Some(InfoHashV1(ih)),
+            v2: None,
+        },
         trackers: vec![],
         piece_layers: Default::default(),
         comment: None,
