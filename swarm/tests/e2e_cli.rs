@@ -102,7 +102,7 @@ fn share_then_get_over_quic_and_tcp() {
 }
 
 #[test]
-fn get_refuses_a_name_that_is_not_a_magnet_or_torrent() {
+fn get_unknown_lan_name_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let out = swarm()
         .args(["get", "some-share-name", "-o"])
@@ -112,8 +112,9 @@ fn get_refuses_a_name_that_is_not_a_magnet_or_torrent() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
+    // Not a magnet or a file: looked up as a LAN share name, not found.
     assert!(
-        err.contains("not a magnet link or a .torrent file"),
+        err.contains("no share named \"some-share-name\" found on the LAN"),
         "{err}"
     );
     // A bad --peer is a clear usage error too.
