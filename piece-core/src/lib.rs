@@ -7,9 +7,16 @@
 //! hashing, storage backends and the piece picker. It has no async runtime
 //! and no network code.
 
+pub mod bencode;
 pub mod bitfield;
+pub mod create;
+pub mod hash;
 pub mod layout;
+pub mod magnet;
+pub mod merkle;
 pub mod metainfo;
+pub mod path;
+pub mod picker;
 pub mod storage;
 pub mod types;
 

@@ -28,6 +28,8 @@ enum Cmd {
     Share(cli::share::Args),
     /// Download a magnet link, .torrent or LAN share name.
     Get(cli::get::Args),
+    /// List what the LAN shares (name, size, peers, magnet).
+    Ls(cli::ls::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => cli::verify::run(a),
         Cmd::Share(a) => cli::share::run(a),
         Cmd::Get(a) => cli::get::run(a),
+        Cmd::Ls(a) => cli::ls::run(a),
     };
     match res {
         Ok(code) => code,

@@ -10,6 +10,7 @@ use piece_core::{Layout, LayoutFile};
 pub mod create;
 pub mod get;
 pub mod info;
+pub mod ls;
 pub mod share;
 pub mod verify;
 

@@ -1,1 +1,195 @@
 //! The peer protocol as a state machine with no I/O inside (issue 3).
+//!
+//! [`Torrent`] drives one torrent and all of its peer connections, in the
+//! style of `quinn-proto`: it never touches a socket, a file descriptor of
+//! its own, a thread or the clock. The glue (the tokio session, or the
+//! deterministic simulator in [`crate::sim`]) feeds it inputs
+//! (`handle_*`, with the current [`Instant`]) and drains its outputs
+//! (`poll_*`) until they are empty:
+//!
+//! | output | what the glue does |
+//! |---|---|
+//! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order |
+//! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
+//! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
+//! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
+//! | [`Torrent::poll_timeout`] | calls [`Torrent::handle_timeout`] at that instant |
+//!
+//! Incoming connections: [`Torrent::handle_connected`] with
+//! [`Direction::Incoming`], or [`Torrent::handle_incoming`] when the glue
+//! already read the handshake to route by info-hash. Magnet links:
+//! [`Event::MetadataReceived`] then [`Torrent::handle_metadata`].
+//! On [`Event::StorageFailed`] the torrent has paused itself
+//! ([`Torrent::resume`] after fixing the cause).
+//!
+//! Received blocks are written to the [`Storage`] synchronously and served
+//! blocks read from it. A piece is marked as had, announced (HAVE) and
+//! served only after its hash check passed.
+//!
+//! # Wire protocol
+//! BEP 3 handshake and messages, BEP 6 fast extension (have all/none,
+//! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
+//! `metadata_size`, `reqq`, `v`), BEP 9 metadata exchange (serving and, for
+//! magnet links, fetching), BEP 52 (the v2 reserved bit, hash requests
+//! served from piece layers; for v2-only magnets, piece layers fetched and
+//! verified before any block of their files is requested: see
+//! [`Event::PieceLayer`]).
+//!
+//! # Misbehaviour and banning
+//! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
+//! its address: the IP address, or the exact socket address for loopback
+//! peers (so that several local test peers stay distinct). Banned
+//! addresses are refused on connect and never dialled.
+//!
+//! # Hash failures (attribution rule)
+//! For every piece we record which peers supplied its blocks. When a piece
+//! fails its hash check:
+//! - if one peer supplied all of it, that peer is banned
+//!   ([`PeerMisbehaved::HashFailures`]);
+//! - otherwise every contributor is put **on parole**: from then on, each
+//!   piece it downloads comes from it alone (whole pieces, never shared with
+//!   another peer), so its next failure is pinned on it.
+//!
+//! An honest peer can only be banned if it alone sent a piece that failed,
+//! which an honest peer never does; mixed failures never ban anyone.
+
+mod bencode;
+mod choke;
+mod codec;
+mod config;
+mod download;
+mod hashes;
+mod layers;
+mod metadata;
+mod misbehaved;
+mod peer;
+mod picker;
+#[cfg(test)]
+mod tests;
+mod torrent;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use piece_core::storage::StorageError;
+use piece_core::PieceIndex;
+
+pub use config::TorrentConfig;
+pub use misbehaved::{DisconnectReason, PeerMisbehaved};
+pub use torrent::Torrent;
+
+#[doc(no_inline)]
+pub use piece_core::storage::Storage;
+#[doc(no_inline)]
+pub use std::time::Instant;
+
+/// The glue's identifier of one connection. The glue picks the values; they
+/// must be unique among live connections of a torrent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// Who opened the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// We dialled (we send our handshake first).
+    Outgoing,
+    /// The peer dialled us (we wait for its handshake).
+    Incoming,
+}
+
+/// The transport under a connection (informational: stats and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    Tcp,
+    Quic,
+    /// In-memory (tests, simulation).
+    Memory,
+}
+
+/// Bytes to write to a connection. Transmits of one connection must be
+/// written in the order they are polled.
+#[derive(Clone, Debug)]
+pub struct Transmit {
+    pub conn: ConnId,
+    pub data: Bytes,
+}
+
+/// A piece to hash-check: the glue reads the whole piece from storage,
+/// checks it against the torrent's hashes (v1 SHA-1 or v2 merkle) and calls
+/// [`Torrent::handle_verified`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyJob {
+    pub piece: PieceIndex,
+}
+
+/// Things the glue and the user want to know.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The handshake with a peer completed.
+    PeerConnected {
+        conn: ConnId,
+        addr: SocketAddr,
+        peer_id: [u8; 20],
+    },
+    /// A piece passed its hash check and is now served.
+    PieceVerified(PieceIndex),
+    /// A piece failed its hash check; `contributors` supplied its blocks
+    /// (as ban keys: the IP with port 0, or the full address on loopback).
+    PieceFailed {
+        piece: PieceIndex,
+        contributors: Vec<SocketAddr>,
+    },
+    /// Every piece is verified.
+    Complete,
+    /// Magnet: the info dictionary, verified against the info-hash. The
+    /// glue parses it, builds storage and calls [`Torrent::handle_metadata`].
+    MetadataReceived(Vec<u8>),
+    /// A peer misbehaved; its address is banned.
+    PeerBanned {
+        addr: SocketAddr,
+        reason: PeerMisbehaved,
+    },
+    /// Close this connection (the state machine has forgotten it already;
+    /// a later `handle_closed` for it is ignored).
+    Disconnect {
+        conn: ConnId,
+        reason: DisconnectReason,
+    },
+    /// v2 magnet: a file's piece layer was fetched and verified against its
+    /// `pieces root`. The glue adds it to its verifier
+    /// (`Metainfo::add_piece_layer`); the file's pieces are downloaded from
+    /// now on.
+    PieceLayer {
+        pieces_root: [u8; 32],
+        hashes: Vec<[u8; 32]>,
+    },
+    /// Reading or writing the data failed; the torrent paused itself.
+    StorageFailed {
+        piece: PieceIndex,
+        error: Arc<StorageError>,
+    },
+}
+
+/// A snapshot of a torrent's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TorrentStats {
+    /// Payload bytes received (blocks written), including wasted ones.
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Bytes discarded: duplicates and pieces that failed the hash check.
+    pub wasted: u64,
+    /// Payload rates, bytes per second (smoothed over a few seconds).
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// Connections that completed the handshake.
+    pub peers: usize,
+    /// Verified pieces / all pieces (0 of 0 before a magnet's metadata).
+    pub have_pieces: u32,
+    pub num_pieces: u32,
+    pub complete: bool,
+    pub paused: bool,
+    /// Addresses banned so far.
+    pub banned: usize,
+}

@@ -1,8 +1,20 @@
 //! The BitTorrent peer wire protocol: message types and a decoder that
-//! borrows from the receive buffer. (Issue 3; codec owned by the wire work.)
+//! borrows from the receive buffer.
 //!
 //! The shapes here are the shared interface between the codec and the
 //! protocol state machine in [`crate::proto`].
+//!
+//! - [`codec`]: length-prefixed messages (BEP 3, 5, 6, 10, 52), the wire
+//!   format table is there; [`decode`] / [`encode`] /
+//!   [`encode_piece_header`].
+//! - [`handshake`]: the 68-byte handshake and reserved bits.
+//! - [`ext`]: the BEP 10 extension handshake dictionary.
+//! - [`metadata`]: BEP 9 `ut_metadata` messages and [`MetadataAssembler`].
+//! - [`fast`]: the BEP 6 allowed-fast set.
+//!
+//! The codec checks framing only (lengths, ids, the protocol string);
+//! whether a piece index, offset or length is valid for the torrent is the
+//! state machine's decision.
 
 /// Largest message we accept: a 16 KiB block plus header, or a bitfield
 /// for [`piece_core::types::MAX_PIECES`] pieces, whichever is larger, and
@@ -23,47 +35,92 @@ pub struct Reserved {
 /// The 68-byte handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handshake {
+    /// Extension bits.
     pub reserved: Reserved,
     /// v1 info-hash, or the truncated v2 hash.
     pub info_hash: [u8; 20],
+    /// The sender's peer id.
     pub peer_id: [u8; 20],
 }
 
 /// A decoded message. Payloads borrow from the receive buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
+    /// Zero-length message.
     KeepAlive,
+    /// id 0: we will not serve the receiver's requests.
     Choke,
+    /// id 1: requests will be served.
     Unchoke,
+    /// id 2: the sender wants pieces the receiver has.
     Interested,
+    /// id 3.
     NotInterested,
+    /// id 4: the sender now has `piece`.
     Have { piece: u32 },
+    /// id 5: pieces the sender has, high bit of byte 0 = piece 0.
     Bitfield(&'a [u8]),
+    /// id 6: ask for a block.
     Request { piece: u32, offset: u32, len: u32 },
-    Piece { piece: u32, offset: u32, data: &'a [u8] },
+    /// id 7: a block of data.
+    Piece {
+        piece: u32,
+        offset: u32,
+        data: &'a [u8],
+    },
+    /// id 8: withdraw a request.
     Cancel { piece: u32, offset: u32, len: u32 },
     /// BEP 5 DHT port (accepted and ignored).
     Port(u16),
     // BEP 6
+    /// id 13: the sender suggests downloading `piece`.
     SuggestPiece { piece: u32 },
+    /// id 14: the sender has every piece (instead of a bitfield).
     HaveAll,
+    /// id 15: the sender has no pieces.
     HaveNone,
+    /// id 16: a request will not be served.
     RejectRequest { piece: u32, offset: u32, len: u32 },
+    /// id 17: `piece` may be requested even while choked.
     AllowedFast { piece: u32 },
     /// BEP 10: id 0 is the extension handshake, others as negotiated.
     Extended { id: u8, payload: &'a [u8] },
     // BEP 52
+    /// id 21: ask for merkle hashes of a file tree.
     HashRequest(HashRequest),
+    /// id 22: the hashes asked for (32 bytes each) plus proof.
     Hashes { req: HashRequest, hashes: &'a [u8] },
+    /// id 23: hashes will not be sent.
     HashReject(HashRequest),
 }
 
 /// BEP 52 hash request / hashes / hash reject header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HashRequest {
+    /// Merkle root of the file the hashes belong to.
     pub pieces_root: [u8; 32],
+    /// Layer of the requested hashes (0 = 16 KiB block layer).
     pub base_layer: u32,
+    /// Offset (in hashes) of the first requested hash in that layer.
     pub index: u32,
+    /// Number of hashes requested (a power of two).
     pub length: u32,
+    /// Number of uncle-hash layers wanted for the proof.
     pub proof_layers: u32,
 }
+
+mod benc;
+pub mod codec;
+pub mod ext;
+pub mod fast;
+pub mod handshake;
+pub mod metadata;
+
+pub use codec::{
+    decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
+    EncodeError, Out,
+};
+pub use ext::{ExtError, ExtHandshake};
+pub use fast::allowed_fast_set;
+pub use handshake::{decode_handshake, encode_handshake, HANDSHAKE_LEN};
+pub use metadata::{MetadataAssembler, MetadataError, MetadataMsg, MetadataMsgError};

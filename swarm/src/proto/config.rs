@@ -1,0 +1,70 @@
+//! Tunables of one torrent's protocol state machine.
+
+use std::time::Duration;
+
+/// Configuration of a [`crate::proto::Torrent`]. `Default` gives values fit
+/// for a LAN or a home connection.
+#[derive(Clone, Debug)]
+pub struct TorrentConfig {
+    /// Most connections (incoming + outgoing). Extra incoming connections
+    /// are refused with [`crate::proto::DisconnectReason::TooManyPeers`].
+    pub max_peers: usize,
+    /// Regular upload slots (tit-for-tat or seeding round robin). One more
+    /// slot is used by the optimistic unchoke. 0 disables uploading
+    /// entirely (a free rider; used by tests).
+    pub upload_slots: usize,
+    /// Upload limit in payload bytes per second, `None` for unlimited.
+    pub upload_rate_limit: Option<u64>,
+    /// Incoming requests we queue per peer (advertised as `reqq`); more is
+    /// [`crate::proto::PeerMisbehaved::TooManyRequests`].
+    pub max_incoming_requests: u32,
+    /// Bounds of our outstanding request queue per peer. The target depth
+    /// is about two seconds of that peer's download rate, in blocks.
+    pub min_request_queue: u32,
+    pub max_request_queue: u32,
+    /// A peer that sends nothing for this long while we wait for blocks is
+    /// snubbed: its requests go back to the picker.
+    pub request_timeout: Duration,
+    /// Keep-alive period.
+    pub keepalive_interval: Duration,
+    /// A peer silent this long is dropped.
+    pub peer_timeout: Duration,
+    /// A connection must complete the handshake within this.
+    pub handshake_timeout: Duration,
+    /// Tit-for-tat / round-robin period.
+    pub choke_interval: Duration,
+    /// Optimistic unchoke rotation period.
+    pub optimistic_interval: Duration,
+    /// Largest metadata (info dictionary) we fetch for a magnet link.
+    pub max_metadata_size: u32,
+    /// Blocks a peer may send that we never requested (beyond late blocks
+    /// of cancelled requests) before it is banned.
+    pub max_unrequested_blocks: u32,
+    /// Client name advertised in the BEP 10 handshake.
+    pub client_version: String,
+    /// Seed for tie-breaking in the piece order (deterministic runs).
+    pub seed: u64,
+}
+
+impl Default for TorrentConfig {
+    fn default() -> Self {
+        TorrentConfig {
+            max_peers: 50,
+            upload_slots: 4,
+            upload_rate_limit: None,
+            max_incoming_requests: 500,
+            min_request_queue: 4,
+            max_request_queue: 250,
+            request_timeout: Duration::from_secs(20),
+            keepalive_interval: Duration::from_secs(90),
+            peer_timeout: Duration::from_secs(180),
+            handshake_timeout: Duration::from_secs(20),
+            choke_interval: Duration::from_secs(10),
+            optimistic_interval: Duration::from_secs(30),
+            max_metadata_size: 16 * 1024 * 1024,
+            max_unrequested_blocks: 32,
+            client_version: "swarm/0.1".into(),
+            seed: 0,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Typed reasons for dropping or banning a peer.
+
+use std::fmt;
+
+/// Something a peer did that breaks the protocol or harms the swarm. Any of
+/// these disconnects the peer and bans its address (see
+/// [`crate::proto::Torrent`] for the ban rule).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerMisbehaved {
+    /// The 68-byte handshake was malformed (wrong protocol string).
+    #[error("malformed handshake")]
+    BadHandshake,
+    /// The handshake named a torrent other than this one.
+    #[error("handshake is for a different torrent")]
+    WrongInfoHash,
+    /// A bitfield of the wrong size, with spare bits set, or sent twice.
+    #[error("invalid bitfield: {0}")]
+    InvalidBitfield(String),
+    /// A piece index past the end of the torrent (in have, request, piece...).
+    #[error("piece index {index} is out of range")]
+    IndexOutOfRange { index: u32 },
+    /// A request or a block that does not fit inside its piece, or is
+    /// longer than 16 KiB.
+    #[error("request for piece {piece} offset {offset} length {len} is out of bounds")]
+    RequestOutOfBounds { piece: u32, offset: u32, len: u32 },
+    /// A message length prefix larger than we accept.
+    #[error("message of {len} bytes is larger than the limit of {limit}")]
+    OversizeMessage { len: u32, limit: u32 },
+    /// More queued requests than the limit we advertised.
+    #[error("more than {limit} outstanding requests")]
+    TooManyRequests { limit: u32 },
+    /// Too many blocks we never asked for (or already have).
+    #[error("sent {count} blocks we did not request")]
+    UnrequestedData { count: u32 },
+    /// Messages out of order or forbidden in the current state.
+    #[error("protocol violation: {0}")]
+    ProtocolViolation(&'static str),
+    /// Supplied data that failed the hash check.
+    #[error("sent corrupt data (failed the hash check of {pieces} piece(s) it supplied alone)")]
+    HashFailures { pieces: u32 },
+    /// Metadata (BEP 9) that was malformed or did not match the info-hash.
+    #[error("bad metadata: {0}")]
+    BadMetadata(&'static str),
+}
+
+/// Why the state machine asks the glue to close a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The peer broke the protocol; its address is now banned.
+    Misbehaved(PeerMisbehaved),
+    /// The address is banned from earlier misbehaviour.
+    Banned,
+    /// The torrent already has `max_peers` connections.
+    TooManyPeers,
+    /// A second connection to the same peer (same peer id).
+    Duplicate,
+    /// We connected to ourselves.
+    SelfConnection,
+    /// No handshake within the handshake timeout.
+    HandshakeTimeout,
+    /// Nothing received for the peer timeout (3 minutes by default).
+    Timeout,
+    /// The torrent was paused (by the user or after a storage error).
+    Paused,
+    /// Both sides have every piece; the connection is useless.
+    BothSeeds,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::Misbehaved(m) => write!(f, "peer misbehaved: {m}"),
+            DisconnectReason::Banned => f.write_str("address is banned"),
+            DisconnectReason::TooManyPeers => f.write_str("too many peers"),
+            DisconnectReason::Duplicate => f.write_str("duplicate connection to the same peer"),
+            DisconnectReason::SelfConnection => f.write_str("connected to ourselves"),
+            DisconnectReason::HandshakeTimeout => f.write_str("no handshake in time"),
+            DisconnectReason::Timeout => f.write_str("peer silent for too long"),
+            DisconnectReason::Paused => f.write_str("torrent paused"),
+            DisconnectReason::BothSeeds => f.write_str("both sides are seeds"),
+        }
+    }
+}

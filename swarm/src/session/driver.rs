@@ -1,0 +1,578 @@
+//! The per-torrent task: owns the [`Torrent`] state machine and feeds it
+//! from sockets, timers and hashing jobs.
+//!
+//! - every connection has a reader task (bytes go to the driver through
+//!   one bounded channel: a slow driver slows the readers down) and a
+//!   writer task (transmits go through a channel whose queued bytes are
+//!   counted; a peer that lets more than [`MAX_QUEUED_BYTES`] pile up is
+//!   dropped);
+//! - timers come from [`Torrent::poll_timeout`];
+//! - [`VerifyJob`]s run on `spawn_blocking`, at most
+//!   [`MAX_VERIFY_JOBS`] at a time;
+//! - the resume file is saved at most every [`RESUME_DEBOUNCE`] while
+//!   pieces complete, on completion and on shutdown.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use piece_core::hash::PieceHashes;
+use piece_core::metainfo::Metainfo;
+use piece_core::storage::Storage;
+use piece_core::{Bitfield, PieceIndex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::{Progress, StorageFactory, TorrentEvent};
+use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
+use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
+use crate::resume::{self, ResumeData};
+use crate::wire::Handshake;
+
+/// A peer whose unsent data exceeds this is dropped (it does not read).
+pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
+/// Concurrent hash checks per torrent.
+pub const MAX_VERIFY_JOBS: usize = 2;
+/// Least time between two resume saves while downloading.
+pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Commands from the session and handles.
+pub(crate) enum Cmd {
+    AddPeer(PeerAddr),
+    Incoming(PeerConn, Handshake),
+    Pause,
+    Resume,
+    /// Save resume data and stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+enum Internal {
+    Data(ConnId, Bytes),
+    Closed(ConnId),
+    Dialed(SocketAddr, Result<PeerConn, NetError>),
+    Verified(PieceIndex, bool),
+    Metadata(Box<Result<MetadataReady, String>>),
+}
+
+/// A magnet's parsed metadata, its storage, hashes and verified pieces.
+type MetadataReady = (Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>, Bitfield);
+
+struct ConnHandle {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    reader: tokio::task::JoinHandle<()>,
+    kind: TransportKind,
+}
+
+/// Everything a driver needs to start.
+pub(crate) struct DriverInit {
+    pub torrent: Torrent,
+    pub hashes: Option<Arc<PieceHashes>>,
+    pub storage: Option<Arc<dyn Storage>>,
+    pub save_dir: PathBuf,
+    pub resume_path: Option<PathBuf>,
+    pub quic: Option<QuicEndpoint>,
+    pub storage_factory: Option<StorageFactory>,
+    pub events: broadcast::Sender<TorrentEvent>,
+    pub progress: watch::Sender<Progress>,
+    pub cmds: mpsc::Receiver<Cmd>,
+}
+
+pub(crate) struct Driver {
+    t: Torrent,
+    hashes: Option<Arc<PieceHashes>>,
+    storage: Option<Arc<dyn Storage>>,
+    save_dir: PathBuf,
+    resume_path: Option<PathBuf>,
+    quic: Option<QuicEndpoint>,
+    quic_addrs: HashSet<SocketAddr>,
+    storage_factory: Option<StorageFactory>,
+    events: broadcast::Sender<TorrentEvent>,
+    progress: watch::Sender<Progress>,
+    cmds: mpsc::Receiver<Cmd>,
+    int_tx: mpsc::Sender<Internal>,
+    int_rx: mpsc::Receiver<Internal>,
+    conns: HashMap<ConnId, ConnHandle>,
+    next_conn: u64,
+    verifying: usize,
+    verify_queue: VecDeque<VerifyJob>,
+    resume_dirty: bool,
+    last_save: Instant,
+    failed: bool,
+    metadata_pending: bool,
+    /// v2 magnets: the metainfo with the piece layers received so far.
+    layered: Option<Metainfo>,
+}
+
+impl Driver {
+    pub(crate) fn new(init: DriverInit) -> Self {
+        let (int_tx, int_rx) = mpsc::channel(256);
+        Driver {
+            t: init.torrent,
+            hashes: init.hashes,
+            storage: init.storage,
+            save_dir: init.save_dir,
+            resume_path: init.resume_path,
+            quic: init.quic,
+            quic_addrs: HashSet::new(),
+            storage_factory: init.storage_factory,
+            events: init.events,
+            progress: init.progress,
+            cmds: init.cmds,
+            int_tx,
+            int_rx,
+            conns: HashMap::new(),
+            next_conn: 0,
+            verifying: 0,
+            verify_queue: VecDeque::new(),
+            resume_dirty: false,
+            last_save: Instant::now(),
+            failed: false,
+            metadata_pending: false,
+            layered: None,
+        }
+    }
+
+    /// Runs until shutdown (or every handle is gone).
+    pub(crate) async fn run(mut self) {
+        let mut shutdown_ack = None;
+        loop {
+            self.drain();
+            let now = Instant::now();
+            let mut deadline = self
+                .t
+                .poll_timeout()
+                .unwrap_or(now + Duration::from_secs(3600));
+            if self.resume_dirty {
+                deadline = deadline.min(self.last_save + RESUME_DEBOUNCE);
+            }
+            let sleep = tokio::time::sleep_until(deadline.max(now).into());
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    None => break,
+                    Some(Cmd::Shutdown(ack)) => { shutdown_ack = Some(ack); break; }
+                    Some(c) => self.on_cmd(c),
+                },
+                Some(m) = self.int_rx.recv() => self.on_internal(m),
+                _ = sleep => {
+                    let now = Instant::now();
+                    if self.t.poll_timeout().is_some_and(|d| d <= now) {
+                        self.t.handle_timeout(now);
+                    }
+                    if self.resume_dirty && self.last_save + RESUME_DEBOUNCE <= now {
+                        self.save_resume();
+                    }
+                }
+            }
+        }
+        // Shutdown: stop the peers, wait for running hash checks, save.
+        self.t.pause(Instant::now());
+        self.drain();
+        for (_, c) in self.conns.drain() {
+            c.reader.abort();
+        }
+        while self.verifying > 0 {
+            match self.int_rx.recv().await {
+                Some(Internal::Verified(p, ok)) => {
+                    self.verifying -= 1;
+                    self.t.handle_verified(Instant::now(), p, ok);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.drain_events();
+        if let Some(s) = &self.storage {
+            let _ = s.flush();
+        }
+        self.save_resume();
+        self.publish();
+        if let Some(ack) = shutdown_ack {
+            let _ = ack.send(());
+        }
+    }
+
+    fn on_cmd(&mut self, c: Cmd) {
+        let now = Instant::now();
+        match c {
+            Cmd::AddPeer(a) => {
+                if let PeerAddr::Quic(s) = a {
+                    self.quic_addrs.insert(s);
+                }
+                self.t.add_peers(now, &[a.addr()]);
+            }
+            Cmd::Incoming(conn, hs) => {
+                let id = self.new_conn_id();
+                let (addr, kind) = (conn.addr, conn.transport);
+                self.start_conn(id, conn);
+                self.t.handle_incoming(now, id, addr, hs, &[], kind);
+            }
+            Cmd::Pause => self.t.pause(now),
+            Cmd::Resume => {
+                self.failed = false;
+                self.t.resume(now)
+            }
+            Cmd::Shutdown(_) => {}
+        }
+    }
+
+    fn on_internal(&mut self, m: Internal) {
+        let now = Instant::now();
+        match m {
+            Internal::Data(c, b) => self.t.handle_data(now, c, &b),
+            Internal::Closed(c) => {
+                if let Some(h) = self.conns.remove(&c) {
+                    h.reader.abort();
+                }
+                self.t.handle_closed(now, c);
+            }
+            Internal::Dialed(addr, Ok(conn)) => {
+                let id = self.new_conn_id();
+                let kind = conn.transport;
+                self.start_conn(id, conn);
+                self.t
+                    .handle_connected(now, id, addr, Direction::Outgoing, kind);
+            }
+            Internal::Dialed(addr, Err(e)) => {
+                tracing::debug!("dial failed: {e}");
+                self.t.handle_connect_failed(now, addr);
+            }
+            Internal::Verified(p, ok) => {
+                self.verifying = self.verifying.saturating_sub(1);
+                self.t.handle_verified(now, p, ok);
+            }
+            Internal::Metadata(r) => self.on_metadata_ready(*r),
+        }
+    }
+
+    fn new_conn_id(&mut self) -> ConnId {
+        self.next_conn += 1;
+        ConnId(self.next_conn)
+    }
+
+    fn start_conn(&mut self, id: ConnId, conn: PeerConn) {
+        let PeerConn {
+            mut reader,
+            mut writer,
+            quic,
+            transport: kind,
+            ..
+        } = conn;
+        let int = self.int_tx.clone();
+        let reader_task = tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(READ_CHUNK);
+            loop {
+                buf.reserve(READ_CHUNK);
+                match reader.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if int
+                            .send(Internal::Data(id, buf.split().freeze()))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = int.send(Internal::Closed(id)).await;
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
+        let int = self.int_tx.clone();
+        tokio::spawn(async move {
+            let _quic = quic; // keeps the QUIC connection open while writing
+            while let Some(b) = rx.recv().await {
+                let n = b.len();
+                if writer.write_all(&b).await.is_err() {
+                    let _ = int.send(Internal::Closed(id)).await;
+                    return;
+                }
+                q.fetch_sub(n, Ordering::Relaxed);
+            }
+            let _ = writer.shutdown().await;
+            if let Some(c) = &_quic {
+                // Give the peer a moment to read what we sent.
+                let _ = tokio::time::timeout(Duration::from_secs(2), c.closed()).await;
+            }
+        });
+        self.conns.insert(
+            id,
+            ConnHandle {
+                tx,
+                queued,
+                reader: reader_task,
+                kind,
+            },
+        );
+    }
+
+    /// Drains every output of the state machine.
+    fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            while let Some(tr) = self.t.poll_transmit() {
+                any = true;
+                self.send(tr.conn, tr.data);
+            }
+            any |= self.drain_events();
+            while let Some(j) = self.t.poll_verify() {
+                any = true;
+                self.verify_queue.push_back(j);
+            }
+            while self.verifying < MAX_VERIFY_JOBS {
+                let Some(j) = self.verify_queue.pop_front() else {
+                    break;
+                };
+                self.spawn_verify(j);
+            }
+            while let Some(addr) = self.t.poll_connect() {
+                any = true;
+                self.dial(addr);
+            }
+            if !any {
+                break;
+            }
+        }
+        self.publish();
+    }
+
+    fn send(&mut self, conn: ConnId, data: Bytes) {
+        let Some(h) = self.conns.get(&conn) else {
+            return;
+        };
+        let n = data.len();
+        let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
+        if too_much || h.tx.send(data).is_err() {
+            if let Some(h) = self.conns.remove(&conn) {
+                h.reader.abort();
+            }
+            self.t.handle_closed(Instant::now(), conn);
+        }
+    }
+
+    fn dial(&mut self, addr: SocketAddr) {
+        let quic = if self.quic_addrs.contains(&addr) {
+            self.quic.clone()
+        } else {
+            None
+        };
+        let int = self.int_tx.clone();
+        tokio::spawn(async move {
+            let r = match quic {
+                Some(q) => {
+                    match tokio::time::timeout(tcp::CONNECT_TIMEOUT, q.connect(addr, None)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(NetError::Timeout { addr }),
+                    }
+                }
+                None => tcp::connect(addr).await,
+            };
+            let _ = int.send(Internal::Dialed(addr, r)).await;
+        });
+    }
+
+    fn spawn_verify(&mut self, j: VerifyJob) {
+        let (Some(st), Some(h)) = (self.storage.clone(), self.hashes.clone()) else {
+            // No metadata: cannot happen for a job, answer "bad".
+            self.t.handle_verified(Instant::now(), j.piece, false);
+            return;
+        };
+        self.verifying += 1;
+        let int = self.int_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::new();
+            let ok = st.read_piece(j.piece, &mut buf).is_ok() && h.verify(j.piece, &buf);
+            let _ = int.blocking_send(Internal::Verified(j.piece, ok));
+        });
+    }
+
+    /// Returns whether anything was drained.
+    fn drain_events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(e) = self.t.poll_event() {
+            any = true;
+            match e {
+                Event::PeerConnected { addr, conn, .. } => {
+                    let transport = self.conn_kind(conn);
+                    self.emit(TorrentEvent::PeerConnected { addr, transport });
+                }
+                Event::PieceVerified(p) => {
+                    self.resume_dirty = true;
+                    self.emit(TorrentEvent::PieceVerified(p.get()));
+                }
+                Event::PieceFailed { piece, .. } => {
+                    self.emit(TorrentEvent::PieceFailed(piece.get()))
+                }
+                Event::Complete => {
+                    if let Some(s) = &self.storage {
+                        // Creates empty files too.
+                        if let Err(e) = s.ensure_files().and_then(|_| s.flush()) {
+                            self.emit(TorrentEvent::Error(format!("flushing data: {e}")));
+                        }
+                    }
+                    self.save_resume();
+                    self.emit(TorrentEvent::Complete);
+                }
+                Event::MetadataReceived(info) => self.on_metadata(info),
+                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
+                    addr,
+                    reason: reason.to_string(),
+                }),
+                Event::Disconnect { conn, .. } => {
+                    // Dropping the sender lets the writer flush what is
+                    // queued, then close.
+                    if let Some(h) = self.conns.remove(&conn) {
+                        h.reader.abort();
+                    }
+                }
+                Event::PieceLayer {
+                    pieces_root,
+                    hashes,
+                } => self.on_piece_layer(pieces_root, &hashes),
+                Event::StorageFailed { piece, error } => {
+                    self.failed = true;
+                    self.emit(TorrentEvent::Error(format!(
+                        "piece {}: {error}",
+                        piece.get()
+                    )));
+                }
+            }
+        }
+        any
+    }
+
+    fn conn_kind(&self, conn: ConnId) -> TransportKind {
+        self.conns.get(&conn).map_or(TransportKind::Tcp, |h| h.kind)
+    }
+
+    /// Magnet metadata arrived: parse it, open storage and check data
+    /// already on disk off the async threads.
+    fn on_metadata(&mut self, info: Vec<u8>) {
+        if self.metadata_pending || self.t.metainfo().is_some() {
+            return;
+        }
+        self.metadata_pending = true;
+        let factory = self.storage_factory.clone();
+        let save_dir = self.save_dir.clone();
+        let resume_path = self.resume_path.clone();
+        let wire = self.t.info_hashes().wire_id();
+        let int = self.int_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = (|| -> Result<MetadataReady, String> {
+                let meta = Metainfo::from_info_bytes(&info, Vec::new())
+                    .map_err(|e| format!("metadata: {e}"))?;
+                let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
+                let st = super::open_storage(&factory, &save_dir, &meta, false)
+                    .map_err(|e| e.to_string())?;
+                if let Some(p) = &resume_path {
+                    // Lets a restart skip fetching the metadata again.
+                    let _ = resume::write_atomically(&p.with_extension("info"), &info);
+                }
+                let data = resume_path
+                    .as_ref()
+                    .and_then(|p| resume::load(p).ok().flatten());
+                let have = resume::restore(data.as_ref(), wire, st.as_ref(), &hashes).have;
+                Ok((Arc::new(meta), st, Arc::new(hashes), have))
+            })();
+            let _ = int.blocking_send(Internal::Metadata(Box::new(r)));
+        });
+    }
+
+    /// v2 magnets: a verified piece layer; piece checks of that file can
+    /// now use it.
+    fn on_piece_layer(&mut self, root: [u8; 32], layer: &[[u8; 32]]) {
+        if self.layered.is_none() {
+            self.layered = self.t.metainfo().map(|m| (**m).clone());
+        }
+        let Some(m) = self.layered.as_mut() else {
+            return;
+        };
+        match m
+            .add_piece_layer(root, layer)
+            .map_err(|e| e.to_string())
+            .and_then(|_| PieceHashes::new(m).map_err(|e| e.to_string()))
+        {
+            Ok(h) => self.hashes = Some(Arc::new(h)),
+            Err(e) => tracing::warn!("piece layer refused: {e}"),
+        }
+    }
+
+    fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
+        self.metadata_pending = false;
+        match r {
+            Ok((meta, st, hashes, have)) => {
+                self.storage = Some(st.clone());
+                self.hashes = Some(hashes);
+                self.t
+                    .handle_metadata(Instant::now(), meta.clone(), st, have);
+                self.emit(TorrentEvent::MetadataReceived {
+                    name: meta.info.name.clone(),
+                });
+            }
+            Err(e) => {
+                self.failed = true;
+                self.emit(TorrentEvent::Error(e));
+            }
+        }
+    }
+
+    fn save_resume(&mut self) {
+        self.resume_dirty = false;
+        self.last_save = Instant::now();
+        let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have())
+        else {
+            return;
+        };
+        // The resume file must never claim data that is not durable.
+        if let Err(e) = st.flush() {
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("flushing data: {e}")));
+            return;
+        }
+        let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
+        if let Err(e) = resume::save(path, &data) {
+            let _ = self
+                .events
+                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
+        }
+    }
+
+    fn emit(&self, e: TorrentEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn publish(&self) {
+        let s = self.t.stats();
+        let p = Progress {
+            have_pieces: s.have_pieces,
+            num_pieces: s.num_pieces,
+            downloaded: s.downloaded,
+            uploaded: s.uploaded,
+            download_rate: s.download_rate,
+            upload_rate: s.upload_rate,
+            peers: s.peers,
+            complete: s.complete,
+            paused: s.paused,
+            failed: self.failed,
+            has_metadata: self.t.metainfo().is_some(),
+        };
+        self.progress.send_if_modified(|old| {
+            if *old != p {
+                *old = p;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}

@@ -1,0 +1,816 @@
+//! The embedding API: a [`Session`] runs any number of torrents over TCP
+//! and QUIC.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), swarm::session::SessionError> {
+//! use swarm::session::{AddOptions, Session, SessionConfig};
+//! let session = Session::new(SessionConfig::default()).await?;
+//! let shared = session.share_path("zines/".as_ref(), AddOptions::default()).await?;
+//! println!("{}", shared.magnet());
+//! let got = session.add_magnet(&shared.magnet(), AddOptions::default()).await?;
+//! got.wait_complete().await?;
+//! session.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Each torrent is one tokio task (see [`driver`]) owning the protocol
+//! state machine ([`crate::proto::Torrent`]). Incoming connections on the
+//! shared listeners are routed to a torrent by the info-hash in their
+//! handshake (v1, or truncated v2). Transport choice: see [`crate::net`].
+
+mod announce;
+pub mod driver;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use piece_core::create::{create_torrent, CreateError, CreateOptions};
+use piece_core::hash::{HashesError, PieceHashes};
+use piece_core::magnet::{Magnet, MagnetError};
+use piece_core::metainfo::{Metainfo, MetainfoError};
+use piece_core::storage::{MmapStorage, OpenMode, Storage, StorageError};
+use piece_core::{Bitfield, InfoHashes};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::net::{
+    read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport,
+};
+use crate::proto::{Torrent, TorrentConfig, TransportKind};
+use crate::resume;
+use driver::{Cmd, Driver, DriverInit};
+
+/// Largest .torrent file read.
+pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
+/// Incoming connections that may be in their handshake at once.
+pub const MAX_PENDING_HANDSHAKES: usize = 64;
+/// Time an incoming connection has to send its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the storage of a torrent: `(save_dir, metainfo, existing)`.
+/// `existing` means the data must already be there (seeding). A test hook
+/// (e.g. to wrap the storage in a `FaultStorage`); the default is
+/// [`MmapStorage`].
+pub type StorageFactory =
+    Arc<dyn Fn(&Path, &Metainfo, bool) -> Result<Arc<dyn Storage>, StorageError> + Send + Sync>;
+
+/// Errors of session operations.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is larger than {MAX_TORRENT_FILE} bytes; not a .torrent file")]
+    TorrentTooLarge { path: PathBuf },
+    #[error("invalid torrent: {0}")]
+    Metainfo(#[from] MetainfoError),
+    #[error("invalid magnet link: {0}")]
+    Magnet(#[from] MagnetError),
+    #[error("creating the torrent: {0}")]
+    Create(#[from] CreateError),
+    #[error("torrent hashes: {0}")]
+    Hashes(#[from] HashesError),
+    #[error("opening the data: {0}")]
+    Storage(#[from] StorageError),
+    #[error("this torrent is already in the session")]
+    Duplicate,
+    #[error("the torrent stopped: {0}")]
+    Failed(String),
+    #[error("the session or torrent is shut down")]
+    Closed,
+}
+
+/// Session settings.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// TCP listen address; `None` disables incoming TCP.
+    pub listen_tcp: Option<SocketAddr>,
+    /// QUIC (UDP) listen address; `None` disables QUIC entirely.
+    pub listen_quic: Option<SocketAddr>,
+    /// Default folder for downloads.
+    pub download_dir: PathBuf,
+    /// Where resume files go; `None`: no resume files.
+    pub state_dir: Option<PathBuf>,
+    /// Most peer connections per torrent.
+    pub max_peers: usize,
+    /// Protocol tunables (its `max_peers` is replaced by the one above).
+    pub torrent: TorrentConfig,
+}
+
+impl Default for SessionConfig {
+    /// Ephemeral ports on every interface, downloads in the current folder.
+    fn default() -> Self {
+        SessionConfig {
+            listen_tcp: Some(SocketAddr::from(([0, 0, 0, 0], 0))),
+            listen_quic: Some(SocketAddr::from(([0, 0, 0, 0], 0))),
+            download_dir: PathBuf::from("."),
+            state_dir: None,
+            max_peers: 50,
+            torrent: TorrentConfig::default(),
+        }
+    }
+}
+
+/// Per-torrent options.
+#[derive(Clone, Default)]
+pub struct AddOptions {
+    /// Where the data goes (default: the session's download folder). The
+    /// torrent's files are at `save_dir/<their path>`.
+    pub save_dir: Option<PathBuf>,
+    /// The data is already there: open it read-mostly, never create files.
+    pub seed: bool,
+    /// Peers to dial right away.
+    pub peers: Vec<PeerAddr>,
+    /// Storage hook (tests); default [`MmapStorage`].
+    pub storage: Option<StorageFactory>,
+    /// Start paused.
+    pub paused: bool,
+    /// HTTP trackers to announce to, besides those of the torrent or
+    /// magnet link (for [`Session::share_path`]: written into the torrent).
+    pub trackers: Vec<String>,
+}
+
+/// What happens to a torrent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TorrentEvent {
+    PeerConnected {
+        addr: SocketAddr,
+        transport: TransportKind,
+    },
+    PieceVerified(u32),
+    PieceFailed(u32),
+    /// Magnet: the metadata arrived; downloading starts.
+    MetadataReceived {
+        name: String,
+    },
+    /// Every piece is verified and flushed.
+    Complete,
+    PeerBanned {
+        addr: SocketAddr,
+        reason: String,
+    },
+    /// Something failed (disk full, unreadable data...). A storage error
+    /// pauses the torrent.
+    Error(String),
+}
+
+/// A snapshot of a torrent's progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub have_pieces: u32,
+    pub num_pieces: u32,
+    /// Payload bytes received this session (including wasted).
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub peers: usize,
+    pub complete: bool,
+    pub paused: bool,
+    /// A storage error stopped the torrent.
+    pub failed: bool,
+    pub has_metadata: bool,
+}
+
+type Registry = Arc<Mutex<HashMap<[u8; 20], mpsc::Sender<Cmd>>>>;
+
+/// A running set of torrents sharing listeners.
+pub struct Session {
+    cfg: SessionConfig,
+    peer_id: [u8; 20],
+    registry: Registry,
+    quic: Option<QuicEndpoint>,
+    tcp_addr: Option<SocketAddr>,
+    quic_addr: Option<SocketAddr>,
+    acceptors: Vec<JoinHandle<()>>,
+    torrents: Mutex<Vec<TorrentHandle>>,
+    lan: LanSlot,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn new_peer_id() -> [u8; 20] {
+    use rand::Rng;
+    let mut id = *b"-SW0010-000000000000";
+    let mut r = rand::thread_rng();
+    for b in &mut id[8..] {
+        *b = r.sample(rand::distributions::Alphanumeric);
+    }
+    id
+}
+
+/// The LAN catalogue responder, once set with [`Session::serve_lan_catalogue`].
+type LanSlot = Arc<std::sync::OnceLock<Arc<crate::discovery::presence::Presence>>>;
+
+async fn route(registry: Registry, lan: LanSlot, mut conn: PeerConn) {
+    let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else {
+        return;
+    };
+    if hs.info_hash == crate::discovery::catalogue::CATALOGUE_HASH {
+        if let Some(p) = lan.get() {
+            let peer_id: [u8; 20] = rand::random();
+            let serve = p.serve_catalogue(&mut conn.writer, &peer_id);
+            let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, serve).await;
+        }
+        return;
+    }
+    let tx = lock(&registry).get(&hs.info_hash).cloned();
+    if let Some(tx) = tx {
+        // A full command queue means a busy torrent: refuse the peer.
+        let _ = tx.try_send(Cmd::Incoming(conn, hs));
+    }
+}
+
+pub(crate) fn open_storage(
+    factory: &Option<StorageFactory>,
+    save_dir: &Path,
+    meta: &Metainfo,
+    existing: bool,
+) -> Result<Arc<dyn Storage>, StorageError> {
+    match factory {
+        Some(f) => f(save_dir, meta, existing),
+        None => {
+            let mode = if existing {
+                OpenMode::Existing
+            } else {
+                OpenMode::Create
+            };
+            let s = MmapStorage::open(save_dir, meta.info.layout.clone(), mode)?;
+            if existing {
+                s.ensure_files()?;
+            }
+            Ok(Arc::new(s))
+        }
+    }
+}
+
+impl Session {
+    /// Starts the listeners.
+    pub async fn new(cfg: SessionConfig) -> Result<Session, SessionError> {
+        let registry: Registry = Arc::default();
+        let lan: LanSlot = Arc::default();
+        let gate = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+        let mut acceptors = Vec::new();
+        let mut tcp_addr = None;
+        if let Some(a) = cfg.listen_tcp {
+            let l = TcpTransport::bind(a).await?;
+            tcp_addr = Some(l.local_addr()?);
+            let (reg, gate, lan) = (registry.clone(), gate.clone(), lan.clone());
+            acceptors.push(tokio::spawn(async move {
+                loop {
+                    let Ok(c) = l.accept().await else {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue;
+                    };
+                    let (reg, lan) = (reg.clone(), lan.clone());
+                    tokio::spawn(async move {
+                        route(reg, lan, c).await;
+                        drop(permit);
+                    });
+                }
+            }));
+        }
+        let mut quic = None;
+        let mut quic_addr = None;
+        if let Some(a) = cfg.listen_quic {
+            let id = Arc::new(Identity::generate().map_err(NetError::from)?);
+            let q = QuicEndpoint::bind(a, id)?;
+            quic_addr = Some(q.local_addr()?);
+            let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
+            acceptors.push(tokio::spawn(async move {
+                while let Some(incoming) = q2.accept().await {
+                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                        continue; // dropping it refuses the connection
+                    };
+                    let (reg, lan) = (reg.clone(), lan.clone());
+                    tokio::spawn(async move {
+                        if let Ok(Ok(c)) =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.accept()).await
+                        {
+                            route(reg, lan, c).await;
+                        }
+                        drop(permit);
+                    });
+                }
+            }));
+            quic = Some(q);
+        }
+        Ok(Session {
+            cfg,
+            peer_id: new_peer_id(),
+            registry,
+            quic,
+            tcp_addr,
+            quic_addr,
+            acceptors,
+            torrents: Mutex::new(Vec::new()),
+            lan,
+        })
+    }
+
+    /// Answer LAN catalogue requests (handshakes for
+    /// [`crate::discovery::catalogue::CATALOGUE_HASH`]) from `presence`.
+    /// Only the first call has an effect.
+    pub fn serve_lan_catalogue(&self, presence: Arc<crate::discovery::presence::Presence>) {
+        let _ = self.lan.set(presence);
+    }
+
+    /// The bound TCP address, if listening.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+    /// The bound QUIC address, if listening.
+    pub fn quic_addr(&self) -> Option<SocketAddr> {
+        self.quic_addr
+    }
+    /// Our QUIC certificate fingerprint.
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.quic.as_ref().map(|q| q.fingerprint())
+    }
+
+    /// Adds a .torrent file.
+    pub async fn add_torrent_file(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let bytes = read_torrent_file(path)?;
+        self.add_torrent_bytes(&bytes, opts).await
+    }
+
+    /// Adds a torrent from the bytes of a .torrent file. With
+    /// `opts.seed` the data must be present; either way data already on
+    /// disk is checked (using resume data when it is still valid).
+    pub async fn add_torrent_bytes(
+        &self,
+        bytes: &[u8],
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let meta = Metainfo::from_bytes(bytes)?;
+        self.add_meta(meta, None, opts).await
+    }
+
+    /// Adds a magnet link; the metadata is fetched from peers (BEP 9).
+    /// Peers in the link (`x.pe`) are dialled over TCP.
+    pub async fn add_magnet(
+        &self,
+        link: &str,
+        mut opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let m = Magnet::parse(link)?;
+        let hashes = InfoHashes { v1: m.v1, v2: m.v2 };
+        for p in &m.peers {
+            if let Ok(a) = p.parse::<PeerAddr>() {
+                opts.peers.push(a);
+            }
+        }
+        let wire = hashes.wire_id();
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
+        // Metadata saved by an earlier run (checked against the info-hash).
+        if let Some(info) = resume_path
+            .as_ref()
+            .and_then(|p| std::fs::read(p.with_extension("info")).ok())
+        {
+            if let Ok(meta) = Metainfo::from_info_bytes(&info, tiers(&m.trackers)) {
+                if meta.info_hashes.matches_wire_id(&wire)
+                    && (m.v1.is_none() || meta.info_hashes.v1 == m.v1)
+                {
+                    return self.add_meta(meta, None, opts).await;
+                }
+            }
+        }
+        let torrent = Torrent::new(
+            self.torrent_cfg(),
+            hashes,
+            None,
+            None,
+            Bitfield::new(0),
+            self.peer_id,
+            Instant::now(),
+        );
+        let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
+        let mut trackers = m.trackers.clone();
+        trackers.extend(opts.trackers.iter().cloned());
+        let announce = (trackers, u64::from(piece_core::BLOCK_SIZE));
+        self.start(
+            torrent,
+            hashes,
+            name,
+            link.to_string(),
+            save_dir,
+            resume_path,
+            None,
+            None,
+            announce,
+            opts,
+        )
+    }
+
+    /// Shares a file or folder in place: makes a hybrid (v1 + v2) torrent
+    /// of it and seeds it. The returned handle's [`TorrentHandle::torrent_bytes`]
+    /// holds the .torrent.
+    pub async fn share_path(
+        &self,
+        path: &Path,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let p = path.to_path_buf();
+        let copts = CreateOptions {
+            trackers: opts.trackers.clone(),
+            ..Default::default()
+        };
+        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &copts, None))
+            .await
+            .map_err(|e| SessionError::Failed(e.to_string()))??;
+        let meta = Metainfo::from_bytes(&created.bytes)?;
+        let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parent = abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let opts = AddOptions {
+            save_dir: Some(parent),
+            seed: true,
+            ..opts
+        };
+        // We just hashed every piece.
+        let have = Bitfield::full(meta.info.lengths.num_pieces());
+        self.add_meta(meta, Some((have, created.bytes)), opts).await
+    }
+
+    async fn add_meta(
+        &self,
+        meta: Metainfo,
+        known: Option<(Bitfield, Vec<u8>)>,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let wire = meta.info_hashes.wire_id();
+        if lock(&self.registry).contains_key(&wire) {
+            return Err(SessionError::Duplicate);
+        }
+        let save_dir = opts
+            .save_dir
+            .clone()
+            .unwrap_or_else(|| self.cfg.download_dir.clone());
+        let resume_path = self
+            .cfg
+            .state_dir
+            .as_ref()
+            .map(|d| resume::path_for(d, wire));
+        let hashes = Arc::new(PieceHashes::new(&meta)?);
+        let storage = open_storage(&opts.storage, &save_dir, &meta, opts.seed)?;
+        let (have, torrent_bytes) = match known {
+            Some((have, bytes)) => (have, Some(bytes)),
+            None => {
+                let data = match &resume_path {
+                    Some(p) => resume::load(p).unwrap_or_else(|e| {
+                        tracing::warn!("ignoring resume data: {e}");
+                        None
+                    }),
+                    None => None,
+                };
+                let (st, h) = (storage.clone(), hashes.clone());
+                let r = tokio::task::spawn_blocking(move || {
+                    resume::restore(data.as_ref(), wire, st.as_ref(), &h)
+                })
+                .await
+                .map_err(|e| SessionError::Failed(e.to_string()))?;
+                (r.have, None)
+            }
+        };
+        let info_hashes = meta.info_hashes;
+        let magnet = meta.magnet();
+        let name = meta.info.name.clone();
+        let mut trackers: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
+        for t in &opts.trackers {
+            if !trackers.contains(t) {
+                trackers.push(t.clone());
+            }
+        }
+        let announce = (trackers, u64::from(meta.info.piece_length));
+        let meta = Arc::new(meta);
+        let torrent = Torrent::new(
+            self.torrent_cfg(),
+            info_hashes,
+            Some(meta),
+            Some(storage.clone()),
+            have,
+            self.peer_id,
+            Instant::now(),
+        );
+        let h = self.start(
+            torrent,
+            info_hashes,
+            name,
+            magnet,
+            save_dir,
+            resume_path,
+            Some((storage, hashes)),
+            torrent_bytes,
+            announce,
+            opts,
+        )?;
+        Ok(h)
+    }
+
+    fn torrent_cfg(&self) -> TorrentConfig {
+        TorrentConfig {
+            max_peers: self.cfg.max_peers,
+            ..self.cfg.torrent.clone()
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        torrent: Torrent,
+        info_hashes: InfoHashes,
+        name: String,
+        magnet: String,
+        save_dir: PathBuf,
+        resume_path: Option<PathBuf>,
+        data: Option<(Arc<dyn Storage>, Arc<PieceHashes>)>,
+        torrent_bytes: Option<Vec<u8>>,
+        (trackers, piece_len): (Vec<String>, u64),
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (ev_tx, _) = broadcast::channel(1024);
+        let st = torrent.stats();
+        let (pr_tx, pr_rx) = watch::channel(Progress {
+            have_pieces: st.have_pieces,
+            num_pieces: st.num_pieces,
+            complete: st.complete,
+            has_metadata: torrent.metainfo().is_some(),
+            ..Default::default()
+        });
+        {
+            let mut reg = lock(&self.registry);
+            let ids: Vec<[u8; 20]> = [
+                info_hashes.v1.map(|h| h.0),
+                info_hashes.v2.map(|h| h.truncated()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if ids.iter().any(|i| reg.contains_key(i)) {
+                return Err(SessionError::Duplicate);
+            }
+            for i in ids {
+                reg.insert(i, cmd_tx.clone());
+            }
+        }
+        let (storage, hashes) = match data {
+            Some((s, h)) => (Some(s), Some(h)),
+            None => (None, None),
+        };
+        let driver = Driver::new(DriverInit {
+            torrent,
+            hashes,
+            storage,
+            save_dir,
+            resume_path,
+            quic: self.quic.clone(),
+            storage_factory: opts.storage.clone(),
+            events: ev_tx.clone(),
+            progress: pr_tx,
+            cmds: cmd_rx,
+        });
+        let task = tokio::spawn(driver.run());
+        if opts.paused {
+            let _ = cmd_tx.try_send(Cmd::Pause);
+        }
+        for p in &opts.peers {
+            let _ = cmd_tx.try_send(Cmd::AddPeer(*p));
+        }
+        let announcer = match (self.tcp_addr, trackers.is_empty()) {
+            (Some(a), false) => Some(announce::Announcer::start(
+                trackers,
+                info_hashes.wire_id(),
+                self.peer_id,
+                a.port(),
+                piece_len,
+                pr_rx.clone(),
+                cmd_tx.clone(),
+            )),
+            _ => None,
+        };
+        let h = TorrentHandle {
+            inner: Arc::new(HandleInner {
+                cmd: cmd_tx,
+                events: ev_tx,
+                progress: pr_rx,
+                info_hashes,
+                name,
+                magnet,
+                torrent_bytes,
+                registry: self.registry.clone(),
+                task: Mutex::new(Some(task)),
+                announcer: Mutex::new(announcer),
+                piece_len,
+            }),
+        };
+        lock(&self.torrents).push(h.clone());
+        Ok(h)
+    }
+
+    /// The torrents in the session.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        lock(&self.torrents).clone()
+    }
+
+    /// Stops every torrent (saving resume data) and the listeners.
+    pub async fn shutdown(self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
+        let ts: Vec<TorrentHandle> = lock(&self.torrents).drain(..).collect();
+        for t in ts {
+            t.remove().await;
+        }
+        if let Some(q) = &self.quic {
+            q.close();
+        }
+    }
+}
+
+/// Magnet trackers as one tier (none if there are none).
+fn tiers(trackers: &[String]) -> Vec<Vec<String>> {
+    if trackers.is_empty() {
+        Vec::new()
+    } else {
+        vec![trackers.to_vec()]
+    }
+}
+
+impl Drop for Session {
+    /// Stops accepting connections. Torrents keep running until their
+    /// handles are removed; call [`Session::shutdown`] to save resume data.
+    fn drop(&mut self) {
+        for a in &self.acceptors {
+            a.abort();
+        }
+    }
+}
+
+fn read_torrent_file(path: &Path) -> Result<Vec<u8>, SessionError> {
+    let io = |source| SessionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_TORRENT_FILE {
+        return Err(SessionError::TorrentTooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+struct HandleInner {
+    cmd: mpsc::Sender<Cmd>,
+    events: broadcast::Sender<TorrentEvent>,
+    progress: watch::Receiver<Progress>,
+    info_hashes: InfoHashes,
+    name: String,
+    magnet: String,
+    torrent_bytes: Option<Vec<u8>>,
+    registry: Registry,
+    task: Mutex<Option<JoinHandle<()>>>,
+    announcer: Mutex<Option<announce::Announcer>>,
+    piece_len: u64,
+}
+
+/// A torrent in a [`Session`]. Cheap to clone.
+#[derive(Clone)]
+pub struct TorrentHandle {
+    inner: Arc<HandleInner>,
+}
+
+impl std::fmt::Debug for TorrentHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorrentHandle")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TorrentHandle {
+    /// Events from now on. A receiver that falls more than 1024 events
+    /// behind skips the oldest (`RecvError::Lagged`).
+    pub fn events(&self) -> broadcast::Receiver<TorrentEvent> {
+        self.inner.events.subscribe()
+    }
+    /// The latest progress snapshot.
+    pub fn progress(&self) -> Progress {
+        self.inner.progress.borrow().clone()
+    }
+    /// A receiver that changes with progress.
+    pub fn progress_watch(&self) -> watch::Receiver<Progress> {
+        self.inner.progress.clone()
+    }
+    /// Waits until every piece is verified; fails if the torrent stops on
+    /// an error or is removed.
+    pub async fn wait_complete(&self) -> Result<(), SessionError> {
+        let mut w = self.inner.progress.clone();
+        let mut ev = self.events();
+        loop {
+            {
+                let p = w.borrow_and_update();
+                if p.complete {
+                    return Ok(());
+                }
+                if p.failed {
+                    return Err(SessionError::Failed(
+                        last_error(&mut ev).unwrap_or_else(|| "storage error".into()),
+                    ));
+                }
+            }
+            if w.changed().await.is_err() {
+                return Err(SessionError::Closed);
+            }
+        }
+    }
+    /// Closes every connection and stops until [`TorrentHandle::resume`].
+    pub async fn pause(&self) {
+        let _ = self.inner.cmd.send(Cmd::Pause).await;
+    }
+    /// Restarts a paused (or failed) torrent.
+    pub async fn resume(&self) {
+        let _ = self.inner.cmd.send(Cmd::Resume).await;
+    }
+    /// Adds a peer to dial.
+    pub async fn add_peer(&self, addr: PeerAddr) {
+        let _ = self.inner.cmd.send(Cmd::AddPeer(addr)).await;
+    }
+    /// Stops the torrent (saving resume data) and removes it from the
+    /// session's routing. Data stays on disk.
+    pub async fn remove(&self) {
+        let announcer = lock(&self.inner.announcer).take();
+        if let Some(a) = announcer {
+            a.stop(self.inner.piece_len).await;
+        }
+        {
+            let mut reg = lock(&self.inner.registry);
+            reg.retain(|_, tx| !tx.same_channel(&self.inner.cmd));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.inner.cmd.send(Cmd::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let task = lock(&self.inner.task).take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+    }
+    /// A magnet link for the torrent.
+    pub fn magnet(&self) -> String {
+        self.inner.magnet.clone()
+    }
+    /// The torrent's info-hashes.
+    pub fn info_hashes(&self) -> InfoHashes {
+        self.inner.info_hashes
+    }
+    /// The torrent's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// For [`Session::share_path`]: the .torrent file made.
+    pub fn torrent_bytes(&self) -> Option<&[u8]> {
+        self.inner.torrent_bytes.as_deref()
+    }
+}
+
+fn last_error(ev: &mut broadcast::Receiver<TorrentEvent>) -> Option<String> {
+    let mut last = None;
+    while let Ok(e) = ev.try_recv() {
+        if let TorrentEvent::Error(s) = e {
+            last = Some(s);
+        }
+    }
+    last
+}

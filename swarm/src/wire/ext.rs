@@ -1,0 +1,307 @@
+//! BEP 10 extension protocol handshake.
+//!
+//! # Wire format
+//!
+//! Sent as `Message::Extended { id: 0, payload }` where `payload` is one
+//! bencoded dictionary, for example
+//!
+//! ```text
+//! d1:md11:ut_metadatai3e6:ut_pexi1ee13:metadata_sizei31235e1:pi6881e
+//!  4:reqqi250e11:upload_onlyi1e1:v13:swarm 0.1.0 6:yourip4:<4 bytes>e
+//! ```
+//!
+//! - `m`: extension name → the id the *sender* wants to receive that
+//!   extension's messages with; id 0 means "disabled".
+//! - `metadata_size` (BEP 9): size of the info dictionary in bytes.
+//! - `p`: listen port; `v`: client name; `reqq`: request queue depth;
+//!   `yourip`: our address as the peer sees it (4 or 16 bytes);
+//!   `upload_only` (BEP 21): the peer is a seed/partial seed not downloading.
+//!
+//! Unknown keys are ignored, and so are known keys with values of the wrong
+//! type or out of range (clients disagree in details). Keys must be sorted
+//! (bencode canonical form, enforced by the bendy decoder).
+
+use std::collections::BTreeMap;
+
+use bendy::decoding::Object;
+
+use super::benc;
+
+/// Largest extension handshake payload we parse.
+pub const MAX_EXT_HANDSHAKE_LEN: usize = 64 * 1024;
+/// Most entries we keep from the `m` dictionary.
+pub const MAX_EXTENSIONS: usize = 64;
+/// Longest extension name we keep (longer ones are skipped).
+pub const MAX_EXTENSION_NAME: usize = 64;
+/// Longest client name (`v`) we keep, in bytes; longer ones are cut.
+pub const MAX_CLIENT_NAME: usize = 128;
+
+/// Name of the BEP 9 metadata extension in `m`.
+pub const UT_METADATA: &str = "ut_metadata";
+
+/// The BEP 10 handshake dictionary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtHandshake {
+    /// Extension name → message id to use when sending it to this peer
+    /// (0 = disabled). At most [`MAX_EXTENSIONS`] entries.
+    pub m: BTreeMap<String, u8>,
+    /// BEP 9 size of the info dictionary.
+    pub metadata_size: Option<u32>,
+    /// Client name and version.
+    pub v: Option<String>,
+    /// Number of outstanding requests the peer accepts.
+    pub reqq: Option<u32>,
+    /// The peer's listen port.
+    pub p: Option<u16>,
+    /// Our IP as the peer sees it: 4 (IPv4) or 16 (IPv6) bytes.
+    pub yourip: Option<Vec<u8>>,
+    /// BEP 21: the peer does not download.
+    pub upload_only: bool,
+}
+
+/// Why an extension handshake could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtError {
+    /// Payload larger than [`MAX_EXT_HANDSHAKE_LEN`].
+    #[error("extension handshake of {len} bytes exceeds the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    /// Not valid bencode, or not a dictionary.
+    #[error("extension handshake is not a valid bencoded dictionary: {0}")]
+    Bencode(String),
+    /// The `m` dictionary has more than [`MAX_EXTENSIONS`] entries.
+    #[error("extension handshake lists more than {max} extensions")]
+    TooManyExtensions { max: usize },
+}
+
+impl ExtHandshake {
+    /// The id the peer wants for extension `name`, if enabled (non-zero).
+    pub fn id_of(&self, name: &str) -> Option<u8> {
+        self.m.get(name).copied().filter(|&id| id != 0)
+    }
+
+    /// Bencode this handshake (canonical: sorted keys, absent fields omitted).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Vec::with_capacity(128);
+        o.push(b'd');
+        benc::put_bytes(&mut o, b"m");
+        o.push(b'd');
+        for (name, id) in &self.m {
+            benc::put_bytes(&mut o, name.as_bytes());
+            benc::put_int(&mut o, *id as i64);
+        }
+        o.push(b'e');
+        if let Some(s) = self.metadata_size {
+            benc::put_bytes(&mut o, b"metadata_size");
+            benc::put_int(&mut o, s as i64);
+        }
+        if let Some(p) = self.p {
+            benc::put_bytes(&mut o, b"p");
+            benc::put_int(&mut o, p as i64);
+        }
+        if let Some(q) = self.reqq {
+            benc::put_bytes(&mut o, b"reqq");
+            benc::put_int(&mut o, q as i64);
+        }
+        if self.upload_only {
+            benc::put_bytes(&mut o, b"upload_only");
+            benc::put_int(&mut o, 1);
+        }
+        if let Some(v) = &self.v {
+            benc::put_bytes(&mut o, b"v");
+            benc::put_bytes(&mut o, v.as_bytes());
+        }
+        if let Some(ip) = &self.yourip {
+            benc::put_bytes(&mut o, b"yourip");
+            benc::put_bytes(&mut o, ip);
+        }
+        o.push(b'e');
+        o
+    }
+
+    /// Parse a handshake payload (the bytes after the extended id 0).
+    pub fn decode(buf: &[u8]) -> Result<ExtHandshake, ExtError> {
+        if buf.len() > MAX_EXT_HANDSHAKE_LEN {
+            return Err(ExtError::TooLarge {
+                len: buf.len(),
+                max: MAX_EXT_HANDSHAKE_LEN,
+            });
+        }
+        let bad = |e: bendy::decoding::Error| ExtError::Bencode(e.to_string());
+        let mut dec = benc::decoder(buf);
+        let mut dict = match dec.next_object().map_err(bad)? {
+            Some(Object::Dict(d)) => d,
+            _ => return Err(ExtError::Bencode("not a dictionary".into())),
+        };
+        let mut hs = ExtHandshake::default();
+        while let Some((key, val)) = dict.next_pair().map_err(bad)? {
+            match key {
+                b"m" => {
+                    if let Object::Dict(mut m) = val {
+                        while let Some((name, id)) = m.next_pair().map_err(bad)? {
+                            let id = benc::int(id).and_then(|i| u8::try_from(i).ok());
+                            let name = std::str::from_utf8(name).ok();
+                            if let (Some(name), Some(id)) = (name, id) {
+                                if name.len() > MAX_EXTENSION_NAME {
+                                    continue;
+                                }
+                                if hs.m.len() >= MAX_EXTENSIONS {
+                                    return Err(ExtError::TooManyExtensions {
+                                        max: MAX_EXTENSIONS,
+                                    });
+                                }
+                                hs.m.insert(name.to_owned(), id);
+                            }
+                        }
+                    }
+                }
+                b"metadata_size" => {
+                    hs.metadata_size = benc::int(val).and_then(|i| u32::try_from(i).ok())
+                }
+                b"p" => {
+                    hs.p = benc::int(val)
+                        .and_then(|i| u16::try_from(i).ok())
+                        .filter(|&p| p != 0)
+                }
+                b"reqq" => hs.reqq = benc::int(val).and_then(|i| u32::try_from(i).ok()),
+                b"upload_only" => hs.upload_only = benc::int(val).is_some_and(|i| i != 0),
+                b"v" => {
+                    hs.v = benc::bytes(val).map(|b| {
+                        let b = &b[..b.len().min(MAX_CLIENT_NAME)];
+                        let mut v = String::from_utf8_lossy(b).into_owned();
+                        // Replacement characters can make it longer again.
+                        let mut cut = v.len().min(MAX_CLIENT_NAME);
+                        while !v.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        v.truncate(cut);
+                        v
+                    })
+                }
+                b"yourip" => {
+                    hs.yourip = benc::bytes(val)
+                        .filter(|b| b.len() == 4 || b.len() == 16)
+                        .map(<[u8]>::to_vec)
+                }
+                // Unknown keys: dropping `val` skips (and validates) it.
+                _ => {}
+            }
+        }
+        Ok(hs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> ExtHandshake {
+        let mut m = BTreeMap::new();
+        m.insert("ut_metadata".to_string(), 3);
+        m.insert("ut_pex".to_string(), 1);
+        ExtHandshake {
+            m,
+            metadata_size: Some(31235),
+            v: Some("swarm 0.1.0".into()),
+            reqq: Some(250),
+            p: Some(6881),
+            yourip: Some(vec![127, 0, 0, 1]),
+            upload_only: true,
+        }
+    }
+
+    #[test]
+    fn exact_bytes() {
+        let want: &[u8] = b"d1:md11:ut_metadatai3e6:ut_pexi1ee13:metadata_sizei31235e\
+1:pi6881e4:reqqi250e11:upload_onlyi1e1:v11:swarm 0.1.06:yourip4:\x7f\x00\x00\x01e";
+        assert_eq!(full().encode(), want);
+        assert_eq!(ExtHandshake::decode(want).unwrap(), full());
+        assert_eq!(ExtHandshake::default().encode(), b"d1:mdee");
+        assert_eq!(
+            ExtHandshake::decode(b"d1:mdee").unwrap(),
+            ExtHandshake::default()
+        );
+    }
+
+    #[test]
+    fn bep10_example_and_unknown_keys() {
+        // From BEP 10 (with an unknown nested key and a libtorrent-style
+        // "complete_ago").
+        let b = b"d12:complete_agoi-1e1:md11:LT_metadatai1e7:ut_holei0e6:ut_pexi2ee\
+1:pi6881e1:v13:\xc2\xb5Torrent 1.2e";
+        let hs = ExtHandshake::decode(b).unwrap();
+        assert_eq!(hs.p, Some(6881));
+        assert_eq!(hs.v.as_deref(), Some("µTorrent 1.2"));
+        assert_eq!(hs.id_of("ut_pex"), Some(2));
+        assert_eq!(hs.id_of("LT_metadata"), Some(1));
+        assert_eq!(hs.id_of("ut_hole"), None, "id 0 = disabled");
+        assert_eq!(hs.m.get("ut_hole"), Some(&0));
+        assert_eq!(hs.metadata_size, None);
+        assert!(!hs.upload_only);
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_ignored() {
+        let b = b"d1:md1:ai300e1:bi-1e1:c3:xyz1:di7ee13:metadata_sizei-5e1:pi70000e\
+4:reqq3:abc6:yourip3:abce";
+        let hs = ExtHandshake::decode(b).unwrap();
+        assert_eq!(hs.m.len(), 1);
+        assert_eq!(hs.m.get("d"), Some(&7));
+        assert_eq!(hs.metadata_size, None);
+        assert_eq!(hs.p, None);
+        assert_eq!(hs.reqq, None);
+        assert_eq!(hs.yourip, None);
+    }
+
+    #[test]
+    fn malformed_rejected() {
+        for b in [
+            &b""[..],
+            b"le",
+            b"i1e",
+            b"d1:m",
+            b"d1:mde",
+            b"d1:pi1e1:mdee", // unsorted keys
+            b"d1:mdi1ei2eee",
+        ] {
+            assert!(
+                matches!(ExtHandshake::decode(b), Err(ExtError::Bencode(_))),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        let deep = format!("d1:x{}{}e", "l".repeat(100), "e".repeat(100));
+        assert!(ExtHandshake::decode(deep.as_bytes()).is_err());
+        let big = vec![b'd'; MAX_EXT_HANDSHAKE_LEN + 1];
+        assert!(matches!(
+            ExtHandshake::decode(&big),
+            Err(ExtError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn client_name_bounded_and_stable() {
+        let mut b = b"d1:mde1:v200:".to_vec();
+        b.extend(std::iter::repeat_n(0xffu8, 200));
+        b.push(b'e');
+        let hs = ExtHandshake::decode(&b).unwrap();
+        let v = hs.v.clone().unwrap();
+        assert!(v.len() <= MAX_CLIENT_NAME && v.starts_with('\u{fffd}'));
+        assert_eq!(ExtHandshake::decode(&hs.encode()).unwrap(), hs);
+    }
+
+    #[test]
+    fn too_many_extensions() {
+        let mut hs = ExtHandshake::default();
+        for i in 0..=MAX_EXTENSIONS {
+            hs.m.insert(format!("ext{i:03}"), 1);
+        }
+        assert_eq!(
+            ExtHandshake::decode(&hs.encode()),
+            Err(ExtError::TooManyExtensions {
+                max: MAX_EXTENSIONS
+            })
+        );
+        hs.m.pop_last();
+        assert_eq!(ExtHandshake::decode(&hs.encode()).unwrap(), hs);
+    }
+}
