@@ -40,7 +40,10 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, u64, u64) {
 
 fn bench(c: &mut Criterion) {
     let (_tmp, single, dir, single_len, dir_len) = setup();
-    for (label, path, len) in [("file64MiB", &single, single_len), ("folder400", &dir, dir_len)] {
+    for (label, path, len) in [
+        ("file64MiB", &single, single_len),
+        ("folder400", &dir, dir_len),
+    ] {
         let mut g = c.benchmark_group(format!("create/{label}"));
         g.sample_size(10);
         g.throughput(Throughput::Bytes(len));

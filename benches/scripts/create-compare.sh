@@ -18,7 +18,7 @@ NPROC=$(nproc)
 
 t() { # label cmd...
   local s e
-  s=$(date +%s.%N); "${@:2}" >/dev/null 2>&1; e=$(date +%s.%N)
+  s=$(date +%s.%N); "${@:2}" >/dev/null 2>&1 || echo "  ($1 failed)"; e=$(date +%s.%N)
   printf '%-28s %6.2f s\n' "$1" "$(echo "$e - $s" | bc)"
 }
 
@@ -27,12 +27,12 @@ for set in big lib; do
   [ -e "$src" ] || { echo "missing $src (run make-content.sh)"; continue; }
   find "$src" -type f -exec cat {} + >/dev/null   # warm the page cache
   echo "== $set: $src (piece 2^$lg)"
-  t "swarm v1"          "$SWARM_CREATE" "$src" "$OUT/s-v1.torrent" v1 $((1 << lg))
-  t "mktorrent v1 -t$NPROC" mktorrent -t "$NPROC" -l $lg -o "$OUT/mk.torrent" "$src"
-  t "libtorrent v1"     /usr/bin/python3 "$LT" create "$src" "$OUT/lt-v1.torrent" v1 $((1 << lg))
-  t "swarm hybrid"      "$SWARM_CREATE" "$src" "$OUT/s-hy.torrent" hybrid $((1 << lg))
-  t "libtorrent hybrid" /usr/bin/python3 "$LT" create "$src" "$OUT/lt-hy.torrent" hybrid $((1 << lg))
-  t "swarm v2"          "$SWARM_CREATE" "$src" "$OUT/s-v2.torrent" v2 $((1 << lg))
-  t "libtorrent v2"     /usr/bin/python3 "$LT" create "$src" "$OUT/lt-v2.torrent" v2 $((1 << lg))
+  t "swarm v1"          "$SWARM_CREATE" "$src" "$OUT/$set-s-v1.torrent" v1 $((1 << lg))
+  t "mktorrent v1 -t$NPROC" mktorrent -t "$NPROC" -l $lg -o "$OUT/$set-mk.torrent" "$src"
+  t "libtorrent v1"     /usr/bin/python3 "$LT" create "$src" "$OUT/$set-lt-v1.torrent" v1 $((1 << lg))
+  t "swarm hybrid"      "$SWARM_CREATE" "$src" "$OUT/$set-s-hy.torrent" hybrid $((1 << lg))
+  t "libtorrent hybrid" /usr/bin/python3 "$LT" create "$src" "$OUT/$set-lt-hy.torrent" hybrid $((1 << lg))
+  t "swarm v2"          "$SWARM_CREATE" "$src" "$OUT/$set-s-v2.torrent" v2 $((1 << lg))
+  t "libtorrent v2"     /usr/bin/python3 "$LT" create "$src" "$OUT/$set-lt-v2.torrent" v2 $((1 << lg))
 done
 rm -rf "$OUT"

@@ -318,7 +318,9 @@ fn hash_pieces(
     let n = lengths.num_pieces();
     let pl = lengths.piece_length();
     let total = lengths.total();
-    let chunk = ((16u32 << 20) / pl).max(1);
+    // Runs of ~2 MiB: large sequential reads that still fit in cache for
+    // the hashing pass right after (measured faster than 16 MiB runs).
+    let chunk = ((2u32 << 20) / pl).max(1);
     let threads = threads.min(n.div_ceil(chunk).max(1) as usize);
     let next = AtomicU32::new(0);
     let done = AtomicU64::new(0);
@@ -460,7 +462,10 @@ fn file_v2(plan: &Plan, pieces: &[PieceOut]) -> Vec<FileV2> {
                 layer: None,
             });
         } else {
-            let layer: Vec<Hash32> = pieces[first..first + count].iter().map(|p| p.node).collect();
+            let layer: Vec<Hash32> = pieces[first..first + count]
+                .iter()
+                .map(|p| p.node)
+                .collect();
             let root = merkle::piece_layer_root(&layer, pl as u32);
             out.push(FileV2 {
                 root: Some(root),

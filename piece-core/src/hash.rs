@@ -380,7 +380,10 @@ mod tests {
         for len in [1usize, 16384, 40000, 65536, 65537, 200_000] {
             let (mut data, h) = v2_single(len, 65536);
             for (i, c) in data.chunks(65536).enumerate() {
-                assert!(h.verify(PieceIndex::new_unchecked(i as u32), c), "len {len} piece {i}");
+                assert!(
+                    h.verify(PieceIndex::new_unchecked(i as u32), c),
+                    "len {len} piece {i}"
+                );
             }
             let last = data.len() - 1;
             data[last] ^= 1;

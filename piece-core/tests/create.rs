@@ -93,7 +93,10 @@ fn round_trip(parent: &Path, input: &Path, v: Version, expect_files: &[(&str, u6
         .filter(|f| !f.pad)
         .map(|f| (f.path.join("/"), f.length))
         .collect();
-    let want: Vec<(String, u64)> = expect_files.iter().map(|(p, l)| (p.to_string(), *l)).collect();
+    let want: Vec<(String, u64)> = expect_files
+        .iter()
+        .map(|(p, l)| (p.to_string(), *l))
+        .collect();
     assert_eq!(real, want, "{what}");
     let data: u64 = want.iter().map(|f| f.1).sum();
     assert!(meta.info.lengths.num_pieces() as u64 >= data.div_ceil(PL as u64));
@@ -118,14 +121,26 @@ fn round_trip(parent: &Path, input: &Path, v: Version, expect_files: &[(&str, u6
     assert_eq!(rep.failed.len(), 1, "{what}: {:?}", rep.failed);
     // the failing piece is the one holding that byte
     let rel = flip.strip_prefix(parent).unwrap();
-    let lf = meta.info.layout.files().iter().find(|f| f.path == rel).unwrap();
+    let lf = meta
+        .info
+        .layout
+        .files()
+        .iter()
+        .find(|f| f.path == rel)
+        .unwrap();
     let byte = lf.offset + last as u64;
     assert_eq!(rep.failed[0].get() as u64, byte / PL as u64, "{what}");
 }
 
 #[test]
 fn single_file_edge_sizes_every_version() {
-    for len in [1usize, PL as usize - 1, PL as usize, PL as usize + 1, 5 * PL as usize + 77] {
+    for len in [
+        1usize,
+        PL as usize - 1,
+        PL as usize,
+        PL as usize + 1,
+        5 * PL as usize + 77,
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("one.bin");
         std::fs::write(&f, bytes(len, len as u64)).unwrap();

@@ -203,14 +203,28 @@ fn libtorrent_and_mktorrent_torrents_parse_here() {
     let tree = make_tree(tmp.path());
     for v in ["v1", "v2", "hybrid"] {
         let out = tmp.path().join(format!("lt-{v}.torrent"));
-        let lt = run_helper(&["create", tree.to_str().unwrap(), out.to_str().unwrap(), v, "32768"]);
+        let lt = run_helper(&[
+            "create",
+            tree.to_str().unwrap(),
+            out.to_str().unwrap(),
+            v,
+            "32768",
+        ]);
         let data = std::fs::read(&out).unwrap();
         let (v1, v2) = our_hashes(&data);
         assert_eq!((v1, v2), (lt.v1.clone(), lt.v2.clone()), "libtorrent {v}");
-let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
-assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1, "parser, libtorrent {v}");
-assert_eq!(meta.info_hashes.v2.map(|h| h.to_hex()), lt.v2, "parser, libtorrent {v}");
-assert_eq!(meta.info.lengths.num_pieces(), lt.pieces, "libtorrent {v}");
+        let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
+        assert_eq!(
+            meta.info_hashes.v1.map(|h| h.to_hex()),
+            lt.v1,
+            "parser, libtorrent {v}"
+        );
+        assert_eq!(
+            meta.info_hashes.v2.map(|h| h.to_hex()),
+            lt.v2,
+            "parser, libtorrent {v}"
+        );
+        assert_eq!(meta.info.lengths.num_pieces(), lt.pieces, "libtorrent {v}");
     }
     // mktorrent (v1): our hash of its info dict equals libtorrent's reading
     let out = tmp.path().join("mk.torrent");
@@ -220,11 +234,15 @@ assert_eq!(meta.info.lengths.num_pieces(), lt.pieces, "libtorrent {v}");
         .arg(&tree)
         .output()
         .unwrap();
-    assert!(st.status.success(), "mktorrent: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "mktorrent: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let data = std::fs::read(&out).unwrap();
     let lt = run_helper(&["check", out.to_str().unwrap(), tmp.path().to_str().unwrap()]);
     assert_eq!(our_hashes(&data), (lt.v1.clone(), None));
     assert_eq!(lt.have, lt.pieces as i64);
-let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
-assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1);
+    let meta = piece_core::metainfo::Metainfo::from_bytes(&data).expect("our parser");
+    assert_eq!(meta.info_hashes.v1.map(|h| h.to_hex()), lt.v1);
 }
