@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use piece_core::create::{create_torrent, CreateError, CreateOptions};
 use piece_core::hash::{verify_storage, PieceHashes};
 use piece_core::metainfo::{Metainfo, Version};
-use piece_core::storage::{Storage, StorageError};
+use piece_core::storage::{FileState, Storage, StorageError};
 use piece_core::types::PieceIndex;
 use piece_core::Layout;
 
@@ -49,6 +49,9 @@ impl Storage for DirStorage {
     }
     fn flush(&self) -> Result<(), StorageError> {
         Ok(())
+    }
+    fn check_files(&self) -> Vec<FileState> {
+        Vec::new() // not used by verification
     }
 }
 

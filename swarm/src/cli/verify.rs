@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use piece_core::hash::verify_storage;
+use piece_core::hash::verify_metainfo_storage;
 use piece_core::storage::{MmapStorage, OpenMode};
 
 #[derive(clap::Args)]
@@ -25,8 +25,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening the data in {}", root.display()))?;
     let n = meta.info.lengths.num_pieces();
     let bar = super::progress_bar(n as u64, "verifying");
-    let report = verify_storage(&meta, &storage, None, Some(&|done: u64, _total: u64| bar.set_position(done)))
-        .context("verifying")?;
+    let progress = |done: u32, _total: u32| bar.set_position(u64::from(done));
+    let report = verify_metainfo_storage(&meta, &storage, 0, Some(&progress)).context("verifying")?;
     bar.finish_and_clear();
     let failed = report.failed.len();
     if failed == 0 {
