@@ -1,4 +1,4 @@
-//! The `seedbox` daemon (issue 5). Not built yet.
+//! The `seedbox` daemon (issue 5). Not built yet; see the library crate.
 fn main() {
     eprintln!("seedbox: not implemented yet");
     std::process::exit(2);

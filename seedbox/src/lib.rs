@@ -1,0 +1,10 @@
+//! `seedbox`: the infoshop daemon. It shares configured collection folders on
+//! the LAN (as v2/hybrid torrents announced through mDNS and BEP 14), publishes
+//! a new signed version when a folder changes, mirrors other seedboxes'
+//! collections and serves a read-only patron web page (plus OPDS) and a
+//! loopback-only admin page.
+//!
+//! The daemon side and the web side meet in [`library`]: the daemon keeps a
+//! [`library::LibrarySnapshot`] up to date, the web reads it.
+
+pub mod library;

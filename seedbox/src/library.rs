@@ -1,0 +1,136 @@
+//! What the web page and the admin API see of the daemon: an immutable
+//! snapshot of every collection (published or mirrored), swapped atomically
+//! whenever a collection gets a new version.
+//!
+//! The web layer never builds a filesystem path from a URL: it looks a file
+//! up by `(collection name, file id)` in the snapshot and opens the
+//! [`FileEntry::disk_path`] the daemon put there.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// Where a collection comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A folder of this seedbox, published under its own key.
+    Local,
+    /// A copy that follows another seedbox's collection.
+    Mirror,
+}
+
+/// One file of a collection.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileEntry {
+    /// Stable identifier within the collection, safe in a URL: lowercase hex
+    /// (the file's v2 pieces root when it has one, otherwise a hash of its
+    /// path). The web serves files only by this id.
+    pub id: String,
+    /// Path inside the collection, components joined by `/`, for display and
+    /// search only (never joined onto a filesystem path by the web layer).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time on disk, when known.
+    pub mtime: Option<SystemTime>,
+    /// Whether every piece of this file is present and verified (a mirror
+    /// that is still downloading has incomplete files; they are listed but
+    /// not served).
+    pub complete: bool,
+    /// Where the daemon keeps the file. Not serialised.
+    #[serde(skip)]
+    pub disk_path: PathBuf,
+}
+
+/// One collection, at one version.
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectionSnapshot {
+    /// The collection's name (unique within a seedbox; URL-safe slug).
+    pub name: String,
+    /// Human title (defaults to the name).
+    pub title: String,
+    /// Local or mirrored.
+    pub origin: Origin,
+    /// The publisher's public key (hex), the collection's stable identity.
+    pub key: String,
+    /// Version sequence number (grows with every publication).
+    pub seq: u64,
+    /// Info-hashes of this version's torrent (hex; v1 absent for v2-only).
+    pub info_hash_v1: Option<String>,
+    pub info_hash_v2: Option<String>,
+    /// Magnet link of this version.
+    pub magnet: String,
+    /// The .torrent file of this version. Not serialised.
+    #[serde(skip)]
+    pub torrent: Arc<Vec<u8>>,
+    /// When this version was published (or fetched, for a mirror).
+    pub updated: SystemTime,
+    /// Files, sorted by path.
+    pub files: Vec<FileEntry>,
+}
+
+impl CollectionSnapshot {
+    /// Total size of the collection's files.
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+    /// A file by its id.
+    pub fn file(&self, id: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.id == id)
+    }
+}
+
+/// Every collection of the seedbox, at one moment.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LibrarySnapshot {
+    /// Sorted by name.
+    pub collections: Vec<CollectionSnapshot>,
+}
+
+impl LibrarySnapshot {
+    /// A collection by name.
+    pub fn collection(&self, name: &str) -> Option<&CollectionSnapshot> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+}
+
+/// Live figures for the admin page and JSON API.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+    /// Per collection (same order as the snapshot).
+    pub collections: Vec<CollectionStatus>,
+    /// Bytes used by the collections on disk.
+    pub disk_used: u64,
+    /// Free bytes on the state directory's file system.
+    pub disk_free: u64,
+}
+
+/// Transfer figures of one collection.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CollectionStatus {
+    pub name: String,
+    pub seq: u64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Fraction verified, 0.0..=1.0.
+    pub progress: f64,
+    /// Bytes per second, averaged over the last few seconds.
+    pub upload_rate: u64,
+    pub download_rate: u64,
+    /// Totals since the daemon started.
+    pub uploaded: u64,
+    pub downloaded: u64,
+}
+
+/// The daemon side, as the web layer needs it.
+pub trait Library: Send + Sync + 'static {
+    /// The current snapshot (cheap: an `Arc` clone).
+    fn snapshot(&self) -> Arc<LibrarySnapshot>;
+    /// Live figures.
+    fn status(&self) -> Status;
+}
