@@ -123,9 +123,13 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(0);
+        b.set_prefix(h.name().to_string());
         b.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} pieces")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:32.cyan/blue}] {percent:>3}% {pos}/{len} pieces  {msg}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b
     });
@@ -139,7 +143,13 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             r = &mut done => {
-                if let Some(b) = &bar { b.finish_and_clear(); }
+                if let Some(b) = &bar {
+                    let p = h.progress();
+                    b.set_length(p.num_pieces as u64);
+                    b.set_position(p.have_pieces as u64);
+                    b.set_message("verified");
+                    b.finish();
+                }
                 return r.map_err(anyhow::Error::from);
             }
             _ = tick.tick() => {

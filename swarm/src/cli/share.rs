@@ -37,6 +37,10 @@ pub struct Args {
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Do not announce the share on the LAN (mDNS and BEP 14 local service
+    /// discovery); peers must then be given its address.
+    #[arg(long)]
+    pub no_announce: bool,
 }
 
 /// The default folder for resume files.
@@ -133,7 +137,11 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
     };
     println!("{}", handle.magnet());
     print_listen(&session);
-    let lan = super::ls::announce_on_lan(&session, &handle);
+    let lan = if a.no_announce {
+        None
+    } else {
+        super::ls::announce_on_lan(&session, &handle)
+    };
     if let Some(name) = lan.as_ref().and_then(|p| p.mdns_instance()) {
         println!("on the LAN as \"{name}\"");
     }
