@@ -16,6 +16,9 @@ def session(port):
         "listen_interfaces": f"127.0.0.1:{port}",
         "enable_lsd": False, "enable_dht": False,
         "enable_upnp": False, "enable_natpmp": False,
+        # TCP like the other clients (libtorrent's uTP is slow on loopback)
+        "enable_outgoing_utp": False, "enable_incoming_utp": False,
+        "allow_multiple_connections_per_ip": True,
         "alert_mask": lt.alert.category_t.error_notification,
     })
 
