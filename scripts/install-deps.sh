@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(python3-libtorrent mktorrent aria2 transmission-cli transmission-daemon
-          iproute2 iputils-ping tmux openssl procps)
+          iproute2 iputils-ping tmux openssl procps chromium chromium-driver)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
