@@ -24,6 +24,15 @@
 //! worker reads its run with large positional reads, computes SHA-1 of the
 //! whole piece (v1) and the SHA-256 merkle node of its real data (v2) in
 //! one pass, so every byte is read once.
+//!
+//! # Reuse
+//! With [`CreateOptions::reuse`], files the caller vouches are unchanged
+//! since an earlier torrent of the same folder (same path and length, and
+//! for the caller the same modification time) take their hashes from that
+//! torrent instead of being read: with piece-aligned files (v2, hybrid),
+//! every piece belongs to one file, so its SHA-1, piece-layer node and
+//! root are known. Used by the seedbox to publish a new version of a large
+//! collection in the time it takes to hash only what changed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -62,6 +71,17 @@ pub struct CreateOptions {
     pub private: bool,
     /// Hashing threads; `None` = every core.
     pub threads: Option<usize>,
+    /// Hashes to reuse for unchanged files (see the module docs). Ignored
+    /// for v1-only torrents and when the piece length differs.
+    pub reuse: Option<std::sync::Arc<Reuse>>,
+}
+
+/// An earlier torrent of the same folder and the files that have not
+/// changed since (paths relative to the torrent's root, as components).
+#[derive(Clone, Debug)]
+pub struct Reuse {
+    pub previous: crate::metainfo::Metainfo,
+    pub unchanged: std::collections::HashSet<Vec<String>>,
 }
 
 impl Default for CreateOptions {
@@ -76,6 +96,7 @@ impl Default for CreateOptions {
             creation_date: None,
             private: false,
             threads: None,
+            reuse: None,
         }
     }
 }
@@ -307,11 +328,75 @@ const ZERO_OUT: PieceOut = PieceOut {
     small_root: [0; 32],
 };
 
-/// Hashes every piece of the plan on `threads` threads.
+/// For each piece, its hashes when they can be taken from `reuse`.
+fn known_pieces(plan: &Plan, version: Version, reuse: Option<&Reuse>) -> Vec<Option<PieceOut>> {
+    let n = plan.layout.lengths().num_pieces() as usize;
+    let mut known = vec![None; n];
+    let Some(r) = reuse else {
+        return known;
+    };
+    let prev = &r.previous;
+    let pl = u64::from(plan.layout.lengths().piece_length());
+    if version == Version::V1
+        || prev.info.version != version
+        || u64::from(prev.info.piece_length) != pl
+    {
+        return known;
+    }
+    for (li, lf) in plan.layout.files().iter().enumerate() {
+        let Some(fi) = plan.entry_file[li] else {
+            continue;
+        };
+        let f = &plan.files[fi];
+        if f.length == 0 || !r.unchanged.contains(&f.rel) {
+            continue;
+        }
+        // The same file in the previous torrent: path after the name.
+        let Some(old) = prev.info.files.iter().find(|o| {
+            !o.pad
+                && o.length == f.length
+                && o.path.len() == f.rel.len() + 1
+                && o.path[1..] == f.rel[..]
+        }) else {
+            continue;
+        };
+        let Some(root) = old.pieces_root else {
+            continue;
+        };
+        let first = (lf.offset / pl) as usize;
+        let old_first = (old.offset / pl) as usize;
+        let count = f.length.div_ceil(pl) as usize;
+        let layer = if f.length > pl {
+            match prev.piece_layer(&root) {
+                Some(l) if l.len() == count => Some(l),
+                _ => continue,
+            }
+        } else {
+            None
+        };
+        let v1 = match (&prev.info.pieces_v1, version) {
+            (Some(p), Version::Hybrid) if p.len() >= old_first + count => Some(&p[old_first..old_first + count]),
+            (_, Version::Hybrid) => continue,
+            _ => None,
+        };
+        for k in 0..count {
+            known[first + k] = Some(PieceOut {
+                v1: v1.map_or([0; 20], |v| v[k]),
+                node: layer.map_or([0; 32], |l| l[k]),
+                small_root: if f.length <= pl { root } else { [0; 32] },
+            });
+        }
+    }
+    known
+}
+
+/// Hashes every piece of the plan on `threads` threads (pieces already
+/// `known` are not read).
 fn hash_pieces(
     plan: &Plan,
     version: Version,
     threads: usize,
+    known: &[Option<PieceOut>],
     progress: Option<&(dyn Fn(u64, u64) + Sync)>,
 ) -> Result<Vec<PieceOut>, CreateError> {
     let lengths = *plan.layout.lengths();
@@ -347,6 +432,14 @@ fn hash_pieces(
                     let run_end = lengths.piece_offset(PieceIndex::new_unchecked(end - 1))
                         + lengths.piece_len(PieceIndex::new_unchecked(end - 1)) as u64;
                     let run_len = (run_end - run_off) as usize;
+                    if known[start as usize..end as usize].iter().all(Option::is_some) {
+                        let outs = known[start as usize..end as usize].iter().flatten().copied().collect();
+                        if let Ok(mut r) = results.lock() {
+                            r.push((start, outs));
+                        }
+                        done.fetch_add(run_len as u64, Ordering::Relaxed);
+                        continue;
+                    }
                     let b = &mut buf[..run_len];
                     if let Err(e) = read_range(plan, run_off, b, &mut open) {
                         if let Ok(mut fe) = first_err.lock() {
@@ -356,6 +449,10 @@ fn hash_pieces(
                     }
                     let mut outs = Vec::with_capacity((end - start) as usize);
                     for i in start..end {
+                        if let Some(k) = known[i as usize] {
+                            outs.push(k);
+                            continue;
+                        }
                         let p = PieceIndex::new_unchecked(i);
                         let o = (lengths.piece_offset(p) - run_off) as usize;
                         let piece = &b[o..o + lengths.piece_len(p) as usize];
@@ -606,7 +703,8 @@ pub fn create_torrent(
 ) -> Result<CreatedTorrent, CreateError> {
     let plan = plan(path, opts)?;
     let threads = effective_threads(opts.threads.unwrap_or(0));
-    let pieces = hash_pieces(&plan, opts.version, threads, progress)?;
+    let known = known_pieces(&plan, opts.version, opts.reuse.as_deref());
+    let pieces = hash_pieces(&plan, opts.version, threads, &known, progress)?;
     let v2 = if opts.version != Version::V1 {
         file_v2(&plan, &pieces)
     } else {

@@ -265,3 +265,68 @@ fn empty_and_missing_inputs_are_refused() {
     assert!(matches!(e, CreateError::Io { .. }));
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+/// Reusing an earlier torrent's hashes for unchanged files gives exactly
+/// the torrent a full rehash gives, and really skips reading them.
+#[test]
+fn reuse_of_unchanged_files_matches_a_full_rehash() {
+    use piece_core::create::Reuse;
+    use piece_core::metainfo::{Metainfo, Version};
+    use std::collections::HashSet;
+    for version in [Version::Hybrid, Version::V2] {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("lib");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(root.join("sub/big.pdf"), &big).unwrap();
+        std::fs::write(root.join("small.txt"), b"small").unwrap();
+        std::fs::write(root.join("edited.txt"), vec![1u8; 40_000]).unwrap();
+        let opts = CreateOptions {
+            version,
+            piece_length: Some(16 * 1024),
+            ..Default::default()
+        };
+        let first = create_torrent(&root, &opts, None).unwrap();
+        let previous = Metainfo::from_bytes(&first.bytes).unwrap();
+        std::fs::write(root.join("edited.txt"), vec![2u8; 50_000]).unwrap();
+        std::fs::write(root.join("sub/new.epub"), vec![3u8; 30_000]).unwrap();
+        let unchanged: HashSet<Vec<String>> = [vec!["sub".to_string(), "big.pdf".to_string()], vec!["small.txt".to_string()]]
+            .into_iter()
+            .collect();
+        let reuse = std::sync::Arc::new(Reuse {
+            previous: previous.clone(),
+            unchanged: unchanged.clone(),
+        });
+        let with = create_torrent(
+            &root,
+            &CreateOptions {
+                reuse: Some(reuse),
+                ..opts.clone()
+            },
+            None,
+        )
+        .unwrap();
+        let full = create_torrent(&root, &opts, None).unwrap();
+        assert_eq!(with.bytes, full.bytes, "{version:?}");
+        // Proof that the unchanged files were not read: change one behind
+        // the caller's back (same length) and reuse still gives the old hashes.
+        let mut sneaky = big.clone();
+        sneaky[5] ^= 1;
+        std::fs::write(root.join("sub/big.pdf"), &sneaky).unwrap();
+        let stale = create_torrent(
+            &root,
+            &CreateOptions {
+                reuse: Some(std::sync::Arc::new(Reuse {
+                    previous: Metainfo::from_bytes(&full.bytes).unwrap(),
+                    unchanged,
+                })),
+                ..opts.clone()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(stale.info_hashes, full.info_hashes, "{version:?}: reused, not reread");
+        let fresh = create_torrent(&root, &opts, None).unwrap();
+        assert_ne!(fresh.info_hashes, full.info_hashes);
+    }
+}

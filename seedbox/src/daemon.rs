@@ -83,6 +83,8 @@ pub(crate) struct Version<'a> {
     pub title: &'a str,
     pub origin: Origin,
     pub folder: &'a Path,
+    /// For a local folder: the files as on disk (see [`store::rooted_layout`]).
+    pub real: Option<&'a store::Manifest>,
     pub meta: &'a Metainfo,
     pub torrent: Vec<u8>,
     pub sig: CollectionSig,
@@ -94,7 +96,7 @@ impl Shared {
     /// snapshot and in the LAN catalogue (replacing the previous one).
     pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
         let manifest = store::Manifest::scan(v.folder).unwrap_or_default();
-        let rooted = store::rooted_layout(v.meta).ok();
+        let rooted = store::rooted_layout(v.meta, v.real).ok();
         let mut files = Vec::new();
         if let Some(layout) = &rooted {
             for (_, f) in layout.real_files() {

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use piece_core::create::{create_torrent, CreateError, CreateOptions};
+use piece_core::create::{auto_piece_length, create_torrent, CreateError, CreateOptions, Reuse};
 use piece_core::metainfo::{Metainfo, Version as TorrentVersion};
 use swarm::session::{AddOptions, TorrentHandle};
 use tokio::time::Instant;
@@ -130,10 +130,10 @@ fn watch(
     }
 }
 
-fn add_options(c: &Collection) -> AddOptions {
+fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
     AddOptions {
         save_dir: Some(c.path.clone()),
-        storage: Some(store::rooted_storage(c.path.clone())),
+        storage: Some(store::rooted_storage(c.path.clone(), Some(Arc::new(real.clone())))),
         seed: true,
         ..Default::default()
     }
@@ -160,7 +160,7 @@ async fn resume_saved(
     let meta = Metainfo::from_bytes(&torrent).map_err(|e| PublishError::Task(e.to_string()))?;
     let handle = shared
         .session
-        .add_torrent_bytes(&torrent, add_options(c))
+        .add_torrent_bytes(&torrent, add_options(c, &manifest))
         .await?;
     if !handle.progress().complete {
         tracing::warn!(
@@ -186,6 +186,7 @@ async fn resume_saved(
             title: &c.title,
             origin: Origin::Local,
             folder: &c.path,
+            real: Some(&manifest),
             meta: &meta,
             torrent,
             sig,
@@ -194,6 +195,29 @@ async fn resume_saved(
         handle.clone(),
     );
     Ok(Some(Current { manifest, handle }))
+}
+
+/// The previous version's hashes for the files that did not change since
+/// (same path, size and modification time), when its piece length still
+/// suits the collection's size (within a factor of 4 of what would be
+/// picked now); `None` means hash everything.
+fn reuse_for(files: &CollectionFiles, now: &Manifest) -> Option<Arc<Reuse>> {
+    let (st, torrent) = files.load().ok()??;
+    let previous = Metainfo::from_bytes(&torrent).ok()?;
+    let pl = previous.info.piece_length;
+    let auto = auto_piece_length(now.total());
+    if auto > pl.saturating_mul(4) || pl > auto.saturating_mul(4) {
+        return None;
+    }
+    let before: std::collections::HashMap<&str, &store::ManifestFile> =
+        st.manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let unchanged = now
+        .files
+        .iter()
+        .filter(|f| before.get(f.path.as_str()).is_some_and(|o| *o == *f))
+        .map(|f| f.path.split('/').map(str::to_owned).collect())
+        .collect();
+    Some(Arc::new(Reuse { previous, unchanged }))
 }
 
 /// Publish a new version if the folder changed.
@@ -215,11 +239,14 @@ async fn update(
         }
         return Ok(());
     }
+    let reuse = reuse_for(files, &manifest);
     let (folder, name) = (c.path.clone(), c.name.clone());
     let created = tokio::task::spawn_blocking(move || {
         let opts = CreateOptions {
             version: TorrentVersion::Hybrid,
             name: Some(name),
+            piece_length: reuse.as_ref().map(|r| r.previous.info.piece_length),
+            reuse,
             ..Default::default()
         };
         create_torrent(&folder, &opts, None)
@@ -256,7 +283,7 @@ async fn update(
     }
     let handle = shared
         .session
-        .seed_created(created.bytes.clone(), add_options(c))
+        .seed_created(created.bytes.clone(), add_options(c, &manifest))
         .await?;
     tracing::info!(
         "collection {}: version {seq} published ({} files, {} bytes) {}",
@@ -272,6 +299,7 @@ async fn update(
             title: &c.title,
             origin: Origin::Local,
             folder: &c.path,
+            real: Some(&manifest),
             meta: &meta,
             torrent: created.bytes,
             sig,

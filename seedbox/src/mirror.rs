@@ -124,7 +124,7 @@ async fn gather(m: &Mirror, lan: bool) -> Vec<Offer> {
 fn add_options(m: &Mirror, peers: &[SocketAddr]) -> AddOptions {
     AddOptions {
         save_dir: Some(m.path.clone()),
-        storage: Some(store::rooted_storage(m.path.clone())),
+        storage: Some(store::rooted_storage(m.path.clone(), None)),
         peers: peers.iter().map(|&a| PeerAddr::Tcp(a)).collect(),
         ..Default::default()
     }
@@ -217,6 +217,7 @@ async fn resume_saved(
             title: &m.local_name,
             origin: Origin::Mirror,
             folder: &m.path,
+            real: None,
             meta: &meta,
             torrent,
             sig,
@@ -285,7 +286,7 @@ async fn fetch(
         }
     }
     let meta = handle.metainfo().ok_or(FetchError::NoMetadata)?;
-    let layout = store::rooted_layout(&meta).map_err(|e| {
+    let layout = store::rooted_layout(&meta, None).map_err(|e| {
         FetchError::Store(store::StoreError::Corrupt {
             path: m.path.clone(),
             msg: e.to_string(),
@@ -320,6 +321,7 @@ async fn fetch(
             title: &m.local_name,
             origin: Origin::Mirror,
             folder: &m.path,
+            real: None,
             meta: &meta,
             torrent,
             sig: offer.sig.clone(),

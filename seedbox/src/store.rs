@@ -254,26 +254,45 @@ pub fn now_secs() -> u64 {
 /// The torrent's layout with its top folder (the torrent's name) removed,
 /// so that its files live directly in a folder of our choosing, whatever
 /// the torrent is called. Single-file torrents keep their file name.
-pub fn rooted_layout(meta: &Metainfo) -> Result<Layout, piece_core::layout::LayoutError> {
+///
+/// `real`: for a folder we published ourselves, the files exactly as they
+/// are on disk (the [`Manifest`] the torrent was made from, in the same
+/// order). Torrent paths are sanitised when parsed (`<`, `:` and other
+/// characters some systems forbid become `_`), so the parsed names may not
+/// be the names on disk; when the manifest matches the torrent file for
+/// file (count and sizes), its paths are used instead.
+pub fn rooted_layout(
+    meta: &Metainfo,
+    real: Option<&Manifest>,
+) -> Result<Layout, piece_core::layout::LayoutError> {
     let layout = &meta.info.layout;
     let name = meta.info.name.as_str();
+    let stored: Vec<&LayoutFile> = layout.files().iter().filter(|f| !f.pad).collect();
+    let real = real.filter(|m| {
+        m.files.len() == stored.len()
+            && m.files.iter().zip(&stored).all(|(a, b)| a.size == b.length)
+    });
+    let mut next_real = real.map(|m| m.files.iter());
     let files = layout
         .files()
         .iter()
         .map(|f| {
-            let mut comps = f.path.components();
-            let stripped = match comps.next() {
-                Some(Component::Normal(first))
-                    if first == std::ffi::OsStr::new(name) && comps.clone().next().is_some() =>
-                {
-                    comps.as_path().to_path_buf()
+            let path = if f.pad {
+                f.path.clone()
+            } else if let Some(r) = next_real.as_mut().and_then(Iterator::next) {
+                PathBuf::from(&r.path)
+            } else {
+                let mut comps = f.path.components();
+                match comps.next() {
+                    Some(Component::Normal(first))
+                        if first == std::ffi::OsStr::new(name) && comps.clone().next().is_some() =>
+                    {
+                        comps.as_path().to_path_buf()
+                    }
+                    _ => f.path.clone(),
                 }
-                _ => f.path.clone(),
             };
-            LayoutFile {
-                path: stripped,
-                ..f.clone()
-            }
+            LayoutFile { path, ..f.clone() }
         })
         .collect();
     Layout::new(*layout.lengths(), files)
@@ -281,9 +300,9 @@ pub fn rooted_layout(meta: &Metainfo) -> Result<Layout, piece_core::layout::Layo
 
 /// A storage factory that puts the torrent's files directly in `folder`
 /// (see [`rooted_layout`]); `save_dir` is ignored.
-pub fn rooted_storage(folder: PathBuf) -> StorageFactory {
+pub fn rooted_storage(folder: PathBuf, real: Option<Arc<Manifest>>) -> StorageFactory {
     Arc::new(move |_save_dir: &Path, meta: &Metainfo, existing: bool| {
-        let layout = rooted_layout(meta).map_err(|e| StorageError::Io {
+        let layout = rooted_layout(meta, real.as_deref()).map_err(|e| StorageError::Io {
             path: folder.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         })?;

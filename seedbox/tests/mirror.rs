@@ -163,3 +163,46 @@ async fn a_forged_collection_is_not_followed() {
     f.shutdown().await;
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_other_systems_forbid_are_published_and_mirrored() {
+    // `<`, `>`, `?`, `:` are fine on Linux but sanitised out of torrent
+    // paths when parsed: the publisher must still find its files, and the
+    // mirror stores the bytes under the sanitised names.
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib = a_dir.path().join("odd");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("<script>alert(1)<script>.pdf"), b"not a script\n").unwrap();
+    std::fs::write(lib.join("what?: a zine.txt"), b"questions\n").unwrap();
+    let a = Daemon::start(config(
+        a_dir.path(),
+        &format!("[[collection]]\nname = \"odd\"\npath = \"{}\"\n", lib.display()),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*a.shared(), "odd", 1, Duration::from_secs(30)).await;
+    let snap = a.shared().snapshot();
+    let paths: Vec<&str> = snap.collection("odd").unwrap().files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["<script>alert(1)<script>.pdf", "what?: a zine.txt"]);
+    for f in &snap.collection("odd").unwrap().files {
+        assert!(f.disk_path.starts_with(&lib) && f.disk_path.is_file(), "{:?}", f.disk_path);
+    }
+    let copy = b_dir.path().join("copy");
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"odd\"\npath = \"{}\"\npeers = [\"{}\"]\npoll_secs = 1\n",
+            copy.display(),
+            a.tcp_addr().unwrap()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "odd", 1, Duration::from_secs(60)).await;
+    let got: Vec<Vec<u8>> = files(&copy).into_iter().map(|(_, b)| b).collect();
+    let want: Vec<Vec<u8>> = files(&lib).into_iter().map(|(_, b)| b).collect();
+    assert_eq!(got, want);
+    b.shutdown().await;
+    a.shutdown().await;
+}
