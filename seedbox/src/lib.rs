@@ -8,3 +8,4 @@
 //! [`library::LibrarySnapshot`] up to date, the web reads it.
 
 pub mod library;
+pub mod web;
