@@ -277,7 +277,7 @@ pub(crate) fn error(status: StatusCode, msg: &str) -> Response {
 
 /// Escapes text for HTML content and (double- or single-quoted) attributes.
 pub(crate) fn esc(s: &str) -> String {
-    html_escape::encode_safe(s).into_owned()
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 /// Escapes text for XML content and attributes; characters XML 1.0 cannot

@@ -517,6 +517,25 @@ mod tests {
         assert_eq!(parse_range(None, 10), ByteRange::Full);
     }
 
+    #[tokio::test]
+    async fn body_streams_and_cuts_short_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let open = || async { tokio::fs::File::open(&path).await.unwrap() };
+        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 });
+        let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(&got[..], &data[..]);
+        // The file is shorter than announced: an error, not padding.
+        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 + 1 });
+        assert!(axum::body::to_bytes(body, usize::MAX).await.is_err());
+        // Only the announced length is sent when the file is longer.
+        let body = Body::new(FileBody { file: open().await, remaining: 70_000 });
+        let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(&got[..], &data[..70_000]);
+    }
+
     #[test]
     fn disposition() {
         assert_eq!(
