@@ -217,4 +217,24 @@ fn chromium_searches_and_downloads() {
     assert!(names.iter().any(|n| n == SCRIPT_NAME), "{names:?}");
     let scripts = d.find_all("script");
     assert_eq!(scripts.len(), 1, "only the page's own script element");
+
+    // The served script runs under the page's CSP: typing in the filter box
+    // hides the rows that do not match, without a round trip.
+    d.session_call("POST", "/url", Some(json!({"url": fx.url("/c/books")})));
+    let rows = d.find_all("#files tbody tr");
+    assert_eq!(rows.len(), 100);
+    let filter = d.find("form.filter input[name=q]");
+    d.session_call("POST", &format!("/element/{filter}/value"), Some(json!({"text": "book-01"})));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = rows
+            .iter()
+            .filter(|r| d.session_call("GET", &format!("/element/{r}/displayed"), None) == true)
+            .count();
+        if shown == 10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "live filter shows {shown} rows, want 10");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
