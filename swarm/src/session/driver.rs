@@ -72,6 +72,7 @@ struct ConnHandle {
 
 /// Everything a driver needs to start.
 pub(crate) struct DriverInit {
+    pub meta_slot: super::MetaSlot,
     pub torrent: Torrent,
     pub hashes: Option<Arc<PieceHashes>>,
     pub storage: Option<Arc<dyn Storage>>,
@@ -85,6 +86,7 @@ pub(crate) struct DriverInit {
 }
 
 pub(crate) struct Driver {
+    meta_slot: super::MetaSlot,
     t: Torrent,
     hashes: Option<Arc<PieceHashes>>,
     storage: Option<Arc<dyn Storage>>,
@@ -114,6 +116,7 @@ impl Driver {
     pub(crate) fn new(init: DriverInit) -> Self {
         let (int_tx, int_rx) = mpsc::channel(256);
         Driver {
+            meta_slot: init.meta_slot,
             t: init.torrent,
             hashes: init.hashes,
             storage: init.storage,
@@ -131,7 +134,9 @@ impl Driver {
             next_conn: 0,
             verifying: 0,
             verify_queue: VecDeque::new(),
-            resume_dirty: false,
+            // Save soon after start: records what was found (or created)
+            // so that a restart, even after SIGKILL, need not rehash.
+            resume_dirty: true,
             last_save: Instant::now(),
             failed: false,
             metadata_pending: false,
@@ -420,6 +425,10 @@ impl Driver {
                         }
                     }
                     self.save_resume();
+                    if let Some(m) = &self.layered {
+                        // Every piece layer is known now.
+                        *super::lock(&self.meta_slot) = Some(Arc::new(m.clone()));
+                    }
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
@@ -512,6 +521,7 @@ impl Driver {
             Ok((meta, st, hashes, have)) => {
                 self.storage = Some(st.clone());
                 self.hashes = Some(hashes);
+                *super::lock(&self.meta_slot) = Some(meta.clone());
                 self.t
                     .handle_metadata(Instant::now(), meta.clone(), st, have);
                 self.emit(TorrentEvent::MetadataReceived {
