@@ -1,0 +1,18 @@
+// Progressive enhancement for the patron page: filter the file table of the
+// page as you type in its filter box. Without JavaScript the filter form
+// submits to the server and works the same.
+(function () {
+  "use strict";
+  var input = document.querySelector("input[data-live]");
+  if (!input) { return; }
+  var table = document.getElementById(input.getAttribute("data-live"));
+  if (!table) { return; }
+  var rows = table.querySelectorAll("tbody tr");
+  input.addEventListener("input", function () {
+    var q = input.value.trim().toLowerCase();
+    for (var i = 0; i < rows.length; i++) {
+      var text = rows[i].cells[0].textContent.toLowerCase();
+      rows[i].hidden = q !== "" && text.indexOf(q) === -1;
+    }
+  });
+})();

@@ -1,0 +1,547 @@
+//! The patron page: collections, files, search, downloads (with ranges),
+//! .torrent files and magnet links. Read-only, works without JavaScript.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
+
+use super::{
+    basename, error, esc, human_size, human_time, mime_for, page_number, paginate, query_enc,
+    search_term, valid_collection_name, valid_file_id, ListQuery, Shared,
+};
+use crate::library::{CollectionSnapshot, FileEntry, Origin};
+
+/// Files per page on the collection and search pages.
+const PER_PAGE: usize = 100;
+/// Bytes read from disk per body chunk.
+const CHUNK: usize = 64 * 1024;
+
+const APP_JS: &str = include_str!("app.js");
+const STYLE_CSS: &str = include_str!("style.css");
+
+/// An HTML page with the common header (title, search box) and footer.
+fn html_page(site: &str, title: &str, q: &str, body: &str) -> Response {
+    let site = if site.is_empty() { "Seedbox" } else { site };
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} · {site}</title>\
+<link rel=\"stylesheet\" href=\"/static/style.css\">\
+<script src=\"/static/app.js\" defer></script></head>\n<body>\
+<header><a class=\"site\" href=\"/\">{site}</a>\
+<form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">\
+<input type=\"search\" name=\"q\" value=\"{q}\" placeholder=\"Search titles and file names\" aria-label=\"Search\">\
+<button type=\"submit\">Search</button></form></header>\n<main>\n{body}\n</main>\n\
+<footer><a href=\"/opds\">OPDS catalogue</a> for e-readers</footer></body></html>\n",
+        title = esc(title),
+        site = esc(site),
+        q = esc(q),
+    );
+    let mut r = html.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r
+}
+
+/// `/`: every collection.
+pub(super) async fn index(State(st): State<Shared>) -> Response {
+    let snap = st.lib.snapshot();
+    let mut body = String::from("<h1>Collections</h1>\n");
+    if snap.collections.is_empty() {
+        body.push_str("<p>No collections yet.</p>\n");
+    } else {
+        body.push_str(
+            "<table class=\"collections\"><thead><tr><th>Collection</th><th>Files</th>\
+<th>Size</th><th>Updated</th></tr></thead><tbody>\n",
+        );
+        for c in &snap.collections {
+            collection_row(&mut body, c);
+        }
+        body.push_str("</tbody></table>\n");
+    }
+    html_page(&st.cfg.site_title, "Collections", "", &body)
+}
+
+fn collection_row(out: &mut String, c: &CollectionSnapshot) {
+    out.push_str(&format!(
+        "<tr><td><a href=\"/c/{n}\">{t}</a></td><td>{f}</td><td>{s}</td><td>{u}</td></tr>\n",
+        n = esc(&c.name),
+        t = esc(&c.title),
+        f = c.files.len(),
+        s = human_size(c.total_size()),
+        u = human_time(c.updated),
+    ));
+}
+
+/// One row of a file table. `with_collection` adds a column naming it.
+fn file_row(out: &mut String, c: &CollectionSnapshot, f: &FileEntry, with_collection: bool) {
+    let name = if f.complete {
+        format!(
+            "<a class=\"dl\" href=\"/c/{n}/f/{id}\" download>{p}</a>",
+            n = esc(&c.name),
+            id = esc(&f.id),
+            p = esc(&f.path)
+        )
+    } else {
+        format!("<span class=\"incomplete\">{}</span> <em>(still arriving)</em>", esc(&f.path))
+    };
+    let coll = if with_collection {
+        format!("<td><a href=\"/c/{}\">{}</a></td>", esc(&c.name), esc(&c.title))
+    } else {
+        String::new()
+    };
+    out.push_str(&format!("<tr><td>{name}</td>{coll}<td>{}</td></tr>\n", human_size(f.size)));
+}
+
+/// Previous/next links for a listing at `base` (a path), keeping the
+/// search term `q`.
+fn pager(out: &mut String, base: &str, q: Option<&str>, page: usize, pages: usize) {
+    if pages <= 1 {
+        return;
+    }
+    let qpart = q.map(|q| format!("q={}&amp;", query_enc(q))).unwrap_or_default();
+    let link = |rel: &str, p: usize, text: &str| {
+        format!("<a rel=\"{rel}\" href=\"{base}?{qpart}page={p}\">{text}</a>")
+    };
+    out.push_str("<nav class=\"pager\">");
+    if page > 1 {
+        out.push_str(&link("prev", page - 1, "‹ Previous"));
+        out.push(' ');
+    }
+    out.push_str(&format!("<span>Page {page} of {pages}</span>"));
+    if page < pages {
+        out.push(' ');
+        out.push_str(&link("next", page + 1, "Next ›"));
+    }
+    out.push_str("</nav>\n");
+}
+
+/// Case-insensitive substring match; `needle` is already lowercase.
+pub(super) fn matches(hay: &str, needle: &str) -> bool {
+    hay.to_lowercase().contains(needle)
+}
+
+/// `/c/{name}` (a collection's files, optionally filtered with `q`) and
+/// `/c/{name}.torrent` (its .torrent file).
+pub(super) async fn collection(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+    Query(lq): Query<ListQuery>,
+) -> Response {
+    if let Some(stem) = name.strip_suffix(".torrent") {
+        return torrent(&st, stem);
+    }
+    if !valid_collection_name(&name) {
+        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection name.");
+    }
+    let snap = st.lib.snapshot();
+    let Some(c) = snap.collection(&name) else {
+        return error(StatusCode::NOT_FOUND, "No such collection.");
+    };
+    let q = search_term(lq.q.as_deref());
+    let needle = q.as_ref().map(|q| q.to_lowercase());
+    let files: Vec<&FileEntry> = match &needle {
+        Some(n) => c.files.iter().filter(|f| matches(&f.path, n)).collect(),
+        None => c.files.iter().collect(),
+    };
+    let (page, pages, range) = paginate(files.len(), PER_PAGE, page_number(lq.page.as_deref()));
+    let n = esc(&c.name);
+    let mut body = format!("<h1>{}</h1>\n<p class=\"meta\">", esc(&c.title));
+    body.push_str(&format!(
+        "{} files, {}, version {}, updated {}{}.</p>\n",
+        c.files.len(),
+        human_size(c.total_size()),
+        c.seq,
+        human_time(c.updated),
+        if c.origin == Origin::Mirror { ", mirrored from another seedbox" } else { "" },
+    ));
+    body.push_str(&format!(
+        "<p class=\"share\">Whole collection: <a class=\"torrent\" href=\"/c/{n}.torrent\">.torrent file</a> · \
+<a class=\"magnet\" href=\"{m}\">magnet link</a></p>\n",
+        m = esc(&c.magnet)
+    ));
+    body.push_str(&format!(
+        "<form class=\"filter\" method=\"get\" action=\"/c/{n}\"><input type=\"search\" name=\"q\" \
+value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this collection\" data-live=\"files\">\
+<button type=\"submit\">Filter</button></form>\n",
+        esc(q.as_deref().unwrap_or(""))
+    ));
+    if let Some(q) = &q {
+        body.push_str(&format!(
+            "<p>{} files match “{}”. <a href=\"/c/{n}\">Show all</a></p>\n",
+            files.len(),
+            esc(q)
+        ));
+    }
+    if files.is_empty() {
+        body.push_str("<p>No files.</p>\n");
+    } else {
+        body.push_str("<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Size</th></tr></thead><tbody>\n");
+        for f in &files[range] {
+            file_row(&mut body, c, f, false);
+        }
+        body.push_str("</tbody></table>\n");
+    }
+    pager(&mut body, &format!("/c/{n}"), q.as_deref(), page, pages);
+    html_page(&st.cfg.site_title, &c.title, "", &body)
+}
+
+fn torrent(st: &Shared, name: &str) -> Response {
+    if !valid_collection_name(name) {
+        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection name.");
+    }
+    let snap = st.lib.snapshot();
+    let Some(c) = snap.collection(name) else {
+        return error(StatusCode::NOT_FOUND, "No such collection.");
+    };
+    let bytes = Bytes::from(c.torrent.as_ref().clone());
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-bittorrent"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.torrent\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `/search?q=...`: collections whose title
+/// or name matches, and files whose path matches.
+pub(super) async fn search(
+    State(st): State<Shared>,
+    Query(lq): Query<ListQuery>,
+) -> Response {
+    let Some(q) = search_term(lq.q.as_deref()) else {
+        return index(State(st)).await;
+    };
+    let needle = q.to_lowercase();
+    let snap = st.lib.snapshot();
+    let colls: Vec<&CollectionSnapshot> = snap.collections.iter().collect();
+    let title_hits: Vec<&&CollectionSnapshot> = colls
+        .iter()
+        .filter(|c| matches(&c.title, &needle) || matches(&c.name, &needle))
+        .collect();
+    let file_hits: Vec<(&CollectionSnapshot, &FileEntry)> = colls
+        .iter()
+        .flat_map(|c| c.files.iter().map(move |f| (*c, f)))
+        .filter(|(_, f)| matches(&f.path, &needle))
+        .collect();
+    let (page, pages, range) =
+        paginate(file_hits.len(), PER_PAGE, page_number(lq.page.as_deref()));
+    let mut body = format!("<h1>Search: {}</h1>\n", esc(&q));
+    if !title_hits.is_empty() {
+        body.push_str("<h2>Collections</h2>\n<table class=\"collections\"><thead><tr><th>Collection</th>\
+<th>Files</th><th>Size</th><th>Updated</th></tr></thead><tbody>\n");
+        for c in &title_hits {
+            collection_row(&mut body, c);
+        }
+        body.push_str("</tbody></table>\n");
+    }
+    body.push_str(&format!("<h2>Files</h2>\n<p>{} files match.</p>\n", file_hits.len()));
+    if !file_hits.is_empty() {
+        body.push_str("<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Collection</th>\
+<th>Size</th></tr></thead><tbody>\n");
+        for (c, f) in &file_hits[range] {
+            file_row(&mut body, c, f, true);
+        }
+        body.push_str("</tbody></table>\n");
+    }
+    pager(&mut body, "/search", Some(&q), page, pages);
+    html_page(&st.cfg.site_title, &format!("Search: {q}"), &q, &body)
+}
+
+/// `/c/{name}/f/{id}`: one file, looked up by id in the snapshot.
+pub(super) async fn download(
+    State(st): State<Shared>,
+    Path((name, id)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if !valid_collection_name(&name) || !valid_file_id(&id) {
+        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection or file id.");
+    }
+    let snap = st.lib.snapshot();
+    let Some(c) = snap.collection(&name) else {
+        return error(StatusCode::NOT_FOUND, "No such collection.");
+    };
+    let Some(f) = c.file(&id) else {
+        return error(StatusCode::NOT_FOUND, "No such file in this collection.");
+    };
+    if !f.complete {
+        return error(
+            StatusCode::CONFLICT,
+            "This file is still being downloaded by the seedbox. Try again later.",
+        );
+    }
+    let size = f.size;
+    let mut file = match tokio::fs::File::open(&f.disk_path).await {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(path = %f.disk_path.display(), "open for download: {e}");
+            return error(StatusCode::NOT_FOUND, "This file is not available right now.");
+        }
+    };
+    match file.metadata().await {
+        Ok(m) if m.is_file() && m.len() >= size => {}
+        _ => {
+            return error(
+                StatusCode::CONFLICT,
+                "This file changed on disk; the seedbox will publish a new version shortly.",
+            )
+        }
+    }
+    let range = if headers.contains_key(header::IF_RANGE) {
+        ByteRange::Full
+    } else {
+        parse_range(headers.get(header::RANGE), size)
+    };
+    let (status, start, len) = match range {
+        ByteRange::Full => (StatusCode::OK, 0, size),
+        ByteRange::Partial(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        ByteRange::Unsatisfiable => {
+            let mut r = error(StatusCode::RANGE_NOT_SATISFIABLE, "Range not satisfiable.");
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            return r;
+        }
+    };
+    let body = if method == Method::HEAD || len == 0 {
+        Body::empty()
+    } else {
+        if start > 0 {
+            if let Err(e) = file.seek(io::SeekFrom::Start(start)).await {
+                tracing::warn!(path = %f.disk_path.display(), "seek for download: {e}");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "Could not read the file.");
+            }
+        }
+        Body::new(FileBody { file, remaining: len })
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&f.path)));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(basename(&f.path))) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// `attachment; filename="<ascii>"; filename*=UTF-8''<pct-encoded>`.
+pub(super) fn content_disposition(name: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // RFC 8187 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"
+    const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let ascii = if ascii.trim().is_empty() { "download".to_string() } else { ascii };
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR))
+}
+
+/// What a `Range` header asks for, given the file size.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum ByteRange {
+    /// No (usable) range: send the whole file.
+    Full,
+    /// Inclusive byte range, within the file.
+    Partial(u64, u64),
+    /// A syntactically valid range that does not overlap the file.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=a-b`, `bytes=a-` or `bytes=-n` range. Anything
+/// else (other units, several ranges, bad syntax) is ignored.
+pub(super) fn parse_range(h: Option<&HeaderValue>, size: u64) -> ByteRange {
+    let Some(v) = h.and_then(|h| h.to_str().ok()) else { return ByteRange::Full };
+    let v = v.trim();
+    let Some(spec) = v.get(..6).filter(|p| p.eq_ignore_ascii_case("bytes=")).map(|_| &v[6..]) else {
+        return ByteRange::Full;
+    };
+    if spec.contains(',') {
+        return ByteRange::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return ByteRange::Full };
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    match (a.trim().is_empty(), b.trim().is_empty()) {
+        (true, true) => ByteRange::Full,
+        (true, false) => match num(b) {
+            Some(0) => ByteRange::Unsatisfiable,
+            Some(_) if size == 0 => ByteRange::Unsatisfiable,
+            Some(n) => ByteRange::Partial(size - n.min(size), size - 1),
+            None => ByteRange::Full,
+        },
+        (false, true) => match num(a) {
+            Some(a) if a >= size => ByteRange::Unsatisfiable,
+            Some(a) => ByteRange::Partial(a, size - 1),
+            None => ByteRange::Full,
+        },
+        (false, false) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a <= b => {
+                if a >= size {
+                    ByteRange::Unsatisfiable
+                } else {
+                    ByteRange::Partial(a, b.min(size - 1))
+                }
+            }
+            _ => ByteRange::Full,
+        },
+    }
+}
+
+/// Streams `remaining` bytes of a file, in chunks; a file that ends early
+/// is an error (the connection is cut rather than padded).
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+}
+
+impl http_body::Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = usize::try_from(self.remaining).unwrap_or(CHUNK).min(CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut rb = ReadBuf::new(&mut buf);
+        match Pin::new(&mut self.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    self.remaining = 0;
+                    tracing::warn!("file shorter than its snapshot size; download cut");
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than expected",
+                    ))));
+                }
+                self.remaining -= n as u64;
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(buf)))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// `/static/app.js`: optional live filtering of file tables.
+pub(super) async fn app_js() -> Response {
+    static_asset(APP_JS, "text/javascript; charset=utf-8")
+}
+
+/// `/static/style.css`.
+pub(super) async fn style_css() -> Response {
+    static_asset(STYLE_CSS, "text/css; charset=utf-8")
+}
+
+fn static_asset(body: &'static str, ctype: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str, size: u64) -> ByteRange {
+        parse_range(Some(&HeaderValue::from_str(s).unwrap()), size)
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(r("bytes=0-9", 100), ByteRange::Partial(0, 9));
+        assert_eq!(r("bytes=5-", 100), ByteRange::Partial(5, 99));
+        assert_eq!(r("bytes=-3", 100), ByteRange::Partial(97, 99));
+        assert_eq!(r("bytes=-300", 100), ByteRange::Partial(0, 99));
+        assert_eq!(r("bytes=90-200", 100), ByteRange::Partial(90, 99));
+        assert_eq!(r("bytes=100-", 100), ByteRange::Unsatisfiable);
+        assert_eq!(r("bytes=100-200", 100), ByteRange::Unsatisfiable);
+        assert_eq!(r("bytes=-0", 100), ByteRange::Unsatisfiable);
+        assert_eq!(r("bytes=0-", 0), ByteRange::Unsatisfiable);
+        assert_eq!(r("bytes=9-3", 100), ByteRange::Full);
+        assert_eq!(r("bytes=0-1,5-6", 100), ByteRange::Full);
+        assert_eq!(r("items=0-1", 100), ByteRange::Full);
+        assert_eq!(r("bytes=x-1", 100), ByteRange::Full);
+        assert_eq!(r("bytes=+1-2", 100), ByteRange::Full);
+        assert_eq!(r("bytes=99999999999999999999999-", 100), ByteRange::Full);
+        assert_eq!(parse_range(None, 10), ByteRange::Full);
+    }
+
+    #[tokio::test]
+    async fn body_streams_and_cuts_short_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let open = || async { tokio::fs::File::open(&path).await.unwrap() };
+        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 });
+        let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(&got[..], &data[..]);
+        // The file is shorter than announced: an error, not padding.
+        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 + 1 });
+        assert!(axum::body::to_bytes(body, usize::MAX).await.is_err());
+        // Only the announced length is sent when the file is longer.
+        let body = Body::new(FileBody { file: open().await, remaining: 70_000 });
+        let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(&got[..], &data[..70_000]);
+    }
+
+    #[test]
+    fn disposition() {
+        assert_eq!(
+            content_disposition("Zine \"1\" é.pdf"),
+            "attachment; filename=\"Zine _1_ _.pdf\"; filename*=UTF-8''Zine%20%221%22%20%C3%A9.pdf"
+        );
+        assert_eq!(content_disposition("é"), "attachment; filename=\"_\"; filename*=UTF-8''%C3%A9");
+    }
+}
