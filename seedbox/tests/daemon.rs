@@ -3,7 +3,7 @@
 //! without rehashing, config errors; and two daemons in one process, one
 //! mirroring the other.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -235,6 +235,39 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
 
     let (seq, k, magnet) = wait_version(addr, "zines", Duration::from_secs(30), |_| true);
     assert_eq!((seq, k.as_str()), (1, key.as_str()));
+
+    // The web page of the real daemon: status, a download by id, the .torrent.
+    let web = sb.wait_for("web page: http://", Duration::from_secs(10));
+    let web = web.rsplit(' ').next().unwrap().trim_end_matches('/').to_string();
+    let status: serde_json::Value = ureq::get(&format!("{web}/admin/api/status"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(status["collections"][0]["name"], "zines");
+    assert_eq!(status["collections"][0]["seq"], 1);
+    assert_eq!(status["collections"][0]["key"], key.as_str());
+    let id = seedbox::daemon::file_id("poetry/long-poem.pdf");
+    let page = ureq::get(&format!("{web}/c/zines")).call().unwrap().into_string().unwrap();
+    assert!(page.contains(&format!("/c/zines/f/{id}")), "{page}");
+    let mut body = Vec::new();
+    ureq::get(&format!("{web}/c/zines/f/{id}"))
+        .call()
+        .unwrap()
+        .into_reader()
+        .read_to_end(&mut body)
+        .unwrap();
+    assert_eq!(body, std::fs::read(zines.join("poetry/long-poem.pdf")).unwrap());
+    let mut t = Vec::new();
+    ureq::get(&format!("{web}/c/zines.torrent"))
+        .call()
+        .unwrap()
+        .into_reader()
+        .read_to_end(&mut t)
+        .unwrap();
+    let meta = piece_core::metainfo::Metainfo::from_bytes(&t).unwrap();
+    assert_eq!(meta.magnet().split("&dn").next(), magnet.split("&dn").next());
+
     let dl = d.path().join("dl1");
     swarm_get(&magnet, addr, &dl);
     // The torrent is named after the collection, whatever the folder is called.
