@@ -34,13 +34,47 @@ fn swarm_bin() -> PathBuf {
     p
 }
 
+/// Helper role run inside a namespace (a no-op when run normally):
+/// `SEEDBOX_NETNS_ROLE=browse-http:<title>` browses DNS-SD `_http._tcp`
+/// for up to 20 s; for the first service whose instance name starts with
+/// `<title>`, fetches its page and prints `PAGE <status> <bytes>` and the
+/// page, then exits.
+#[test]
+fn netns_role() {
+    let Ok(role) = std::env::var("SEEDBOX_NETNS_ROLE") else {
+        return;
+    };
+    let title = role.strip_prefix("browse-http:").expect("role");
+    let mdns = mdns_sd::ServiceDaemon::new().unwrap();
+    let rx = mdns.browse(seedbox::http_mdns::HTTP_SERVICE).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+        if let mdns_sd::ServiceEvent::ServiceResolved(info) = ev {
+            if !info.get_fullname().starts_with(title) {
+                continue;
+            }
+            let Some(ip) = info.get_addresses().iter().find(|a| a.is_ipv4()).copied() else {
+                continue;
+            };
+            let url = format!("http://{ip}:{}/", info.get_port());
+            let r = ureq::get(&url).call().unwrap();
+            let status = r.status();
+            let page = r.into_string().unwrap();
+            println!("PAGE {status} {}", page.len());
+            println!("{page}");
+            return;
+        }
+    }
+    println!("NOTHING");
+}
+
 fn config(dir: &Path, body: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let p = dir.join("seedbox.toml");
     std::fs::write(
         &p,
         format!(
-            "state_dir = \"state\"\n[network]\nlisten = \"0.0.0.0:6881\"\nquic_listen = \"0.0.0.0:6881\"\nannounce = true\n[web]\nlisten = \"127.0.0.1:0\"\ntitle = \"{}\"\n[limits]\nrescan_secs = 2\n{body}",
+            "state_dir = \"state\"\n[network]\nlisten = \"0.0.0.0:6881\"\nquic_listen = \"0.0.0.0:6881\"\nannounce = true\n[web]\nlisten = \"0.0.0.0:8080\"\ntitle = \"{}\"\n[limits]\nrescan_secs = 2\n{body}",
             dir.file_name().unwrap().to_string_lossy()
         ),
     )
@@ -151,4 +185,18 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
     );
     c.wait_line("done", Duration::from_secs(60), |l| l.starts_with("done"));
     assert_eq!(tree(&out.join("zines")), tree(&lib));
+
+    // The laptop also finds A's web page as `_http._tcp` and loads it.
+    let me = std::env::current_exe().unwrap();
+    let mut w = lan.spawn(
+        2,
+        &me,
+        &["--exact", "netns_role", "--nocapture"],
+        &[("SEEDBOX_NETNS_ROLE", "browse-http:infoshop-a".to_string())],
+    );
+    let l = w.wait_line("the web page", Duration::from_secs(30), |l| {
+        l.starts_with("PAGE") || l == "NOTHING"
+    });
+    assert!(l.starts_with("PAGE 200"), "{l}");
+    w.wait_line("collection on the page", Duration::from_secs(5), |l| l.contains("/c/zines"));
 }
