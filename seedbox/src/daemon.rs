@@ -95,7 +95,19 @@ impl Shared {
     /// Make `v` the current version of its collection: list it in the
     /// snapshot and in the LAN catalogue (replacing the previous one).
     pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
-        let manifest = store::Manifest::scan(v.folder).unwrap_or_default();
+        let scanned;
+        let manifest = match v.real {
+            Some(m) => m,
+            None => {
+                scanned = store::Manifest::scan(v.folder).unwrap_or_default();
+                &scanned
+            }
+        };
+        let mtimes: HashMap<&str, i128> = manifest
+            .files
+            .iter()
+            .map(|m| (m.path.as_str(), m.mtime_ns))
+            .collect();
         let rooted = store::rooted_layout(v.meta, v.real).ok();
         let mut files = Vec::new();
         if let Some(layout) = &rooted {
@@ -106,11 +118,9 @@ impl Shared {
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
-                let mtime = manifest
-                    .files
-                    .iter()
-                    .find(|m| m.path == path)
-                    .and_then(|m| u64::try_from(m.mtime_ns / 1_000_000_000).ok())
+                let mtime = mtimes
+                    .get(path.as_str())
+                    .and_then(|ns| u64::try_from(ns / 1_000_000_000).ok())
                     .map(|s| UNIX_EPOCH + Duration::from_secs(s));
                 files.push(FileEntry {
                     id: file_id(&path),

@@ -311,10 +311,9 @@ pub fn rooted_storage(folder: PathBuf, real: Option<Arc<Manifest>>) -> StorageFa
         } else {
             OpenMode::Create
         };
+        // Missing or resized files show in the resume check that follows
+        // (their pieces are not had), so existing files are not opened here.
         let s = MmapStorage::open(&folder, layout, mode)?;
-        if existing {
-            s.ensure_files()?;
-        }
         Ok(Arc::new(s) as Arc<dyn Storage>)
     })
 }

@@ -211,9 +211,14 @@ pub fn restore(
     match &saved {
         Some((d, bits)) => {
             have = bits.clone();
+            // By file index (O(n), libraries have 10,000s of files).
+            let before_by: std::collections::HashMap<usize, &FileRecord> =
+                d.files.iter().map(|r| (r.index, r)).collect();
+            let after_by: std::collections::HashMap<usize, &FileRecord> =
+                now.iter().map(|r| (r.index, r)).collect();
             for (i, _) in layout.real_files() {
-                let before = d.files.iter().find(|r| r.index == i);
-                let after = now.iter().find(|r| r.index == i);
+                let before = before_by.get(&i).copied();
+                let after = after_by.get(&i).copied();
                 if before != after {
                     if let Some((a, b)) = layout.file_pieces(i) {
                         suspect.extend(a.get()..=b.get());
