@@ -5,6 +5,10 @@
 //! line on stdout is `done: NAME, downloaded N bytes from peers` (N counts
 //! this run only, so a resumed download shows what it did not redo).
 //! `--seed` keeps seeding after completion until Ctrl-C.
+//!
+//! For a LAN share name, peers whose mDNS record carries a QUIC port are
+//! dialled over QUIC first, over TCP only if QUIC fails or has not
+//! connected within [`swarm::session::QUIC_FALLBACK`].
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -49,11 +53,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 async fn get(a: Args) -> anyhow::Result<ExitCode> {
     let mut a = a;
+    // LAN swarm peers with QUIC: (tcp, quic), added once the torrent is.
+    let mut swarm_peers = Vec::new();
     if super::ls::is_share_name(&a.target) {
         // A LAN share name: find it (mDNS + catalogues) within the timeout.
         let r = super::ls::resolve_name(&a.target, Duration::from_secs(4)).await?;
         eprintln!("found \"{}\" on the LAN at {} peer(s)", r.name, r.peers.len());
-        a.peers.extend(r.peers.iter().map(|p| PeerAddr::Tcp(*p)));
+        for (i, tcp) in r.peers.iter().enumerate() {
+            match r.quic.get(i).copied().flatten() {
+                Some(quic) => swarm_peers.push((*tcp, quic)),
+                None => a.peers.push(PeerAddr::Tcp(*tcp)),
+            }
+        }
         a.target = r.magnet;
     }
     let is_magnet = a.target.starts_with("magnet:");
@@ -86,9 +97,12 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("adding {}", path.display()))?
     };
+    for (tcp, quic) in &swarm_peers {
+        h.add_swarm_peer(*tcp, *quic).await;
+    }
     print_listen(&session);
     let _lsd = super::ls::lsd_for_download(&session, &h);
-    if a.peers.is_empty() && !a.target.contains("x.pe=") {
+    if a.peers.is_empty() && swarm_peers.is_empty() && !a.target.contains("x.pe=") {
         eprintln!("note: no peers given (--peer); looking on the LAN (BEP 14) and waiting for incoming connections");
     }
     let res = tokio::select! {
