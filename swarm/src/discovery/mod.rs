@@ -388,7 +388,11 @@ mod tests {
             fingerprint: None,
         };
         let mut v = LanView::default();
-        for (inst, ip) in [("a", "10.0.0.1:6881"), ("b", "10.0.0.2:6881"), ("c", "10.0.0.3:7")] {
+        for (inst, ip) in [
+            ("a", "10.0.0.1:6881"),
+            ("b", "10.0.0.2:6881"),
+            ("c", "10.0.0.3:7"),
+        ] {
             v.add_catalogue(
                 inst,
                 addr(ip),
@@ -401,7 +405,11 @@ mod tests {
         let r = resolve_in(&v, "zines", Duration::from_secs(1)).unwrap();
         assert_eq!(
             r.peers,
-            vec![addr("10.0.0.1:6881"), addr("10.0.0.2:6881"), addr("10.0.0.3:7")]
+            vec![
+                addr("10.0.0.1:6881"),
+                addr("10.0.0.2:6881"),
+                addr("10.0.0.3:7")
+            ]
         );
         // The IP the catalogue answered on, the port from TXT; "b" has no
         // QUIC, "c" was never seen by mDNS.

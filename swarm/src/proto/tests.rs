@@ -791,7 +791,8 @@ fn quic_offers(ev: &[Event]) -> Vec<(ConnId, u16)> {
 #[test]
 fn extension_handshake_advertises_quic_port_only_when_set() {
     let r = rig(true, TorrentConfig::default());
-    let (v, _) = super::bencode::parse(&r.t.ext_handshake()).unwrap();
+    let p = r.t.ext_handshake();
+    let (v, _) = super::bencode::parse(&p).unwrap();
     assert_eq!(v.get("swarm_quic"), None);
     let cfg = TorrentConfig {
         quic_port: Some(4433),
@@ -834,7 +835,11 @@ fn peer_quic_port_is_reported_once_and_garbage_ignored() {
     r.t.handle_data(r.now, c, &ext_hs(b"d1:mde10:swarm_quici4433ee"));
     let ev = events(&mut r.t);
     match ev.as_slice() {
-        [Event::QuicOffered { conn, addr: a, port }] => {
+        [Event::QuicOffered {
+            conn,
+            addr: a,
+            port,
+        }] => {
             assert_eq!((*conn, *a, *port), (c, addr(1), 4433));
         }
         other => panic!("{other:?}"),

@@ -307,7 +307,11 @@ impl Driver {
             Internal::QuicFallback(quic) => {
                 // A QUIC connection still in its handshake decides later
                 // (it either completes or closes).
-                if !self.conns.values().any(|h| h.addr == quic && h.kind == TransportKind::Quic) {
+                if !self
+                    .conns
+                    .values()
+                    .any(|h| h.addr == quic && h.kind == TransportKind::Quic)
+                {
                     self.fall_back_to_tcp(quic);
                 }
             }

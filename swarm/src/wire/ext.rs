@@ -309,7 +309,11 @@ mod tests {
 
     #[test]
     fn swarm_quic_port_bounds_and_garbage() {
-        let port = |b: &[u8]| ExtHandshake::decode(b).unwrap().swarm_quic;
+        let port = |b: &[u8]| {
+            ExtHandshake::decode(b)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(b)))
+                .swarm_quic
+        };
         assert_eq!(port(b"d1:mde10:swarm_quici4433ee"), Some(4433));
         assert_eq!(port(b"d1:mde10:swarm_quici1ee"), Some(1));
         assert_eq!(port(b"d1:mde10:swarm_quici65535ee"), Some(65535));
@@ -321,14 +325,17 @@ mod tests {
             b"d1:mde10:swarm_quic4:4433e",
             b"d1:mde10:swarm_quicli4433eee",
             b"d1:mde10:swarm_quicdee",
-            b"d1:mde",
+            b"d1:mdee",
         ] {
             assert_eq!(port(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         // Garbage in the value does not spoil the other keys.
-        let hs = ExtHandshake::decode(b"d1:md11:ut_metadatai3ee1:pi6881e10:swarm_quic3:abce")
-            .unwrap();
-        assert_eq!((hs.id_of(UT_METADATA), hs.p, hs.swarm_quic), (Some(3), Some(6881), None));
+        let hs =
+            ExtHandshake::decode(b"d1:md11:ut_metadatai3ee1:pi6881e10:swarm_quic3:abce").unwrap();
+        assert_eq!(
+            (hs.id_of(UT_METADATA), hs.p, hs.swarm_quic),
+            (Some(3), Some(6881), None)
+        );
         // Encoded where canonical order wants it, and read back.
         let hs = ExtHandshake {
             swarm_quic: Some(4433),
