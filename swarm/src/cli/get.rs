@@ -8,7 +8,8 @@
 //!
 //! For a LAN share name, peers whose mDNS record carries a QUIC port are
 //! dialled over QUIC first, over TCP only if QUIC fails or has not
-//! connected within [`swarm::session::QUIC_FALLBACK`].
+//! connected within [`swarm::session::QUIC_FALLBACK`]. Each peer
+//! connection is reported on stderr (`connected to ADDR over QUIC|TCP`).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -18,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use swarm::net::PeerAddr;
-use swarm::session::{AddOptions, Session, SessionConfig, TorrentHandle};
+use swarm::proto::TransportKind;
+use swarm::session::{AddOptions, Session, SessionConfig, TorrentEvent, TorrentHandle};
+use tokio::sync::broadcast;
 
 use super::share::{any_port, default_state_dir, print_listen};
 
@@ -97,7 +100,9 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("adding {}", path.display()))?
     };
+    let events = h.events();
     for (tcp, quic) in &swarm_peers {
+        eprintln!("peer {tcp}: trying quic://{quic} first");
         h.add_swarm_peer(*tcp, *quic).await;
     }
     print_listen(&session);
@@ -106,7 +111,7 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("note: no peers given (--peer); looking on the LAN (BEP 14) and waiting for incoming connections");
     }
     let res = tokio::select! {
-        r = wait_with_progress(&h) => r,
+        r = wait_with_progress(&h, events) => r,
         r = tokio::signal::ctrl_c() => {
             r.context("waiting for Ctrl-C")?;
             eprintln!("interrupted; progress is saved");
@@ -133,7 +138,10 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
+async fn wait_with_progress(
+    h: &TorrentHandle,
+    mut events: broadcast::Receiver<TorrentEvent>,
+) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -154,6 +162,7 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
     });
     let done = h.wait_complete();
     tokio::pin!(done);
+    let mut events_open = true;
     loop {
         tokio::select! {
             r = &mut done => {
@@ -165,6 +174,20 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
                     b.finish();
                 }
                 return r.map_err(anyhow::Error::from);
+            }
+            e = events.recv(), if events_open => {
+                events_open = !matches!(e, Err(broadcast::error::RecvError::Closed));
+                if let Ok(TorrentEvent::PeerConnected { addr, transport }) = e {
+                    let over = match transport {
+                        TransportKind::Quic => "QUIC",
+                        _ => "TCP",
+                    };
+                    let line = format!("connected to {addr} over {over}");
+                    match &bar {
+                        Some(b) => b.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                }
             }
             _ = tick.tick() => {
                 let p = h.progress();
