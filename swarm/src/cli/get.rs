@@ -44,6 +44,10 @@ pub struct Args {
     /// QUIC (UDP) listen address (default: every interface, any free port).
     #[arg(long, value_name = "ADDR:PORT")]
     pub quic_listen: Option<SocketAddr>,
+    /// No QUIC at all: every peer over TCP (swarm peers otherwise move to
+    /// QUIC when both sides have it).
+    #[arg(long, conflicts_with = "quic_listen")]
+    pub no_quic: bool,
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -79,7 +83,7 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("creating {}", a.output.display()))?;
     let cfg = SessionConfig {
         listen_tcp: Some(a.listen.unwrap_or_else(any_port)),
-        listen_quic: Some(a.quic_listen.unwrap_or_else(any_port)),
+        listen_quic: (!a.no_quic).then(|| a.quic_listen.unwrap_or_else(any_port)),
         download_dir: a.output.clone(),
         state_dir: a.state_dir.clone().or_else(default_state_dir),
         ..Default::default()
