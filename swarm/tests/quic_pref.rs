@@ -236,16 +236,24 @@ async fn swarm_peer_is_dialled_over_quic_first_with_tcp_fallback() {
     let (seeder, shared, share) = start_seeder(d.path(), cfg, 1 << 20).await;
     let (tcp, quic) = (seeder.tcp_addr().unwrap(), seeder.quic_addr().unwrap());
 
-    // Both addresses work: only QUIC is used.
+    // QUIC works: only QUIC is used. The TCP address given with it is a
+    // listener of ours, to see that nothing dials it, not even a later
+    // hint with that address (tracker, LSD).
+    let decoy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    decoy.set_nonblocking(true).unwrap();
+    let decoy_addr = decoy.local_addr().unwrap();
     let l1 = Session::new(config(&d.path().join("l1"), true))
         .await
         .unwrap();
     let (got, ev) = leech(&l1, &shared.magnet(), Vec::new()).await;
-    got.add_swarm_peer(tcp, quic).await;
-    // A later hint with the TCP address (tracker, LSD) is not dialled.
-    got.add_peer(PeerAddr::Tcp(tcp)).await;
+    got.add_swarm_peer(decoy_addr, quic).await;
+    got.add_peer(PeerAddr::Tcp(decoy_addr)).await;
     let evs = finish(&got, ev).await;
     assert_eq!(transports(&evs), vec![TransportKind::Quic], "{evs:?}");
+    match decoy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the TCP address was dialled: {other:?}"),
+    }
     assert_same(&share, &d.path().join("l1/dl"));
     l1.shutdown().await;
 

@@ -173,12 +173,14 @@ pub enum Event {
         hashes: Vec<[u8; 32]>,
     },
     /// The peer on `conn` (at `addr`) advertised a QUIC endpoint on UDP
-    /// `port` (`swarm_quic` in its extension handshake). Reported once per
-    /// connection and port; whether to dial it is the glue's choice.
+    /// `port` (`swarm_quic` in its extension handshake), and its TCP listen
+    /// port `tcp_port` (`p`) if it sent one. Reported once per connection
+    /// and port; whether to dial it is the glue's choice.
     QuicOffered {
         conn: ConnId,
         addr: SocketAddr,
         port: u16,
+        tcp_port: Option<u16>,
     },
     /// Reading or writing the data failed; the torrent paused itself.
     StorageFailed {

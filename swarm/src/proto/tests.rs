@@ -794,17 +794,21 @@ fn extension_handshake_advertises_quic_port_only_when_set() {
     let p = r.t.ext_handshake();
     let (v, _) = super::bencode::parse(&p).unwrap();
     assert_eq!(v.get("swarm_quic"), None);
+    assert_eq!(v.get("p"), None);
     let cfg = TorrentConfig {
         quic_port: Some(4433),
+        listen_port: Some(6881),
         ..Default::default()
     };
     let r = rig(true, cfg);
     let p = r.t.ext_handshake();
     let (v, _) = super::bencode::parse(&p).unwrap();
     assert_eq!(v.get("swarm_quic").and_then(|x| x.int()), Some(4433));
+    assert_eq!(v.get("p").and_then(|x| x.int()), Some(6881));
     // Canonical (sorted) keys: the strict decoder reads it back.
     let hs = crate::wire::ExtHandshake::decode(&p).unwrap();
     assert_eq!(hs.swarm_quic, Some(4433));
+    assert_eq!(hs.p, Some(6881));
     assert_eq!(hs.reqq, Some(500));
 }
 
@@ -832,15 +836,17 @@ fn peer_quic_port_is_reported_once_and_garbage_ignored() {
         !ev.iter().any(|e| matches!(e, Event::Disconnect { .. })),
         "garbage in an unknown-to-others key is not misbehaviour: {ev:?}"
     );
-    r.t.handle_data(r.now, c, &ext_hs(b"d1:mde10:swarm_quici4433ee"));
+    r.t.handle_data(r.now, c, &ext_hs(b"d1:mde1:pi6881e10:swarm_quici4433ee"));
     let ev = events(&mut r.t);
     match ev.as_slice() {
         [Event::QuicOffered {
             conn,
             addr: a,
             port,
+            tcp_port,
         }] => {
-            assert_eq!((*conn, *a, *port), (c, addr(1), 4433));
+            let got = (*conn, *a, *port, *tcp_port);
+            assert_eq!(got, (c, addr(1), 4433, Some(6881)));
         }
         other => panic!("{other:?}"),
     }

@@ -27,7 +27,8 @@
 //!   connected within [`super::QUIC_FALLBACK`].
 //! - A TCP address of a peer we reach over QUIC is not dialled (tracker or
 //!   LAN hints would otherwise open a TCP link that the duplicate rule
-//!   closes at once).
+//!   closes at once): the address we moved from, the one given with the
+//!   QUIC address, or the listen port (`p`) a QUIC peer sent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -441,15 +442,30 @@ impl Driver {
         });
     }
 
-    /// A TCP peer offers QUIC on `port`: the side that dialled the TCP
-    /// connection dials QUIC once; the duplicate rule then closes TCP.
-    fn on_quic_offered(&mut self, conn: ConnId, addr: SocketAddr, port: u16) {
+    /// A peer offers QUIC on `port`. Over TCP, the side that dialled the
+    /// TCP connection dials QUIC once; the duplicate rule then closes TCP.
+    /// Over QUIC, its TCP listen address (`tcp_port`) is remembered so that
+    /// hints with it are not dialled.
+    fn on_quic_offered(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        port: u16,
+        tcp_port: Option<u16>,
+    ) {
         let Some(q) = self.quic.clone() else {
             return;
         };
         let Some(h) = self.conns.get(&conn) else {
             return;
         };
+        if h.kind == TransportKind::Quic {
+            if let Some(p) = tcp_port {
+                let quic = h.addr;
+                remember_pair(&mut self.twins, SocketAddr::new(addr.ip(), p), quic);
+            }
+            return;
+        }
         if h.kind != TransportKind::Tcp || h.dir != Direction::Outgoing {
             return;
         }
@@ -565,7 +581,12 @@ impl Driver {
                     }
                     self.emit(TorrentEvent::PeerConnected { addr, transport });
                 }
-                Event::QuicOffered { conn, addr, port } => self.on_quic_offered(conn, addr, port),
+                Event::QuicOffered {
+                    conn,
+                    addr,
+                    port,
+                    tcp_port,
+                } => self.on_quic_offered(conn, addr, port, tcp_port),
                 Event::PieceVerified(p) => {
                     self.resume_dirty = true;
                     self.emit(TorrentEvent::PieceVerified(p.get()));

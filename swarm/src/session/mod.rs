@@ -553,6 +553,7 @@ impl Session {
     fn torrent_cfg(&self) -> TorrentConfig {
         TorrentConfig {
             max_peers: self.cfg.max_peers,
+            listen_port: self.tcp_addr.map(|a| a.port()),
             quic_port: self.quic_addr.map(|a| a.port()),
             ..self.cfg.torrent.clone()
         }

@@ -44,8 +44,9 @@ pub const UT_METADATA: &str = "ut_metadata";
 /// Handshake key carrying the sender's QUIC (UDP) port.
 pub const SWARM_QUIC: &str = "swarm_quic";
 
-/// A `swarm_quic` value as a port: only integers 1..=65535 are ports.
-pub fn quic_port(v: i64) -> Option<u16> {
+/// A `p` or `swarm_quic` value as a port: only integers 1..=65535 are
+/// ports.
+pub fn port(v: i64) -> Option<u16> {
     u16::try_from(v).ok().filter(|&p| p != 0)
 }
 
@@ -173,13 +174,9 @@ impl ExtHandshake {
                 b"metadata_size" => {
                     hs.metadata_size = benc::int(val).and_then(|i| u32::try_from(i).ok())
                 }
-                b"p" => {
-                    hs.p = benc::int(val)
-                        .and_then(|i| u16::try_from(i).ok())
-                        .filter(|&p| p != 0)
-                }
+                b"p" => hs.p = benc::int(val).and_then(port),
                 b"reqq" => hs.reqq = benc::int(val).and_then(|i| u32::try_from(i).ok()),
-                b"swarm_quic" => hs.swarm_quic = benc::int(val).and_then(quic_port),
+                b"swarm_quic" => hs.swarm_quic = benc::int(val).and_then(port),
                 b"upload_only" => hs.upload_only = benc::int(val).is_some_and(|i| i != 0),
                 b"v" => {
                     hs.v = benc::bytes(val).map(|b| {
@@ -309,14 +306,14 @@ mod tests {
 
     #[test]
     fn swarm_quic_port_bounds_and_garbage() {
-        let port = |b: &[u8]| {
+        let quic_of = |b: &[u8]| {
             ExtHandshake::decode(b)
                 .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(b)))
                 .swarm_quic
         };
-        assert_eq!(port(b"d1:mde10:swarm_quici4433ee"), Some(4433));
-        assert_eq!(port(b"d1:mde10:swarm_quici1ee"), Some(1));
-        assert_eq!(port(b"d1:mde10:swarm_quici65535ee"), Some(65535));
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici4433ee"), Some(4433));
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici1ee"), Some(1));
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici65535ee"), Some(65535));
         for bad in [
             &b"d1:mde10:swarm_quici0ee"[..],
             b"d1:mde10:swarm_quici65536ee",
@@ -327,7 +324,7 @@ mod tests {
             b"d1:mde10:swarm_quicdee",
             b"d1:mdee",
         ] {
-            assert_eq!(port(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(quic_of(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         // Garbage in the value does not spoil the other keys.
         let hs =
@@ -346,8 +343,8 @@ mod tests {
         let b = hs.encode();
         assert_eq!(b, b"d1:mde4:reqqi250e10:swarm_quici4433e11:upload_onlyi1ee");
         assert_eq!(ExtHandshake::decode(&b).unwrap(), hs);
-        assert_eq!(quic_port(i64::MIN), None);
-        assert_eq!(quic_port(i64::MAX), None);
+        assert_eq!(port(i64::MIN), None);
+        assert_eq!(port(i64::MAX), None);
     }
 
     #[test]
