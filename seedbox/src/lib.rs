@@ -7,4 +7,11 @@
 //! The daemon side and the web side meet in [`library`]: the daemon keeps a
 //! [`library::LibrarySnapshot`] up to date, the web reads it.
 
+pub mod config;
+pub mod daemon;
+pub mod http_mdns;
 pub mod library;
+pub mod local;
+pub mod mirror;
+pub mod store;
+pub mod web;

@@ -1,5 +1,140 @@
-//! The `seedbox` daemon (issue 5). Not built yet; see the library crate.
-fn main() {
-    eprintln!("seedbox: not implemented yet");
-    std::process::exit(2);
+//! The `seedbox` daemon.
+//!
+//! ```text
+//! seedbox init  [--config FILE] [--force]   write a commented config
+//! seedbox check [--config FILE]             read the config, report problems
+//! seedbox run   [--config FILE]             run in the foreground
+//! ```
+//!
+//! The config defaults to `$SEEDBOX_CONFIG`, else `/etc/seedbox/seedbox.toml`.
+//! Logs go to stderr through `tracing` (`RUST_LOG=debug` for more).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use seedbox::config::{Config, TEMPLATE};
+use seedbox::daemon::Daemon;
+
+#[derive(Parser)]
+#[command(name = "seedbox", version, about = "Shares an infoshop's collections on the LAN")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Config file [default: $SEEDBOX_CONFIG or /etc/seedbox/seedbox.toml]
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .or_else(|| std::env::var_os("SEEDBOX_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/etc/seedbox/seedbox.toml"))
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write a commented example config (edit it, then `seedbox run`).
+    Init {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read the config and report the first problem, with its line.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Run the daemon in the foreground until SIGINT or SIGTERM.
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("seedbox: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Init { config, force } => {
+            let path = config.path();
+            if path.exists() && !force {
+                anyhow::bail!("{} exists; use --force to overwrite it", path.display());
+            }
+            if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(d).with_context(|| d.display().to_string())?;
+            }
+            std::fs::write(&path, TEMPLATE).with_context(|| path.display().to_string())?;
+            println!(
+                "wrote {}; edit the [[collection]] entries, then: seedbox run --config {}",
+                path.display(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { config } => {
+            let c = Config::load(&config.path())?;
+            println!(
+                "{}: ok ({} collections, {} mirrors)",
+                config.path().display(),
+                c.collections.len(),
+                c.mirrors.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run { config } => {
+            let c = Config::load(&config.path())?;
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(serve(c))
+        }
+    }
+}
+
+async fn serve(c: Config) -> anyhow::Result<ExitCode> {
+    let daemon = Daemon::start(c).await?;
+    if let Some(a) = daemon.tcp_addr() {
+        println!("peers: tcp {a}");
+    }
+    if let Some(a) = daemon.quic_addr() {
+        println!("peers: quic://{a}");
+    }
+    if let Some(a) = daemon.web_addr() {
+        println!("web page: http://{a}/");
+    }
+    println!("publisher key: {}", daemon.key());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    daemon.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }

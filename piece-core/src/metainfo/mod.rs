@@ -121,6 +121,45 @@ pub struct Metainfo {
 }
 
 impl Metainfo {
+    /// A `.torrent` file for this torrent: the info dictionary exactly as
+    /// it was (so the info-hashes are unchanged), the trackers and the v2
+    /// piece layers known so far. Comments and other optional keys are not
+    /// kept.
+    pub fn to_torrent_bytes(&self) -> Vec<u8> {
+        let mut e = crate::bencode::Encoder::new();
+        e.begin_dict();
+        let tiers: Vec<&Vec<String>> = self.trackers.iter().filter(|t| !t.is_empty()).collect();
+        if let Some(first) = tiers.first().and_then(|t| t.first()) {
+            e.str("announce").str(first);
+            e.str("announce-list").begin_list();
+            for t in &tiers {
+                e.begin_list();
+                for u in t.iter() {
+                    e.str(u);
+                }
+                e.end();
+            }
+            e.end();
+        }
+        e.str("info").raw(&self.info_bytes);
+        if !self.piece_layers.is_empty() {
+            let mut roots: Vec<&[u8; 32]> = self.piece_layers.keys().collect();
+            roots.sort();
+            e.str("piece layers").begin_dict();
+            for r in roots {
+                let layer = &self.piece_layers[r];
+                let mut flat = Vec::with_capacity(layer.len() * 32);
+                for h in layer {
+                    flat.extend_from_slice(h);
+                }
+                e.bytes(r).bytes(&flat);
+            }
+            e.end();
+        }
+        e.end();
+        e.finish()
+    }
+
     /// Parses and validates a `.torrent` file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
         parse::parse_torrent(bytes)

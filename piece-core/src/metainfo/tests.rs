@@ -440,3 +440,25 @@ fn single_file_versus_folder_of_one() {
     assert_eq!(m.info.version, Version::Hybrid);
     assert_eq!(m.info.files[0].path, vec!["zines", "zines"]);
 }
+
+#[test]
+fn to_torrent_bytes_round_trips_hashes_and_piece_layers() {
+    use crate::create::{create_torrent, CreateOptions};
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("t");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("big"), vec![7u8; 100_000]).unwrap();
+    std::fs::write(root.join("small"), b"hi").unwrap();
+    let opts = CreateOptions {
+        piece_length: Some(16 * 1024),
+        trackers: vec!["http://127.0.0.1:1/announce".into()],
+        ..Default::default()
+    };
+    let made = create_torrent(&root, &opts, None).unwrap();
+    let m = Metainfo::from_bytes(&made.bytes).unwrap();
+    let again = Metainfo::from_bytes(&m.to_torrent_bytes()).unwrap();
+    assert_eq!(again.info_hashes, m.info_hashes);
+    assert_eq!(again.piece_layers, m.piece_layers);
+    assert!(!again.piece_layers.is_empty());
+    assert_eq!(again.trackers, m.trackers);
+}

@@ -45,6 +45,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::bencode::{BencodeError, Value};
+use super::signed::{CollectionSig, PublisherKey};
 
 /// Largest catalogue frame accepted or sent.
 pub const MAX_CATALOGUE_BYTES: usize = 1024 * 1024;
@@ -82,6 +83,10 @@ pub struct Share {
     pub info_hashes: InfoHashes,
     /// A magnet link for it.
     pub magnet: String,
+    /// For a version of a signed collection (a seedbox's): the publisher's
+    /// signature over (name, sequence number, info-hashes). Only records
+    /// that verify are kept when reading a catalogue.
+    pub collection: Option<CollectionSig>,
 }
 
 impl Share {
@@ -95,6 +100,7 @@ impl Share {
             files,
             info_hashes,
             magnet,
+            collection: None,
         }
     }
 
@@ -199,6 +205,13 @@ fn share_to_value(s: &Share) -> Value {
         d.insert(b"btmh".to_vec(), b(&h.to_hex()));
     }
     d.insert(b"magnet".to_vec(), b(&s.magnet));
+    if let Some(c) = &s.collection {
+        let mut col = BTreeMap::new();
+        col.insert(b"key".to_vec(), b(&c.key.to_hex()));
+        col.insert(b"seq".to_vec(), Value::Int(i64::try_from(c.seq).unwrap_or(i64::MAX)));
+        col.insert(b"sig".to_vec(), b(&hex::encode(c.sig)));
+        d.insert(b"col".to_vec(), Value::Dict(col));
+    }
     Value::Dict(d)
 }
 
@@ -229,13 +242,33 @@ fn share_from_value(v: &Value) -> Option<Share> {
         .filter(|m| magnet_names(m, &info_hashes))
         .map(str::to_owned)
         .unwrap_or_else(|| magnet_for(name, &info_hashes));
+    let collection = v
+        .get("col")
+        .and_then(|c| collection_from_value(c, name, &info_hashes));
     Some(Share {
         name: name.to_owned(),
         size,
         files,
         info_hashes,
         magnet,
+        collection,
     })
+}
+
+/// A `col` record, kept only if its signature covers this entry.
+fn collection_from_value(c: &Value, name: &str, h: &InfoHashes) -> Option<CollectionSig> {
+    let key = PublisherKey::from_hex(c.get("key")?.as_str()?)?;
+    let seq = u64::try_from(c.get("seq")?.as_int()?).ok()?;
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(c.get("sig")?.as_str()?, &mut sig).ok()?;
+    let rec = CollectionSig { key, seq, sig };
+    match rec.verify(name, h) {
+        Ok(()) => Some(rec),
+        Err(e) => {
+            tracing::debug!("dropping collection record for {name:?}: {e}");
+            None
+        }
+    }
 }
 
 fn magnet_names(m: &str, h: &InfoHashes) -> bool {
@@ -377,6 +410,33 @@ where
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn signed_collection_records_round_trip_and_forgeries_are_dropped() {
+        use crate::discovery::signed::Publisher;
+        let h = InfoHashes {
+            v1: Some(InfoHashV1([3; 20])),
+            v2: Some(InfoHashV2([4; 32])),
+        };
+        let p = Publisher::from_seed([9; 32]);
+        let mut good = Share::new("zines", 10, 2, h);
+        good.collection = Some(p.sign("zines", 5, &h).unwrap());
+        // Same record pasted onto another torrent: must not survive.
+        let other = InfoHashes {
+            v1: Some(InfoHashV1([5; 20])),
+            v2: None,
+        };
+        let mut forged = Share::new("zines", 10, 2, other);
+        forged.collection = good.collection.clone();
+        let cat = Catalogue {
+            shares: vec![good.clone(), forged],
+        };
+        let back = Catalogue::decode(&cat.encode().unwrap()).unwrap();
+        assert_eq!(back.shares.len(), 2);
+        assert_eq!(back.shares[0], good);
+        assert_eq!(back.shares[0].collection.as_ref().unwrap().seq, 5);
+        assert_eq!(back.shares[1].collection, None);
+    }
 
     fn sample() -> Catalogue {
         Catalogue {

@@ -33,6 +33,7 @@ pub mod catalogue;
 pub mod lsd;
 pub mod mdns;
 pub mod presence;
+pub mod signed;
 
 use std::net::SocketAddr;
 use std::time::Duration;

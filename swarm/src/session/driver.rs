@@ -106,6 +106,7 @@ struct ConnHandle {
 
 /// Everything a driver needs to start.
 pub(crate) struct DriverInit {
+    pub meta_slot: super::MetaSlot,
     pub torrent: Torrent,
     pub hashes: Option<Arc<PieceHashes>>,
     pub storage: Option<Arc<dyn Storage>>,
@@ -119,6 +120,7 @@ pub(crate) struct DriverInit {
 }
 
 pub(crate) struct Driver {
+    meta_slot: super::MetaSlot,
     t: Torrent,
     hashes: Option<Arc<PieceHashes>>,
     storage: Option<Arc<dyn Storage>>,
@@ -154,6 +156,7 @@ impl Driver {
     pub(crate) fn new(init: DriverInit) -> Self {
         let (int_tx, int_rx) = mpsc::channel(256);
         Driver {
+            meta_slot: init.meta_slot,
             t: init.torrent,
             hashes: init.hashes,
             storage: init.storage,
@@ -174,7 +177,9 @@ impl Driver {
             next_conn: 0,
             verifying: 0,
             verify_queue: VecDeque::new(),
-            resume_dirty: false,
+            // Save soon after start: records what was found (or created)
+            // so that a restart, even after SIGKILL, need not rehash.
+            resume_dirty: true,
             last_save: Instant::now(),
             failed: false,
             metadata_pending: false,
@@ -602,6 +607,10 @@ impl Driver {
                         }
                     }
                     self.save_resume();
+                    if let Some(m) = &self.layered {
+                        // Every piece layer is known now.
+                        *super::lock(&self.meta_slot) = Some(Arc::new(m.clone()));
+                    }
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
@@ -692,6 +701,7 @@ impl Driver {
             Ok((meta, st, hashes, have)) => {
                 self.storage = Some(st.clone());
                 self.hashes = Some(hashes);
+                *super::lock(&self.meta_slot) = Some(meta.clone());
                 self.t
                     .handle_metadata(Instant::now(), meta.clone(), st, have);
                 self.emit(TorrentEvent::MetadataReceived {

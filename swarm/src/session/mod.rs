@@ -193,6 +193,9 @@ pub struct Progress {
     pub has_metadata: bool,
 }
 
+/// The handle's view of the driver's metadata.
+pub(crate) type MetaSlot = Arc<Mutex<Option<Arc<Metainfo>>>>;
+
 type Registry = Arc<Mutex<HashMap<[u8; 20], mpsc::Sender<Cmd>>>>;
 
 /// A running set of torrents sharing listeners.
@@ -475,6 +478,24 @@ impl Session {
         self.add_meta(meta, Some((have, created.bytes)), opts).await
     }
 
+    /// Seeds a torrent whose data the caller has just hashed (for example
+    /// with [`piece_core::create::create_torrent`] over the files at
+    /// `opts.save_dir`): every piece is taken as verified without reading
+    /// the data again. The caller vouches for the data; peers still never
+    /// get a byte that a later read finds changed, since a failed read
+    /// stops serving it. For data of unknown provenance use
+    /// [`Session::add_torrent_bytes`] with `seed: true`, which verifies.
+    pub async fn seed_created(
+        &self,
+        torrent_bytes: Vec<u8>,
+        opts: AddOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let meta = Metainfo::from_bytes(&torrent_bytes)?;
+        let have = Bitfield::full(meta.info.lengths.num_pieces());
+        let opts = AddOptions { seed: true, ..opts };
+        self.add_meta(meta, Some((have, torrent_bytes)), opts).await
+    }
+
     async fn add_meta(
         &self,
         meta: Metainfo,
@@ -603,7 +624,9 @@ impl Session {
             Some((s, h)) => (Some(s), Some(h)),
             None => (None, None),
         };
+        let meta_slot: MetaSlot = Arc::new(Mutex::new(torrent.metainfo().cloned()));
         let driver = Driver::new(DriverInit {
+            meta_slot: meta_slot.clone(),
             torrent,
             hashes,
             storage,
@@ -636,6 +659,7 @@ impl Session {
         };
         let h = TorrentHandle {
             inner: Arc::new(HandleInner {
+                meta: meta_slot,
                 cmd: cmd_tx,
                 events: ev_tx,
                 progress: pr_rx,
@@ -708,6 +732,7 @@ fn read_torrent_file(path: &Path) -> Result<Vec<u8>, SessionError> {
 
 struct HandleInner {
     cmd: mpsc::Sender<Cmd>,
+    meta: MetaSlot,
     events: broadcast::Sender<TorrentEvent>,
     progress: watch::Receiver<Progress>,
     info_hashes: InfoHashes,
@@ -828,6 +853,13 @@ impl TorrentHandle {
     /// The torrent's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+    /// The torrent's metadata once known (at once for a .torrent, when
+    /// fetched for a magnet link); for a v2 magnet it gains the piece
+    /// layers as they are fetched, and holds all of them once complete.
+    /// [`Metainfo::to_torrent_bytes`] makes a .torrent file of it.
+    pub fn metainfo(&self) -> Option<Arc<Metainfo>> {
+        lock(&self.inner.meta).clone()
     }
     /// For [`Session::share_path`]: the .torrent file made.
     pub fn torrent_bytes(&self) -> Option<&[u8]> {

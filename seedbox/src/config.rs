@@ -1,0 +1,485 @@
+//! The daemon's configuration file (TOML).
+//!
+//! `seedbox init` writes [`TEMPLATE`], a commented example. [`Config::load`]
+//! reads a file and reports any problem with the line it is on: a syntax
+//! error, an unknown key (a typo must not be silently ignored), a missing
+//! folder, a duplicate or unsafe collection name, a bad address.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The file `seedbox init` writes.
+pub const TEMPLATE: &str = r#"# seedbox configuration (TOML). Lines starting with '#' are comments.
+# Check it with `seedbox check --config FILE`; run with `seedbox run --config FILE`.
+
+# Where the seedbox keeps its signing key, published torrents and resume
+# data. It must survive reboots (not /tmp).
+state_dir = "/var/lib/seedbox"
+
+[network]
+# BitTorrent peer port (TCP). Other BitTorrent clients connect here.
+listen = "0.0.0.0:6881"
+# QUIC (UDP) port for links between swarm peers. Remove the line to disable.
+quic_listen = "0.0.0.0:6881"
+# Announce collections on the LAN (mDNS and BEP 14 local service discovery).
+announce = true
+
+[web]
+# The patron web page (browse, search, download; OPDS catalogue at /opds).
+listen = "0.0.0.0:8080"
+title = "Infoshop library"
+# The admin page (/admin) answers on loopback only. To reach it from another
+# machine, set a long random token and send it as "Authorization: Bearer ...".
+# admin_token = ""
+# Host names patrons use besides IP addresses, localhost and <hostname>.local.
+# hosts = ["library.lan"]
+
+[limits]
+# Most peer connections per collection.
+max_peers = 50
+# Upload limit per collection, bytes per second (0 = unlimited).
+upload_rate = 0
+# Full rescan of every collection folder, in seconds (changes are also
+# picked up at once by watching the folders).
+rescan_secs = 300
+
+# One [[collection]] per folder to share. The name is used in links: letters,
+# digits, '-' and '_' only.
+[[collection]]
+name = "zines"
+path = "/srv/library/zines"
+title = "Zines"
+
+# Follow another seedbox's collection and keep a verified copy here, seeded
+# in turn. "name" is the collection's name on the other seedbox; "key" pins
+# its publisher key (shown on its admin page) - without it the first key seen
+# is pinned. "peers" lists addresses to ask besides the LAN (optional).
+# [[mirror]]
+# name = "zines"
+# key = "5f1c...e9"
+# path = "/srv/library/zines-northside"
+# local_name = "zines-northside"
+# peers = ["192.168.1.20:6881"]
+# poll_secs = 30
+"#;
+
+/// A parsed, checked configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub network: Network,
+    pub web: Web,
+    pub limits: Limits,
+    pub collections: Vec<Collection>,
+    pub mirrors: Vec<Mirror>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub listen: SocketAddr,
+    pub quic_listen: Option<SocketAddr>,
+    pub announce: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Web {
+    /// `None`: no web page.
+    pub listen: Option<SocketAddr>,
+    pub title: String,
+    pub admin_token: Option<String>,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_peers: usize,
+    /// Bytes per second per collection; `None` = unlimited.
+    pub upload_rate: Option<u64>,
+    pub rescan_secs: u64,
+}
+
+/// A local folder published as a collection.
+#[derive(Clone, Debug)]
+pub struct Collection {
+    pub name: String,
+    pub path: PathBuf,
+    pub title: String,
+}
+
+/// A collection of another seedbox, followed.
+#[derive(Clone, Debug)]
+pub struct Mirror {
+    /// The collection's name at its publisher.
+    pub name: String,
+    /// Pinned publisher key (hex), if given.
+    pub key: Option<swarm::discovery::signed::PublisherKey>,
+    /// Where the copy lives.
+    pub path: PathBuf,
+    /// Name of the copy here (default: `name`).
+    pub local_name: String,
+    /// Addresses to ask besides the LAN.
+    pub peers: Vec<SocketAddr>,
+    /// How often to look for a new version, in seconds.
+    pub poll_secs: u64,
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {msg}")]
+    At {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    #[error("{path}: {msg}")]
+    File { path: PathBuf, msg: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    state_dir: Spanned<PathBuf>,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    web: RawWeb,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    collection: Vec<RawCollection>,
+    #[serde(default)]
+    mirror: Vec<RawMirror>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    listen: Option<Spanned<String>>,
+    quic_listen: Option<Spanned<String>>,
+    announce: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    listen: Option<Spanned<String>>,
+    title: Option<String>,
+    admin_token: Option<Spanned<String>>,
+    #[serde(default)]
+    hosts: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_peers: Option<Spanned<i64>>,
+    upload_rate: Option<Spanned<i64>>,
+    rescan_secs: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCollection {
+    name: Spanned<String>,
+    path: Spanned<PathBuf>,
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMirror {
+    name: Spanned<String>,
+    key: Option<Spanned<String>>,
+    path: Spanned<PathBuf>,
+    local_name: Option<Spanned<String>>,
+    #[serde(default)]
+    peers: Vec<Spanned<String>>,
+    poll_secs: Option<Spanned<i64>>,
+}
+
+/// Is `s` usable as a collection name in URLs and file names?
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn line_of(text: &str, span: Range<usize>) -> usize {
+    let end = span.start.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Config {
+    /// Read and check a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parse and check config text; `path` names it in errors and anchors
+    /// relative paths (relative to the file's folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let at = |span: Range<usize>, msg: String| ConfigError::At {
+            path: path.to_path_buf(),
+            line: line_of(text, span),
+            msg,
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => at(span, e.message().to_string()),
+            None => ConfigError::File {
+                path: path.to_path_buf(),
+                msg: e.message().to_string(),
+            },
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let addr = |s: &Spanned<String>, what: &str| -> Result<SocketAddr, ConfigError> {
+            s.get_ref().parse().map_err(|_| {
+                at(
+                    s.span(),
+                    format!("{what}: {:?} is not an address like 0.0.0.0:6881", s.get_ref()),
+                )
+            })
+        };
+        let state_dir = abs(raw.state_dir.get_ref());
+        if raw.state_dir.get_ref().as_os_str().is_empty() {
+            return Err(at(raw.state_dir.span(), "state_dir is empty".into()));
+        }
+        let network = Network {
+            listen: match &raw.network.listen {
+                Some(s) => addr(s, "network.listen")?,
+                None => SocketAddr::from(([0, 0, 0, 0], 6881)),
+            },
+            quic_listen: raw
+                .network
+                .quic_listen
+                .as_ref()
+                .map(|s| addr(s, "network.quic_listen"))
+                .transpose()?,
+            announce: raw.network.announce.unwrap_or(true),
+        };
+        let web = Web {
+            listen: match &raw.web.listen {
+                Some(s) if s.get_ref().is_empty() => None,
+                Some(s) => Some(addr(s, "web.listen")?),
+                None => Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            },
+            title: raw.web.title.unwrap_or_else(|| "Library".into()),
+            admin_token: match raw.web.admin_token {
+                Some(t) if t.get_ref().is_empty() => None,
+                Some(t) if t.get_ref().len() < 16 => {
+                    return Err(at(
+                        t.span(),
+                        "web.admin_token is too short: use at least 16 random characters".into(),
+                    ))
+                }
+                Some(t) => Some(t.into_inner()),
+                None => None,
+            },
+            hosts: raw.web.hosts,
+        };
+        let num = |v: &Option<Spanned<i64>>, what: &str, min: i64, max: i64, default: i64| {
+            match v {
+                None => Ok(default),
+                Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+                Some(s) => Err(at(
+                    s.span(),
+                    format!("{what} must be between {min} and {max}, not {}", s.get_ref()),
+                )),
+            }
+        };
+        let limits = Limits {
+            max_peers: num(&raw.limits.max_peers, "limits.max_peers", 1, 10_000, 50)? as usize,
+            upload_rate: match num(&raw.limits.upload_rate, "limits.upload_rate", 0, i64::MAX, 0)? {
+                0 => None,
+                n => Some(n as u64),
+            },
+            rescan_secs: num(&raw.limits.rescan_secs, "limits.rescan_secs", 1, 86_400 * 7, 300)?
+                as u64,
+        };
+        let mut names: Vec<(String, usize)> = Vec::new();
+        let mut claim = |n: &Spanned<String>, what: &str| -> Result<(), ConfigError> {
+            let name = n.get_ref();
+            if !valid_name(name) {
+                return Err(at(
+                    n.span(),
+                    format!(
+                        "{what} {name:?}: use 1 to 64 letters, digits, '-' or '_' (it appears in links)"
+                    ),
+                ));
+            }
+            if let Some((_, line)) = names.iter().find(|(m, _)| m == name) {
+                return Err(at(
+                    n.span(),
+                    format!("{what} {name:?} is already used on line {line}"),
+                ));
+            }
+            names.push((name.clone(), line_of(text, n.span())));
+            Ok(())
+        };
+        let mut collections = Vec::new();
+        for c in raw.collection {
+            claim(&c.name, "collection name")?;
+            let p = abs(c.path.get_ref());
+            if !p.is_dir() {
+                return Err(at(
+                    c.path.span(),
+                    format!("collection {:?}: {} is not a folder", c.name.get_ref(), p.display()),
+                ));
+            }
+            collections.push(Collection {
+                title: c.title.unwrap_or_else(|| c.name.get_ref().clone()),
+                name: c.name.into_inner(),
+                path: p,
+            });
+        }
+        let mut mirrors = Vec::new();
+        for m in raw.mirror {
+            if !valid_name(m.name.get_ref()) {
+                return Err(at(
+                    m.name.span(),
+                    format!("mirror name {:?} is not a valid collection name", m.name.get_ref()),
+                ));
+            }
+            let local = m.local_name.clone().unwrap_or_else(|| m.name.clone());
+            claim(&local, "mirror local_name")?;
+            let key = match &m.key {
+                None => None,
+                Some(k) => Some(
+                    swarm::discovery::signed::PublisherKey::from_hex(k.get_ref()).ok_or_else(
+                        || at(k.span(), "mirror key: expected 64 hex digits of an Ed25519 public key".into()),
+                    )?,
+                ),
+            };
+            let mut peers = Vec::new();
+            for p in &m.peers {
+                peers.push(addr(p, "mirror peers")?);
+            }
+            let path = abs(m.path.get_ref());
+            if collections.iter().any(|c: &Collection| c.path == path) {
+                return Err(at(
+                    m.path.span(),
+                    format!("mirror path {} is also a collection folder", path.display()),
+                ));
+            }
+            let poll_secs = num(&m.poll_secs, "mirror poll_secs", 1, 86_400, 30)? as u64;
+            mirrors.push(Mirror {
+                poll_secs,
+                name: m.name.into_inner(),
+                key,
+                path,
+                local_name: local.into_inner(),
+                peers,
+            });
+        }
+        Ok(Config {
+            state_dir,
+            network,
+            web,
+            limits,
+            collections,
+            mirrors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/seedbox.toml"))
+    }
+
+    fn line(e: ConfigError) -> (usize, String) {
+        match e {
+            ConfigError::At { line, msg, .. } => (line, msg),
+            other => panic!("expected a line number: {other}"),
+        }
+    }
+
+    #[test]
+    fn template_parses_once_its_folder_exists() {
+        let d = tempfile::tempdir().unwrap();
+        let folder = d.path().join("zines");
+        std::fs::create_dir(&folder).unwrap();
+        let text = TEMPLATE.replace("/srv/library/zines", folder.to_str().unwrap());
+        let c = parse(&text).unwrap();
+        assert_eq!(c.collections.len(), 1);
+        assert_eq!(c.collections[0].name, "zines");
+        assert_eq!(c.network.listen.port(), 6881);
+        assert_eq!(c.web.admin_token, None);
+        assert!(c.mirrors.is_empty());
+        // And the template as written names the missing folder and its line.
+        let (l, msg) = line(parse(TEMPLATE).unwrap_err());
+        assert_eq!(TEMPLATE.lines().nth(l - 1).unwrap(), "path = \"/srv/library/zines\"");
+        assert!(msg.contains("not a folder"), "{msg}");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let (l, msg) = line(parse("state_dir = \"/x\"\n\n[network]\nlisten = \"nowhere\"\n").unwrap_err());
+        assert_eq!(l, 4);
+        assert!(msg.contains("not an address"), "{msg}");
+        let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peer = 3\n").unwrap_err());
+        assert_eq!(l, 3);
+        assert!(msg.contains("unknown field"), "{msg}");
+        let (l, _) = line(parse("state_dir = \"/x\"\n[web\n").unwrap_err());
+        assert_eq!(l, 2);
+        let (l, msg) =
+            line(parse("state_dir = \"/x\"\n[[collection]]\nname = \"../etc\"\npath = \"/\"\n").unwrap_err());
+        assert_eq!(l, 3);
+        assert!(msg.contains("letters"), "{msg}");
+        let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peers = -1\n").unwrap_err());
+        assert_eq!(l, 3);
+        assert!(msg.contains("between"), "{msg}");
+        let (l, _) = line(parse("state_dir = \"/x\"\n[web]\nadmin_token = \"short\"\n").unwrap_err());
+        assert_eq!(l, 3);
+        let (l, msg) = line(
+            parse("state_dir = \"/x\"\n[[mirror]]\nname = \"z\"\nkey = \"abc\"\npath = \"/m\"\n")
+                .unwrap_err(),
+        );
+        assert_eq!(l, 4);
+        assert!(msg.contains("hex"), "{msg}");
+    }
+
+    #[test]
+    fn duplicate_names_point_at_both_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().to_str().unwrap();
+        let text = format!(
+            "state_dir = \"/x\"\n[[collection]]\nname = \"a\"\npath = \"{p}\"\n[[mirror]]\nname = \"a\"\npath = \"/m\"\n"
+        );
+        let (l, msg) = line(parse(&text).unwrap_err());
+        assert_eq!(l, 6);
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let c = parse("state_dir = \"state\"\n").unwrap();
+        assert_eq!(c.state_dir, Path::new("/etc/state"));
+        assert_eq!(c.web.listen.unwrap().port(), 8080);
+    }
+}

@@ -1,0 +1,284 @@
+//! Publishing a local collection folder.
+//!
+//! The folder is shared as a hybrid (v1 + v2) torrent named after the
+//! collection. Whenever its files change (seen by watching the folder, and
+//! by a periodic rescan that catches what watching misses), a new torrent
+//! is made once the folder has been quiet for [`QUIET`], numbered with the
+//! next sequence number, signed with the seedbox's key and announced; the
+//! previous version stops being seeded.
+//!
+//! On start, a folder whose files (paths, sizes, modification times) are
+//! exactly as recorded for the last version is seeded again from the saved
+//! torrent and the session's resume data, without reading the files. A
+//! folder that changed while the daemon was down gets a new version.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use piece_core::create::{create_torrent, CreateError, CreateOptions};
+use piece_core::metainfo::{Metainfo, Version as TorrentVersion};
+use swarm::session::{AddOptions, TorrentHandle};
+use tokio::time::Instant;
+
+use crate::config::Collection;
+use crate::daemon::{Shared, Version};
+use crate::library::Origin;
+use crate::store::{self, CollectionFiles, CollectionState, Manifest};
+
+/// How long a folder must be quiet (no change events) before a new
+/// version is made: copying a file in produces many events.
+pub const QUIET: Duration = Duration::from_millis(1500);
+/// Wait before trying again after a failure (a file changed while it was
+/// hashed, an unreadable file...).
+pub const RETRY: Duration = Duration::from_secs(10);
+
+struct Current {
+    manifest: Manifest,
+    handle: TorrentHandle,
+}
+
+/// Why a version could not be made.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("making the torrent: {0}")]
+    Create(#[from] CreateError),
+    #[error("the folder changed while it was being hashed")]
+    Changed,
+    #[error(transparent)]
+    Session(#[from] swarm::session::SessionError),
+    #[error("signing: {0}")]
+    Sign(#[from] swarm::discovery::signed::RecordError),
+    #[error("{0}")]
+    Task(String),
+}
+
+async fn scan(folder: &std::path::Path) -> Result<Manifest, PublishError> {
+    let f = folder.to_path_buf();
+    tokio::task::spawn_blocking(move || Manifest::scan(&f))
+        .await
+        .map_err(|e| PublishError::Task(e.to_string()))?
+        .map_err(Into::into)
+}
+
+/// Watch `c`'s folder and keep its current version published. Runs until
+/// aborted.
+pub async fn run(shared: Arc<Shared>, c: Collection) {
+    let files = CollectionFiles::new(shared.state_dir(), &c.name);
+    let mut cur = match resume_saved(&shared, &c, &files).await {
+        Ok(cur) => cur,
+        Err(e) => {
+            tracing::warn!("collection {}: saved version not reused: {e}", c.name);
+            None
+        }
+    };
+    let (tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
+    let _watcher = watch(&c, tx);
+    let mut rescan = tokio::time::interval(Duration::from_secs(shared.config.limits.rescan_secs));
+    rescan.tick().await;
+    let mut due = cur.is_none().then(Instant::now);
+    loop {
+        let sleep = async {
+            match due {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(()) = changed.recv() => due = Some(Instant::now() + QUIET),
+            _ = rescan.tick() => due = due.or(Some(Instant::now())),
+            _ = sleep => {
+                due = None;
+                match update(&shared, &c, &files, &mut cur).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!("collection {}: {e}; trying again in {RETRY:?}", c.name);
+                        due = Some(Instant::now() + RETRY);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn watch(
+    c: &Collection,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if !ev.kind.is_access() {
+                // Full channel = a check is already pending.
+                let _ = tx.try_send(());
+            }
+        }
+    })
+    .map_err(|e| tracing::warn!("collection {}: not watching for changes: {e}", c.name))
+    .ok()?;
+    match w.watch(&c.path, RecursiveMode::Recursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "collection {}: not watching {} (changes are seen at the next rescan): {e}",
+                c.name,
+                c.path.display()
+            );
+            None
+        }
+    }
+}
+
+fn add_options(c: &Collection) -> AddOptions {
+    AddOptions {
+        save_dir: Some(c.path.clone()),
+        storage: Some(store::rooted_storage(c.path.clone())),
+        seed: true,
+        ..Default::default()
+    }
+}
+
+/// Seed the saved version again if the folder is exactly as it was.
+async fn resume_saved(
+    shared: &Shared,
+    c: &Collection,
+    files: &CollectionFiles,
+) -> Result<Option<Current>, PublishError> {
+    let Some((st, torrent)) = files.load()? else {
+        return Ok(None);
+    };
+    let manifest = scan(&c.path).await?;
+    if manifest != st.manifest {
+        tracing::info!(
+            "collection {}: files changed since version {}; making a new version",
+            c.name,
+            st.seq
+        );
+        return Ok(None);
+    }
+    let meta = Metainfo::from_bytes(&torrent).map_err(|e| PublishError::Task(e.to_string()))?;
+    let handle = shared
+        .session
+        .add_torrent_bytes(&torrent, add_options(c))
+        .await?;
+    if !handle.progress().complete {
+        tracing::warn!(
+            "collection {}: saved version {} does not verify; making a new one",
+            c.name,
+            st.seq
+        );
+        handle.remove().await;
+        return Ok(None);
+    }
+    let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
+    tracing::info!(
+        "collection {}: version {} seeding again ({} files, {} bytes) without rehashing",
+        c.name,
+        st.seq,
+        manifest.files.len(),
+        manifest.total()
+    );
+    shared.publish(
+        Version {
+            name: &c.name,
+            share_name: &c.name,
+            title: &c.title,
+            origin: Origin::Local,
+            folder: &c.path,
+            meta: &meta,
+            torrent,
+            sig,
+            updated: st.updated,
+        },
+        handle.clone(),
+    );
+    Ok(Some(Current { manifest, handle }))
+}
+
+/// Publish a new version if the folder changed.
+async fn update(
+    shared: &Shared,
+    c: &Collection,
+    files: &CollectionFiles,
+    cur: &mut Option<Current>,
+) -> Result<(), PublishError> {
+    let manifest = scan(&c.path).await?;
+    if cur.as_ref().is_some_and(|k| k.manifest == manifest) {
+        return Ok(());
+    }
+    if manifest.total() == 0 {
+        if let Some(old) = cur.take() {
+            tracing::info!("collection {}: folder is empty; no longer shared", c.name);
+            shared.withdraw(&c.name);
+            shared.retire(&c.name, old.handle).await;
+        }
+        return Ok(());
+    }
+    let (folder, name) = (c.path.clone(), c.name.clone());
+    let created = tokio::task::spawn_blocking(move || {
+        let opts = CreateOptions {
+            version: TorrentVersion::Hybrid,
+            name: Some(name),
+            ..Default::default()
+        };
+        create_torrent(&folder, &opts, None)
+    })
+    .await
+    .map_err(|e| PublishError::Task(e.to_string()))??;
+    if scan(&c.path).await? != manifest {
+        return Err(PublishError::Changed);
+    }
+    let meta =
+        Metainfo::from_bytes(&created.bytes).map_err(|e| PublishError::Task(e.to_string()))?;
+    let mut st = files.load_state().unwrap_or_default();
+    if let Some(k) = cur.as_mut() {
+        if k.handle.info_hashes() == meta.info_hashes {
+            // Same content (only times changed): same version.
+            st.manifest = manifest.clone();
+            files.save_state(&st)?;
+            k.manifest = manifest;
+            return Ok(());
+        }
+    }
+    let seq = st.seq + 1;
+    let sig = shared.publisher.sign(&c.name, seq, &meta.info_hashes)?;
+    st = CollectionState {
+        seq,
+        key: Some(shared.publisher.public().to_hex()),
+        manifest: manifest.clone(),
+        updated: store::now_secs(),
+        sig: None,
+    };
+    files.save(&st, &created.bytes)?;
+    if let Some(old) = cur.take() {
+        shared.retire(&c.name, old.handle).await;
+    }
+    let handle = shared
+        .session
+        .seed_created(created.bytes.clone(), add_options(c))
+        .await?;
+    tracing::info!(
+        "collection {}: version {seq} published ({} files, {} bytes) {}",
+        c.name,
+        manifest.files.len(),
+        manifest.total(),
+        handle.magnet()
+    );
+    shared.publish(
+        Version {
+            name: &c.name,
+            share_name: &c.name,
+            title: &c.title,
+            origin: Origin::Local,
+            folder: &c.path,
+            meta: &meta,
+            torrent: created.bytes,
+            sig,
+            updated: st.updated,
+        },
+        handle.clone(),
+    );
+    *cur = Some(Current { manifest, handle });
+    Ok(())
+}

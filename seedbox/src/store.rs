@@ -1,0 +1,357 @@
+//! What the daemon keeps in its state folder, and the on-disk view of a
+//! collection folder.
+//!
+//! ```text
+//! <state_dir>/identity.key            Ed25519 secret seed, hex, mode 0600
+//! <state_dir>/resume/                 the swarm session's resume files
+//! <state_dir>/collections/<name>.json CollectionState (seq, key, manifest)
+//! <state_dir>/collections/<name>.torrent  the current version's .torrent
+//! ```
+//!
+//! Every file is written atomically (temp file, fsync, rename), so a killed
+//! daemon leaves either the old or the new version, never half of one.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use piece_core::metainfo::Metainfo;
+use piece_core::storage::{MmapStorage, OpenMode, Storage, StorageError};
+use piece_core::{Layout, LayoutFile};
+use serde::{Deserialize, Serialize};
+use swarm::discovery::signed::Publisher;
+use swarm::resume::write_atomically;
+use swarm::session::StorageFactory;
+
+/// State-folder failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {msg}")]
+    Corrupt { path: PathBuf, msg: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The seedbox's signing identity: loaded from `identity.key`, or made and
+/// saved (mode 0600) on first start.
+pub fn load_or_create_identity(state_dir: &Path) -> Result<Publisher, StoreError> {
+    let path = state_dir.join("identity.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut seed = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| StoreError::Corrupt {
+                path: path.clone(),
+                msg: "expected 64 hex digits (delete it to make a new identity; mirrors that pinned the old key will stop following)".into(),
+            })?;
+            Ok(Publisher::from_seed(seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
+            let p = Publisher::generate();
+            let tmp = state_dir.join(".identity.key.tmp");
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(io(&tmp))?;
+                writeln!(f, "{}", hex::encode(p.seed())).map_err(io(&tmp))?;
+                f.sync_all().map_err(io(&tmp))?;
+            }
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            Ok(p)
+        }
+        Err(e) => Err(StoreError::Io { path, source: e }),
+    }
+}
+
+/// One file of a collection folder as seen by `stat`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    /// Path inside the folder, components joined by `/`.
+    pub path: String,
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+/// The files of a collection folder (sorted by path components, like
+/// torrent creation), compared between scans to see whether anything
+/// changed without reading a byte.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub files: Vec<ManifestFile>,
+}
+
+fn mtime_ns(md: &std::fs::Metadata) -> i128 {
+    match md.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        },
+        Err(_) => 0,
+    }
+}
+
+impl Manifest {
+    /// Stat every regular file under `dir` (symlinks and special files are
+    /// skipped, as torrent creation does). Files whose names are not UTF-8
+    /// are reported in the error.
+    pub fn scan(dir: &Path) -> Result<Manifest, StoreError> {
+        let mut files = Vec::new();
+        let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(dir.to_path_buf(), Vec::new())];
+        while let Some((d, rel)) = stack.pop() {
+            for ent in std::fs::read_dir(&d).map_err(io(&d))? {
+                let ent = ent.map_err(io(&d))?;
+                let p = ent.path();
+                let md = std::fs::symlink_metadata(&p).map_err(io(&p))?;
+                let Some(name) = ent.file_name().to_str().map(str::to_owned) else {
+                    return Err(StoreError::Corrupt {
+                        path: p,
+                        msg: "file name is not UTF-8; rename it to share the folder".into(),
+                    });
+                };
+                let mut r = rel.clone();
+                r.push(name);
+                if md.is_dir() {
+                    stack.push((p, r));
+                } else if md.is_file() {
+                    files.push((
+                        r,
+                        ManifestFile {
+                            path: String::new(),
+                            size: md.len(),
+                            mtime_ns: mtime_ns(&md),
+                        },
+                    ));
+                }
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Manifest {
+            files: files
+                .into_iter()
+                .map(|(r, mut f)| {
+                    f.path = r.join("/");
+                    f
+                })
+                .collect(),
+        })
+    }
+
+    /// Total bytes.
+    pub fn total(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// What the daemon remembers of one collection (local or mirrored).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CollectionState {
+    /// Sequence number of the current version (0: none yet).
+    pub seq: u64,
+    /// The publisher key (hex): ours for a local collection, the pinned
+    /// one for a mirror.
+    pub key: Option<String>,
+    /// The folder as it was when the current version was made (local) or
+    /// completed (mirror).
+    pub manifest: Manifest,
+    /// When the current version was published or fetched (Unix seconds).
+    pub updated: u64,
+    /// A mirror's copy of the publisher's signature over the current
+    /// version (hex), so it can vouch for it to others after a restart.
+    #[serde(default)]
+    pub sig: Option<String>,
+}
+
+/// Where one collection's state lives.
+#[derive(Clone, Debug)]
+pub struct CollectionFiles {
+    pub json: PathBuf,
+    pub torrent: PathBuf,
+}
+
+impl CollectionFiles {
+    pub fn new(state_dir: &Path, name: &str) -> Self {
+        let d = state_dir.join("collections");
+        CollectionFiles {
+            json: d.join(format!("{name}.json")),
+            torrent: d.join(format!("{name}.torrent")),
+        }
+    }
+
+    /// The saved state and torrent, if both are there and readable.
+    pub fn load(&self) -> Result<Option<(CollectionState, Vec<u8>)>, StoreError> {
+        let text = match std::fs::read(&self.json) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&self.json)(e)),
+        };
+        let st: CollectionState =
+            serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt {
+                path: self.json.clone(),
+                msg: e.to_string(),
+            })?;
+        match std::fs::read(&self.torrent) {
+            Ok(t) => Ok(Some((st, t))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&self.torrent)(e)),
+        }
+    }
+
+    /// Only the JSON state (a mirror's pinned key survives without a torrent).
+    pub fn load_state(&self) -> Option<CollectionState> {
+        serde_json::from_slice(&std::fs::read(&self.json).ok()?).ok()
+    }
+
+    /// Save a new version: the torrent first, then the state naming it, so
+    /// a crash in between leaves a torrent the state does not vouch for
+    /// (and the next start re-checks).
+    pub fn save(&self, st: &CollectionState, torrent: &[u8]) -> Result<(), StoreError> {
+        if let Some(d) = self.json.parent() {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        write_atomically(&self.torrent, torrent).map_err(io(&self.torrent))?;
+        self.save_state(st)
+    }
+
+    /// Save only the JSON state.
+    pub fn save_state(&self, st: &CollectionState) -> Result<(), StoreError> {
+        if let Some(d) = self.json.parent() {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        let json = serde_json::to_vec_pretty(st).map_err(|e| StoreError::Corrupt {
+            path: self.json.clone(),
+            msg: e.to_string(),
+        })?;
+        write_atomically(&self.json, &json).map_err(io(&self.json))
+    }
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The torrent's layout with its top folder (the torrent's name) removed,
+/// so that its files live directly in a folder of our choosing, whatever
+/// the torrent is called. Single-file torrents keep their file name.
+pub fn rooted_layout(meta: &Metainfo) -> Result<Layout, piece_core::layout::LayoutError> {
+    let layout = &meta.info.layout;
+    let name = meta.info.name.as_str();
+    let files = layout
+        .files()
+        .iter()
+        .map(|f| {
+            let mut comps = f.path.components();
+            let stripped = match comps.next() {
+                Some(Component::Normal(first))
+                    if first == std::ffi::OsStr::new(name) && comps.clone().next().is_some() =>
+                {
+                    comps.as_path().to_path_buf()
+                }
+                _ => f.path.clone(),
+            };
+            LayoutFile {
+                path: stripped,
+                ..f.clone()
+            }
+        })
+        .collect();
+    Layout::new(*layout.lengths(), files)
+}
+
+/// A storage factory that puts the torrent's files directly in `folder`
+/// (see [`rooted_layout`]); `save_dir` is ignored.
+pub fn rooted_storage(folder: PathBuf) -> StorageFactory {
+    Arc::new(move |_save_dir: &Path, meta: &Metainfo, existing: bool| {
+        let layout = rooted_layout(meta).map_err(|e| StorageError::Io {
+            path: folder.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        })?;
+        let mode = if existing {
+            OpenMode::Existing
+        } else {
+            OpenMode::Create
+        };
+        let s = MmapStorage::open(&folder, layout, mode)?;
+        if existing {
+            s.ensure_files()?;
+        }
+        Ok(Arc::new(s) as Arc<dyn Storage>)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_is_made_once_and_private() {
+        let d = tempfile::tempdir().unwrap();
+        let a = load_or_create_identity(d.path()).unwrap();
+        let b = load_or_create_identity(d.path()).unwrap();
+        assert_eq!(a.public(), b.public());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.path().join("identity.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(d.path().join("identity.key"), "garbage").unwrap();
+        assert!(matches!(
+            load_or_create_identity(d.path()),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn manifest_sees_changes_without_reading() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/b.txt"), b"bb").unwrap();
+        std::fs::write(d.path().join("a.txt"), b"a").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("link")).unwrap();
+        let m = Manifest::scan(d.path()).unwrap();
+        let paths: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.txt", "sub/b.txt"]);
+        assert_eq!(m.total(), 3);
+        assert_eq!(Manifest::scan(d.path()).unwrap(), m);
+        std::fs::write(d.path().join("a.txt"), b"aa").unwrap();
+        assert_ne!(Manifest::scan(d.path()).unwrap(), m);
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let d = tempfile::tempdir().unwrap();
+        let f = CollectionFiles::new(d.path(), "zines");
+        assert!(f.load().unwrap().is_none());
+        let st = CollectionState {
+            seq: 4,
+            key: Some("ab".into()),
+            ..Default::default()
+        };
+        f.save(&st, b"torrent").unwrap();
+        let (back, t) = f.load().unwrap().unwrap();
+        assert_eq!(back.seq, 4);
+        assert_eq!(t, b"torrent");
+    }
+}

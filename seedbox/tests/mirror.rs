@@ -1,0 +1,165 @@
+//! Two daemons in one process on 127.0.0.1: B mirrors A's collection.
+//! B gets a full verified copy; when A's folder changes, B fetches only
+//! what changed (asserted on the bytes B downloads); a forger's collection
+//! of the same name is not followed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use seedbox::config::Config;
+use seedbox::daemon::Daemon;
+use seedbox::library::{Library, Origin};
+
+fn config(dir: &Path, body: &str) -> Config {
+    let text = format!(
+        "state_dir = \"state\"\n[network]\nlisten = \"127.0.0.1:0\"\nquic_listen = \"127.0.0.1:0\"\nannounce = false\n[web]\nlisten = \"\"\n[limits]\nrescan_secs = 2\n{body}"
+    );
+    let p = dir.join("seedbox.toml");
+    std::fs::write(&p, &text).unwrap();
+    Config::load(&p).unwrap()
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                v.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Wait (bounded) until `lib` lists `name` at version >= `seq`.
+async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = lib.snapshot();
+        if s.collection(name).is_some_and(|c| c.seq >= seq) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not reach version {seq} within {timeout:?}; have {:?}",
+            s.collection(name).map(|c| c.seq)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_follows_and_fetches_only_what_changed() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib_a = a_dir.path().join("library");
+    std::fs::create_dir_all(lib_a.join("ebooks")).unwrap();
+    // 3 MB that never changes, plus small files.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(lib_a.join("ebooks/big-book.epub"), &big).unwrap();
+    std::fs::write(lib_a.join("readme.txt"), b"read me\n").unwrap();
+    std::fs::write(lib_a.join("old-flyer.txt"), b"last month's events\n").unwrap();
+    let a = Daemon::start(config(
+        a_dir.path(),
+        &format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", lib_a.display()),
+    ))
+    .await
+    .unwrap();
+    let a_addr = a.tcp_addr().unwrap();
+    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+
+    let copy = b_dir.path().join("zines-copy");
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"zines\"\nlocal_name = \"zines-north\"\npath = \"{}\"\npeers = [\"{a_addr}\"]\npoll_secs = 1\n",
+            copy.display()
+        ),
+    ))
+    .await
+    .unwrap();
+    let lib_b = b.shared();
+    wait_seq(&*lib_b, "zines-north", 1, Duration::from_secs(60)).await;
+    assert_eq!(files(&copy), files(&lib_a));
+    let snap = lib_b.snapshot();
+    let c = snap.collection("zines-north").unwrap();
+    assert_eq!(c.origin, Origin::Mirror);
+    assert_eq!(c.key, a.key(), "the copy carries the publisher's key");
+    assert!(c.files.iter().all(|f| f.complete));
+    let first = lib_b.downloaded("zines-north");
+    assert!(first >= big.len() as u64, "first copy downloaded {first} bytes");
+
+    // A adds a zine and drops a flyer: B follows, fetching only the change.
+    let new_zine: Vec<u8> = (0..40_000u32).map(|i| (i % 7) as u8).collect();
+    std::fs::write(lib_a.join("ebooks/new-zine.pdf"), &new_zine).unwrap();
+    std::fs::remove_file(lib_a.join("old-flyer.txt")).unwrap();
+    wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
+    wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
+    assert_eq!(files(&copy), files(&lib_a));
+    let second = lib_b.downloaded("zines-north") - first;
+    eprintln!(
+        "mirror: first copy {first} bytes, second version {second} bytes for a {}-byte new file",
+        new_zine.len()
+    );
+    // The new file's pieces (and at most a piece of slack per changed
+    // file), never the unchanged 3 MB book again.
+    assert!(second >= new_zine.len() as u64, "downloaded {second} bytes");
+    assert!(
+        second < new_zine.len() as u64 + 600_000,
+        "downloaded {second} bytes for a {}-byte change: unchanged files were transferred again",
+        new_zine.len()
+    );
+
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_collection_is_not_followed() {
+    // Two publishers call their collection "zines"; the mirror pins A's key
+    // and must copy A's files, never the forger's, even at a higher version.
+    let a_dir = tempfile::tempdir().unwrap();
+    let f_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib_a = a_dir.path().join("z");
+    let lib_f = f_dir.path().join("z");
+    std::fs::create_dir_all(&lib_a).unwrap();
+    std::fs::create_dir_all(&lib_f).unwrap();
+    std::fs::write(lib_a.join("real.txt"), b"the real zine\n").unwrap();
+    std::fs::write(lib_f.join("fake.txt"), b"a forgery\n").unwrap();
+    let coll = |p: &Path| format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", p.display());
+    let a = Daemon::start(config(a_dir.path(), &coll(&lib_a))).await.unwrap();
+    let f = Daemon::start(config(f_dir.path(), &coll(&lib_f))).await.unwrap();
+    // The forger publishes a few versions to get a higher number.
+    wait_seq(&*f.shared(), "zines", 1, Duration::from_secs(30)).await;
+    for i in 0..2 {
+        std::fs::write(lib_f.join(format!("more{i}.txt")), b"x").unwrap();
+        wait_seq(&*f.shared(), "zines", 2 + i, Duration::from_secs(30)).await;
+    }
+    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    let copy = b_dir.path().join("copy");
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"zines\"\nkey = \"{}\"\npath = \"{}\"\npeers = [\"{}\", \"{}\"]\npoll_secs = 1\n",
+            a.key(),
+            copy.display(),
+            f.tcp_addr().unwrap(),
+            a.tcp_addr().unwrap()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
+    assert_eq!(files(&copy), files(&lib_a));
+    assert_eq!(b.shared().snapshot().collection("zines").unwrap().seq, 1);
+    b.shutdown().await;
+    f.shutdown().await;
+    a.shutdown().await;
+}

@@ -1,0 +1,154 @@
+//! Two infoshops on a LAN made of network namespaces (see
+//! `swarm/tests/support/netns.rs`): seedbox A (10.99.0.1) publishes a
+//! collection, seedbox B (10.99.0.2) mirrors it, found by LAN discovery
+//! alone (mDNS + catalogue, no address in its config). A file added on A
+//! reaches B verified, and B downloads only that file's bytes for the new
+//! version. A laptop (10.99.0.3) then gets the collection by name with
+//! `swarm get` from the LAN.
+//!
+//! Needs root and `ip netns`; fails without them unless
+//! `SWARM_SKIP_NETNS=1`.
+
+#[path = "../../swarm/tests/support/netns.rs"]
+mod netns;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netns::{require_netns, Lan};
+
+fn seedbox_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_seedbox"))
+}
+
+fn swarm_bin() -> PathBuf {
+    let me = std::env::current_exe().unwrap();
+    let p = me.parent().and_then(Path::parent).unwrap().join("swarm");
+    if !p.exists() {
+        let st = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "swarm", "--bin", "swarm"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "building swarm");
+    }
+    p
+}
+
+fn config(dir: &Path, body: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("seedbox.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "state_dir = \"state\"\n[network]\nlisten = \"0.0.0.0:6881\"\nquic_listen = \"0.0.0.0:6881\"\nannounce = true\n[web]\nlisten = \"127.0.0.1:0\"\ntitle = \"{}\"\n[limits]\nrescan_secs = 2\n{body}",
+            dir.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                v.push((
+                    p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// "... version N complete (B bytes downloaded for it)" -> B.
+fn downloaded_in(line: &str) -> u64 {
+    let i = line.find(" complete (").expect("completion line");
+    line[i + 11..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {line:?}"))
+}
+
+#[test]
+fn mirror_in_another_namespace_fetches_only_the_new_file() {
+    if !require_netns() {
+        return;
+    }
+    let lan = Lan::new(3);
+    let work = tempfile::tempdir().unwrap();
+    let a_dir = work.path().join("infoshop-a");
+    let b_dir = work.path().join("infoshop-b");
+    let lib = a_dir.join("zines");
+    std::fs::create_dir_all(lib.join("issues")).unwrap();
+    let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(lib.join("issues/anthology.pdf"), &big).unwrap();
+    std::fs::write(lib.join("index.txt"), b"zines of the infoshop\n").unwrap();
+    let a_cfg = config(
+        &a_dir,
+        &format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", lib.display()),
+    );
+    let copy = b_dir.join("zines-from-a");
+    let b_cfg = config(
+        &b_dir,
+        &format!(
+            "[[mirror]]\nname = \"zines\"\npath = \"{}\"\npoll_secs = 1\n",
+            copy.display()
+        ),
+    );
+    let run = |cfg: &Path| -> Vec<String> {
+        vec!["run".into(), "--config".into(), cfg.to_string_lossy().into_owned()]
+    };
+    let a_args = run(&a_cfg);
+    let b_args = run(&b_cfg);
+    let env = [("RUST_LOG", "info".to_string())];
+    let mut a = lan.spawn(0, seedbox_bin(), &a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    a.wait_line("version 1 published", Duration::from_secs(30), |l| {
+        l.contains("collection zines: version 1 published")
+    });
+    let mut b = lan.spawn(1, seedbox_bin(), &b_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let l1 = b.wait_line("first copy", Duration::from_secs(60), |l| {
+        l.contains("mirror zines: version 1 complete")
+    });
+    assert_eq!(tree(&copy), tree(&lib));
+    assert!(downloaded_in(&l1) >= big.len() as u64, "{l1}");
+
+    // A new zine on A: B picks up version 2 and transfers only its bytes.
+    let fresh: Vec<u8> = (0..30_000u32).map(|i| (i % 13) as u8).collect();
+    std::fs::write(lib.join("issues/fresh.pdf"), &fresh).unwrap();
+    a.wait_line("version 2", Duration::from_secs(30), |l| {
+        l.contains("collection zines: version 2 published")
+    });
+    let l2 = b.wait_line("second copy", Duration::from_secs(60), |l| {
+        l.contains("mirror zines: version 2 complete")
+    });
+    assert_eq!(tree(&copy), tree(&lib));
+    let n = downloaded_in(&l2);
+    eprintln!("mirror across namespaces: version 2 downloaded {n} bytes for a {}-byte new file", fresh.len());
+    assert!(
+        n >= fresh.len() as u64 && n < fresh.len() as u64 + 300_000,
+        "version 2 downloaded {n} bytes; the unchanged {} bytes must not be transferred again",
+        big.len()
+    );
+
+    // A laptop on the LAN finds "zines" by name (offered by A and by B).
+    let out = work.path().join("laptop");
+    std::fs::create_dir_all(&out).unwrap();
+    let out_s = out.to_string_lossy().into_owned();
+    let mut c = lan.spawn(
+        2,
+        &swarm_bin(),
+        &["get", "zines", "-o", &out_s],
+        &[],
+    );
+    c.wait_line("done", Duration::from_secs(60), |l| l.starts_with("done"));
+    assert_eq!(tree(&out.join("zines")), tree(&lib));
+}

@@ -1,0 +1,219 @@
+//! Signed collection versions: a stable identity for "the latest version
+//! of this seedbox's zines collection".
+//!
+//! A publisher holds an Ed25519 key pair. Each version of a collection is a
+//! different torrent (different info-hash); the publisher signs the triple
+//! *(collection name, sequence number, info-hashes)* with its key. Followers
+//! (mirrors) pin the public key, accept only records whose signature checks
+//! and whose sequence number is higher than the one they hold, and so can
+//! neither be fooled by a forged collection of the same name nor rolled back
+//! to an old version.
+//!
+//! # Signed message
+//!
+//! ```text
+//! "swarm-collection-v1\0"
+//! u16 big-endian name length, name bytes (UTF-8)
+//! u64 big-endian sequence number
+//! 20 bytes v1 info-hash, or 20 zero bytes when absent
+//! 32 bytes v2 info-hash, or 32 zero bytes when absent
+//! ```
+//!
+//! # In the catalogue
+//!
+//! A catalogue entry (see [`super::catalogue`]) may carry the record as
+//! `"col": { "key": <64 hex>, "seq": <int>, "sig": <128 hex> }`; the name
+//! and info-hashes are the entry's own. An entry whose record does not
+//! verify is kept as a plain share without the record.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use piece_core::types::InfoHashes;
+
+const DOMAIN: &[u8] = b"swarm-collection-v1\0";
+
+/// Longest collection name that can be signed (bytes).
+pub const MAX_COLLECTION_NAME: usize = 1024;
+
+/// A publisher's public key: the collection's identity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublisherKey(pub [u8; 32]);
+
+impl PublisherKey {
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+    /// Parse 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut k).ok()?;
+        // Must be a valid curve point to ever verify anything.
+        VerifyingKey::from_bytes(&k).ok()?;
+        Some(PublisherKey(k))
+    }
+}
+
+impl std::fmt::Debug for PublisherKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublisherKey({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for PublisherKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The signature part of a version record, as carried in a catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionSig {
+    pub key: PublisherKey,
+    pub seq: u64,
+    pub sig: [u8; 64],
+}
+
+/// Why a record was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("collection name is empty or longer than {MAX_COLLECTION_NAME} bytes")]
+    BadName,
+    #[error("record names no info-hash")]
+    NoHash,
+    #[error("publisher key is not a valid Ed25519 key")]
+    BadKey,
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// The bytes that are signed for `(name, seq, hashes)`.
+pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u8>, RecordError> {
+    if name.is_empty() || name.len() > MAX_COLLECTION_NAME {
+        return Err(RecordError::BadName);
+    }
+    if hashes.v1.is_none() && hashes.v2.is_none() {
+        return Err(RecordError::NoHash);
+    }
+    let mut m = Vec::with_capacity(DOMAIN.len() + 2 + name.len() + 8 + 52);
+    m.extend_from_slice(DOMAIN);
+    m.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    m.extend_from_slice(name.as_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    match hashes.v1 {
+        Some(h) => m.extend_from_slice(&h.0),
+        None => m.extend_from_slice(&[0; 20]),
+    }
+    match hashes.v2 {
+        Some(h) => m.extend_from_slice(&h.0),
+        None => m.extend_from_slice(&[0; 32]),
+    }
+    Ok(m)
+}
+
+/// A publisher's key pair.
+pub struct Publisher {
+    key: SigningKey,
+}
+
+impl Publisher {
+    /// A new random key pair.
+    pub fn generate() -> Self {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        Publisher::from_seed(seed)
+    }
+    /// The key pair of a 32-byte secret seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Publisher {
+            key: SigningKey::from_bytes(&seed),
+        }
+    }
+    /// The secret seed (keep it private).
+    pub fn seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+    /// The public key.
+    pub fn public(&self) -> PublisherKey {
+        PublisherKey(self.key.verifying_key().to_bytes())
+    }
+    /// Sign version `seq` of collection `name`.
+    pub fn sign(
+        &self,
+        name: &str,
+        seq: u64,
+        hashes: &InfoHashes,
+    ) -> Result<CollectionSig, RecordError> {
+        let m = signed_message(name, seq, hashes)?;
+        Ok(CollectionSig {
+            key: self.public(),
+            seq,
+            sig: self.key.sign(&m).to_bytes(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Publisher({})", self.public())
+    }
+}
+
+impl CollectionSig {
+    /// Check that this signature covers `(name, self.seq, hashes)`.
+    pub fn verify(&self, name: &str, hashes: &InfoHashes) -> Result<(), RecordError> {
+        let m = signed_message(name, self.seq, hashes)?;
+        let key = VerifyingKey::from_bytes(&self.key.0).map_err(|_| RecordError::BadKey)?;
+        key.verify_strict(&m, &Signature::from_bytes(&self.sig))
+            .map_err(|_| RecordError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use piece_core::types::{InfoHashV1, InfoHashV2};
+
+    fn hashes(b: u8) -> InfoHashes {
+        InfoHashes {
+            v1: Some(InfoHashV1([b; 20])),
+            v2: Some(InfoHashV2([b; 32])),
+        }
+    }
+
+    #[test]
+    fn sign_and_verify() {
+        let p = Publisher::from_seed([7; 32]);
+        let s = p.sign("zines", 3, &hashes(1)).unwrap();
+        assert_eq!(s.verify("zines", &hashes(1)), Ok(()));
+        assert_eq!(s.seq, 3);
+        assert_eq!(PublisherKey::from_hex(&s.key.to_hex()), Some(s.key));
+    }
+
+    #[test]
+    fn forgeries_are_refused() {
+        let p = Publisher::from_seed([7; 32]);
+        let s = p.sign("zines", 3, &hashes(1)).unwrap();
+        // Other name, other torrent, other seq, other key.
+        assert_eq!(s.verify("zine", &hashes(1)), Err(RecordError::BadSignature));
+        assert_eq!(s.verify("zines", &hashes(2)), Err(RecordError::BadSignature));
+        let mut t = s.clone();
+        t.seq = 4;
+        assert_eq!(t.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+        let mut u = s.clone();
+        u.key = Publisher::from_seed([8; 32]).public();
+        assert_eq!(u.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+        let mut v = s;
+        v.sig[0] ^= 1;
+        assert_eq!(v.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+    }
+
+    #[test]
+    fn bad_inputs() {
+        let p = Publisher::generate();
+        assert_eq!(p.sign("", 1, &hashes(1)), Err(RecordError::BadName));
+        let none = InfoHashes { v1: None, v2: None };
+        assert_eq!(p.sign("a", 1, &none), Err(RecordError::NoHash));
+        assert_eq!(PublisherKey::from_hex("zz"), None);
+        assert_eq!(PublisherKey::from_hex(&"00".repeat(31)), None);
+    }
+}
