@@ -245,7 +245,7 @@ fn write_zines(root: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// The whole story with the real binary: A shares ./zines, C shares the
 /// same data, B finds it by name with no address given and downloads it
-/// from both. Needs `swarm share` / `swarm get NAME`
+/// from both, over QUIC. Needs `swarm share` / `swarm get NAME`
 #[test]
 fn share_and_get_by_name_in_namespaces() {
     if std::env::var(ROLE_ENV).is_ok() || !require_netns() {
@@ -304,6 +304,23 @@ fn share_and_get_by_name_in_namespaces() {
     );
     let (ok, out) = get.finish(Duration::from_secs(120));
     assert!(ok, "swarm get zines failed:\n{}", out.join("\n"));
+    // Both sharers put `quic=` in their mDNS TXT: B dials each over QUIC
+    // first, and gets there. (The sharers may also dial B over TCP after
+    // hearing its LSD announce; those links give way to QUIC.)
+    let quic: Vec<&str> = out
+        .iter()
+        .filter_map(|l| l.split("trying quic://").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(quic.len(), 2, "{}", out.join("\n"));
+    for q in quic {
+        let line = format!("connected to {q} over QUIC");
+        assert!(
+            out.iter().any(|l| l.ends_with(&line)),
+            "no `{line}`:\n{}",
+            out.join("\n")
+        );
+    }
     for (p, want) in &files {
         let got = std::fs::read(out_b.path().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
         assert!(got == *want, "{p} differs");

@@ -193,6 +193,7 @@ proptest! {
         p in proptest::option::of(1u16..),
         ip4: Option<[u8; 4]>,
         upload_only: bool,
+        swarm_quic in proptest::option::of(1u16..),
     ) {
         let hs = ExtHandshake {
             m,
@@ -202,6 +203,7 @@ proptest! {
             p,
             yourip: ip4.map(|b| b.to_vec()),
             upload_only,
+            swarm_quic,
         };
         prop_assert_eq!(ExtHandshake::decode(&hs.encode()).unwrap(), hs);
     }

@@ -5,6 +5,11 @@
 //! line on stdout is `done: NAME, downloaded N bytes from peers` (N counts
 //! this run only, so a resumed download shows what it did not redo).
 //! `--seed` keeps seeding after completion until Ctrl-C.
+//!
+//! For a LAN share name, peers whose mDNS record carries a QUIC port are
+//! dialled over QUIC first, over TCP only if QUIC fails or has not
+//! connected within [`swarm::session::QUIC_FALLBACK`]. Each peer
+//! connection is reported on stderr (`connected to ADDR over QUIC|TCP`).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -14,7 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use swarm::net::PeerAddr;
-use swarm::session::{AddOptions, Session, SessionConfig, TorrentHandle};
+use swarm::proto::TransportKind;
+use swarm::session::{AddOptions, Session, SessionConfig, TorrentEvent, TorrentHandle};
+use tokio::sync::broadcast;
 
 use super::share::{any_port, default_state_dir, print_listen};
 
@@ -37,6 +44,10 @@ pub struct Args {
     /// QUIC (UDP) listen address (default: every interface, any free port).
     #[arg(long, value_name = "ADDR:PORT")]
     pub quic_listen: Option<SocketAddr>,
+    /// No QUIC at all: every peer over TCP (swarm peers otherwise move to
+    /// QUIC when both sides have it).
+    #[arg(long, conflicts_with = "quic_listen")]
+    pub no_quic: bool,
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -49,11 +60,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 async fn get(a: Args) -> anyhow::Result<ExitCode> {
     let mut a = a;
+    // LAN swarm peers with QUIC: (tcp, quic), added once the torrent is.
+    let mut swarm_peers = Vec::new();
     if super::ls::is_share_name(&a.target) {
         // A LAN share name: find it (mDNS + catalogues) within the timeout.
         let r = super::ls::resolve_name(&a.target, Duration::from_secs(4)).await?;
         eprintln!("found \"{}\" on the LAN at {} peer(s)", r.name, r.peers.len());
-        a.peers.extend(r.peers.iter().map(|p| PeerAddr::Tcp(*p)));
+        for (i, tcp) in r.peers.iter().enumerate() {
+            match r.quic.get(i).copied().flatten() {
+                Some(quic) => swarm_peers.push((*tcp, quic)),
+                None => a.peers.push(PeerAddr::Tcp(*tcp)),
+            }
+        }
         a.target = r.magnet;
     }
     let is_magnet = a.target.starts_with("magnet:");
@@ -65,7 +83,7 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("creating {}", a.output.display()))?;
     let cfg = SessionConfig {
         listen_tcp: Some(a.listen.unwrap_or_else(any_port)),
-        listen_quic: Some(a.quic_listen.unwrap_or_else(any_port)),
+        listen_quic: (!a.no_quic).then(|| a.quic_listen.unwrap_or_else(any_port)),
         download_dir: a.output.clone(),
         state_dir: a.state_dir.clone().or_else(default_state_dir),
         ..Default::default()
@@ -86,13 +104,18 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("adding {}", path.display()))?
     };
+    let events = h.events();
+    for (tcp, quic) in &swarm_peers {
+        eprintln!("peer {tcp}: trying quic://{quic} first");
+        h.add_swarm_peer(*tcp, *quic).await;
+    }
     print_listen(&session);
     let _lsd = super::ls::lsd_for_download(&session, &h);
-    if a.peers.is_empty() && !a.target.contains("x.pe=") {
+    if a.peers.is_empty() && swarm_peers.is_empty() && !a.target.contains("x.pe=") {
         eprintln!("note: no peers given (--peer); looking on the LAN (BEP 14) and waiting for incoming connections");
     }
     let res = tokio::select! {
-        r = wait_with_progress(&h) => r,
+        r = wait_with_progress(&h, events) => r,
         r = tokio::signal::ctrl_c() => {
             r.context("waiting for Ctrl-C")?;
             eprintln!("interrupted; progress is saved");
@@ -119,7 +142,10 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
+async fn wait_with_progress(
+    h: &TorrentHandle,
+    mut events: broadcast::Receiver<TorrentEvent>,
+) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -140,6 +166,7 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
     });
     let done = h.wait_complete();
     tokio::pin!(done);
+    let mut events_open = true;
     loop {
         tokio::select! {
             r = &mut done => {
@@ -151,6 +178,20 @@ async fn wait_with_progress(h: &TorrentHandle) -> anyhow::Result<()> {
                     b.finish();
                 }
                 return r.map_err(anyhow::Error::from);
+            }
+            e = events.recv(), if events_open => {
+                events_open = !matches!(e, Err(broadcast::error::RecvError::Closed));
+                if let Ok(TorrentEvent::PeerConnected { addr, transport }) = e {
+                    let over = match transport {
+                        TransportKind::Quic => "QUIC",
+                        _ => "TCP",
+                    };
+                    let line = format!("connected to {addr} over {over}");
+                    match &bar {
+                        Some(b) => b.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                }
             }
             _ = tick.tick() => {
                 let p = h.progress();

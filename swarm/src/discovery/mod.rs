@@ -211,8 +211,11 @@ pub struct Resolved {
     pub info_hashes: InfoHashes,
     /// A magnet link for it.
     pub magnet: String,
-    /// Peers offering it.
+    /// Peers offering it (TCP addresses).
     pub peers: Vec<SocketAddr>,
+    /// For each of `peers`, the same peer's QUIC address (its IP and the
+    /// `quic=` port of its mDNS TXT record), if it has one.
+    pub quic: Vec<Option<SocketAddr>>,
 }
 
 /// Why a name could not be resolved.
@@ -257,6 +260,7 @@ pub fn resolve_in(view: &LanView, name: &str, timeout: Duration) -> Result<Resol
             info_hashes: one.share.info_hashes,
             magnet: one.share.magnet.clone(),
             peers: one.peers.clone(),
+            quic: quic_addrs(view, one),
         }),
         many => Err(ResolveError::Ambiguous {
             name: name.to_owned(),
@@ -274,6 +278,20 @@ pub fn resolve_in(view: &LanView, name: &str, timeout: Duration) -> Result<Resol
                 .collect(),
         }),
     }
+}
+
+/// The QUIC address of each peer of `share`: the mDNS instance's `quic=`
+/// port at the address its catalogue answered on.
+fn quic_addrs(view: &LanView, share: &LanShare) -> Vec<Option<SocketAddr>> {
+    share
+        .peers
+        .iter()
+        .zip(&share.instances)
+        .map(|(addr, inst)| {
+            let lp = view.peers.iter().find(|p| p.instance() == inst)?;
+            Some(SocketAddr::new(addr.ip(), lp.quic_port?))
+        })
+        .collect()
 }
 
 /// Look the LAN over for `timeout` and find the share called `name`
@@ -351,11 +369,51 @@ mod tests {
             Err(ResolveError::Ambiguous { choices, .. }) => assert_eq!(choices.len(), 2),
             other => panic!("{other:?}"),
         }
+        // No mDNS record seen for these instances: no QUIC addresses.
+        assert_eq!(r.quic, vec![None, None]);
         let e = resolve_in(&v, "nosuchname", t).unwrap_err();
         assert!(matches!(e, ResolveError::NotFound { .. }));
         assert!(
             e.to_string().contains("no share named \"nosuchname\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn quic_address_comes_from_the_mdns_txt_of_the_same_instance() {
+        let lan_peer = |inst: &str, quic_port: Option<u16>| LanPeer {
+            fullname: format!("{inst}.{}", mdns::SERVICE_TYPE),
+            addrs: vec!["10.0.0.9".parse().unwrap()],
+            tcp_port: 1,
+            quic_port,
+            fingerprint: None,
+        };
+        let mut v = LanView::default();
+        for (inst, ip) in [
+            ("a", "10.0.0.1:6881"),
+            ("b", "10.0.0.2:6881"),
+            ("c", "10.0.0.3:7"),
+        ] {
+            v.add_catalogue(
+                inst,
+                addr(ip),
+                Catalogue {
+                    shares: vec![share("zines", 1)],
+                },
+            );
+        }
+        v.peers = vec![lan_peer("b", None), lan_peer("a", Some(4433))];
+        let r = resolve_in(&v, "zines", Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            r.peers,
+            vec![
+                addr("10.0.0.1:6881"),
+                addr("10.0.0.2:6881"),
+                addr("10.0.0.3:7")
+            ]
+        );
+        // The IP the catalogue answered on, the port from TXT; "b" has no
+        // QUIC, "c" was never seen by mDNS.
+        assert_eq!(r.quic, vec![Some(addr("10.0.0.1:4433")), None, None]);
     }
 }

@@ -11,6 +11,11 @@
 //! discovery results) is dialled over TCP. If the QUIC dial fails and
 //! the same address was also given as TCP, the TCP dial still happens
 //! independently. Incoming connections are accepted on both.
+//!
+//! Two swarm peers prefer QUIC when both offer it: a TCP connection to a
+//! peer that advertises `swarm_quic` in its extension handshake is moved
+//! to QUIC, and a peer known by both addresses (mDNS) is dialled over QUIC
+//! first with TCP as the fallback (see [`crate::session::driver`]).
 
 pub mod cert;
 pub mod quic;

@@ -42,6 +42,11 @@ pub struct TorrentConfig {
     pub max_unrequested_blocks: u32,
     /// Client name advertised in the BEP 10 handshake.
     pub client_version: String,
+    /// Our TCP listen port, advertised as `p` in the BEP 10 handshake.
+    pub listen_port: Option<u16>,
+    /// Our QUIC (UDP) port, advertised as `swarm_quic` in the BEP 10
+    /// handshake so that swarm peers can move to QUIC; `None`: no QUIC.
+    pub quic_port: Option<u16>,
     /// Seed for tie-breaking in the piece order (deterministic runs).
     pub seed: u64,
 }
@@ -64,6 +69,8 @@ impl Default for TorrentConfig {
             max_metadata_size: 16 * 1024 * 1024,
             max_unrequested_blocks: 32,
             client_version: "swarm/0.1".into(),
+            listen_port: None,
+            quic_port: None,
             seed: 0,
         }
     }

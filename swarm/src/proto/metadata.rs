@@ -1,7 +1,10 @@
 //! BEP 10 extension handshake and BEP 9 metadata exchange.
 //!
 //! Our extension handshake: `{"m": {"ut_metadata": 1}, "metadata_size": n
-//! (when known), "reqq": max_incoming_requests, "v": client_version}`.
+//! (when known), "p": TCP listen port (when listening), "reqq":
+//! max_incoming_requests, "swarm_quic": QUIC port (when we have QUIC),
+//! "v": client_version}`. A peer's `swarm_quic` (with its `p`) is
+//! reported as [`Event::QuicOffered`].
 //! ut_metadata messages are a bencoded dictionary `{"msg_type": 0 request /
 //! 1 data / 2 reject, "piece": i, "total_size": n (data only)}`, followed,
 //! for data, by the raw 16 KiB piece of the info dictionary.
@@ -21,6 +24,7 @@ use sha1::Digest;
 use super::bencode::{self, Writer};
 use super::peer::MAX_METADATA_REQUESTS;
 use super::{ConnId, Event, PeerMisbehaved, Torrent};
+use crate::wire::ext::{port, SWARM_QUIC};
 use crate::wire::Message;
 
 /// Our extended message id for ut_metadata (what peers send to us).
@@ -74,7 +78,13 @@ impl Torrent {
         if let Some(m) = &self.meta {
             w.bytes(b"metadata_size").int(m.info_bytes.len() as i64);
         }
+        if let Some(p) = self.cfg.listen_port.filter(|&p| p != 0) {
+            w.bytes(b"p").int(i64::from(p));
+        }
         w.bytes(b"reqq").int(self.cfg.max_incoming_requests as i64);
+        if let Some(q) = self.cfg.quic_port.filter(|&q| q != 0) {
+            w.bytes(SWARM_QUIC.as_bytes()).int(i64::from(q));
+        }
         w.bytes(b"v").bytes(self.cfg.client_version.as_bytes());
         w.end();
         w.0
@@ -102,6 +112,8 @@ impl Torrent {
                     .and_then(|x| x.int());
                 let size = v.get("metadata_size").and_then(|x| x.int());
                 let reqq = v.get("reqq").and_then(|x| x.int());
+                let quic = v.get(SWARM_QUIC).and_then(|x| x.int()).and_then(port);
+                let tcp_port = v.get("p").and_then(|x| x.int()).and_then(port);
                 let max_md = self.cfg.max_metadata_size as i64;
                 let Some(p) = self.peers.get_mut(&conn) else {
                     return Ok(());
@@ -114,6 +126,18 @@ impl Torrent {
                 }
                 if let Some(q) = reqq {
                     p.reqq = q.clamp(1, 2000) as u32;
+                }
+                if quic.is_some() && quic != p.quic_port {
+                    p.quic_port = quic;
+                    if let Some(port) = quic {
+                        let addr = p.addr;
+                        self.events.push_back(Event::QuicOffered {
+                            conn,
+                            addr,
+                            port,
+                            tcp_port,
+                        });
+                    }
                 }
                 if self.meta.is_none() && self.md.is_none() {
                     if let Some(s) = p.metadata_size {

@@ -29,7 +29,7 @@
 //! # Wire protocol
 //! BEP 3 handshake and messages, BEP 6 fast extension (have all/none,
 //! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
-//! `metadata_size`, `reqq`, `v`), BEP 9 metadata exchange (serving and, for
+//! `metadata_size`, `reqq`, `v`, and our `swarm_quic`), BEP 9 metadata exchange (serving and, for
 //! magnet links, fetching), BEP 52 (the v2 reserved bit, hash requests
 //! served from piece layers; for v2-only magnets, piece layers fetched and
 //! verified before any block of their files is requested: see
@@ -40,6 +40,14 @@
 //! its address: the IP address, or the exact socket address for loopback
 //! peers (so that several local test peers stay distinct). Banned
 //! addresses are refused on connect and never dialled.
+//!
+//! # Duplicate connections
+//! Two connections with the same peer id are one peer: when the second
+//! completes its handshake, one is closed ([`DisconnectReason::Duplicate`],
+//! never a ban). If exactly one of them runs over QUIC, that one stays (a
+//! swarm peer moving a TCP link to QUIC, see [`Event::QuicOffered`]);
+//! otherwise the one dialled by the side with the lower peer id stays, so
+//! both ends pick the same.
 //!
 //! # Hash failures (attribution rule)
 //! For every piece we record which peers supplied its blocks. When a piece
@@ -163,6 +171,16 @@ pub enum Event {
     PieceLayer {
         pieces_root: [u8; 32],
         hashes: Vec<[u8; 32]>,
+    },
+    /// The peer on `conn` (at `addr`) advertised a QUIC endpoint on UDP
+    /// `port` (`swarm_quic` in its extension handshake), and its TCP listen
+    /// port `tcp_port` (`p`) if it sent one. Reported once per connection
+    /// and port; whether to dial it is the glue's choice.
+    QuicOffered {
+        conn: ConnId,
+        addr: SocketAddr,
+        port: u16,
+        tcp_port: Option<u16>,
     },
     /// Reading or writing the data failed; the torrent paused itself.
     StorageFailed {

@@ -36,7 +36,6 @@ pub(crate) struct Peer {
     pub addr: SocketAddr,
     pub key: SocketAddr,
     pub dir: Direction,
-    #[allow(dead_code)]
     pub transport: TransportKind,
     /// Handshake received (and ours sent).
     pub active: bool,
@@ -92,6 +91,8 @@ pub(crate) struct Peer {
     pub ut_metadata: Option<u8>,
     pub metadata_size: Option<u32>,
     pub md_requests: Vec<(u32, Instant)>,
+    /// Its QUIC port (`swarm_quic` in its extension handshake).
+    pub quic_port: Option<u16>,
 }
 
 impl Peer {
@@ -145,6 +146,7 @@ impl Peer {
             ut_metadata: None,
             metadata_size: None,
             md_requests: Vec::new(),
+            quic_port: None,
         }
     }
 

@@ -774,3 +774,135 @@ fn tit_for_tat_unchokes_the_best_uploaders_plus_one_optimistic() {
     assert!(!u.contains(&1), "optimistic unchoke did not rotate: {u:?}");
     assert_eq!(u.len(), 3);
 }
+
+fn ext_hs(payload: &[u8]) -> Vec<u8> {
+    enc(&[Message::Extended { id: 0, payload }])
+}
+
+fn quic_offers(ev: &[Event]) -> Vec<(ConnId, u16)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::QuicOffered { conn, port, .. } => Some((*conn, *port)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn extension_handshake_advertises_quic_port_only_when_set() {
+    let r = rig(true, TorrentConfig::default());
+    let p = r.t.ext_handshake();
+    let (v, _) = super::bencode::parse(&p).unwrap();
+    assert_eq!(v.get("swarm_quic"), None);
+    assert_eq!(v.get("p"), None);
+    let cfg = TorrentConfig {
+        quic_port: Some(4433),
+        listen_port: Some(6881),
+        ..Default::default()
+    };
+    let r = rig(true, cfg);
+    let p = r.t.ext_handshake();
+    let (v, _) = super::bencode::parse(&p).unwrap();
+    assert_eq!(v.get("swarm_quic").and_then(|x| x.int()), Some(4433));
+    assert_eq!(v.get("p").and_then(|x| x.int()), Some(6881));
+    // Canonical (sorted) keys: the strict decoder reads it back.
+    let hs = crate::wire::ExtHandshake::decode(&p).unwrap();
+    assert_eq!(hs.swarm_quic, Some(4433));
+    assert_eq!(hs.p, Some(6881));
+    assert_eq!(hs.reqq, Some(500));
+}
+
+#[test]
+fn peer_quic_port_is_reported_once_and_garbage_ignored() {
+    let mut r = rig(true, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(ext_hs(b"d1:md11:ut_metadatai3ee10:swarm_quici70000ee"));
+    r.t.handle_data(r.now, c, &b);
+    let ev = events(&mut r.t);
+    assert!(quic_offers(&ev).is_empty(), "{ev:?}");
+    for bad in [
+        &b"d1:mde10:swarm_quici0ee"[..],
+        b"d1:mde10:swarm_quici-7ee",
+        b"d1:mde10:swarm_quic4:4433e",
+        b"d1:mde10:swarm_quicli1eee",
+    ] {
+        r.t.handle_data(r.now, c, &ext_hs(bad));
+    }
+    let ev = events(&mut r.t);
+    assert!(quic_offers(&ev).is_empty(), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Disconnect { .. })),
+        "garbage in an unknown-to-others key is not misbehaviour: {ev:?}"
+    );
+    r.t.handle_data(r.now, c, &ext_hs(b"d1:mde1:pi6881e10:swarm_quici4433ee"));
+    let ev = events(&mut r.t);
+    match ev.as_slice() {
+        [Event::QuicOffered {
+            conn,
+            addr: a,
+            port,
+            tcp_port,
+        }] => {
+            let got = (*conn, *a, *port, *tcp_port);
+            assert_eq!(got, (c, addr(1), 4433, Some(6881)));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same port again: nothing new; a new port: reported.
+    r.t.handle_data(r.now, c, &ext_hs(b"d1:mde10:swarm_quici4433ee"));
+    assert!(quic_offers(&events(&mut r.t)).is_empty());
+    r.t.handle_data(r.now, c, &ext_hs(b"d1:mde10:swarm_quici4434ee"));
+    assert_eq!(quic_offers(&events(&mut r.t)), vec![(c, 4434)]);
+    assert_eq!(r.t.stats().peers, 1);
+}
+
+/// Connects `conn` (handshake from peer id `id`) and returns the
+/// duplicate-disconnects that followed.
+fn dup_drops(
+    r: &mut Rig,
+    conn: ConnId,
+    a: SocketAddr,
+    dir: Direction,
+    kind: TransportKind,
+    id: u8,
+) -> Vec<ConnId> {
+    r.t.handle_connected(r.now, conn, a, dir, kind);
+    r.t.handle_data(r.now, conn, &peer_hs(r.ih, id));
+    events(&mut r.t)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnect {
+                conn,
+                reason: DisconnectReason::Duplicate,
+            } => Some(*conn),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn duplicate_of_a_tcp_peer_over_quic_keeps_the_quic_link() {
+    use Direction::{Incoming, Outgoing};
+    use TransportKind::{Quic, Tcp};
+    // Our peer id is [7; 20]: peer 9 is higher, peer 3 lower; the QUIC
+    // link wins whichever side dialled.
+    for (dir, id) in [(Outgoing, 9), (Outgoing, 3), (Incoming, 9), (Incoming, 3)] {
+        let mut r = rig(true, TorrentConfig::default());
+        let quic_addr = SocketAddr::from(([10, 1, 0, 1], 4433));
+        assert!(dup_drops(&mut r, ConnId(1), addr(1), dir, Tcp, id).is_empty());
+        let dropped = dup_drops(&mut r, ConnId(2), quic_addr, dir, Quic, id);
+        assert_eq!(dropped, vec![ConnId(1)], "{dir:?} {id}");
+        assert_eq!(r.t.stats().peers, 1);
+        assert_eq!(r.t.stats().banned, 0);
+        // A late TCP connection from the same peer loses to the QUIC one.
+        let dropped = dup_drops(&mut r, ConnId(3), addr(1), dir, Tcp, id);
+        assert_eq!(dropped, vec![ConnId(3)], "{dir:?} {id}");
+        assert_eq!(r.t.stats().peers, 1);
+        assert!(!r.t.is_banned(addr(1)) && !r.t.is_banned(quic_addr));
+        // The QUIC connection still works.
+        r.t.handle_data(r.now, ConnId(2), &enc(&[Message::Interested]));
+        assert_eq!(r.t.stats().peers, 1);
+    }
+}

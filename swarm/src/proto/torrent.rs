@@ -384,17 +384,26 @@ impl Torrent {
             self.drop_peer(conn, DisconnectReason::SelfConnection);
             return false;
         }
-        // duplicate connection: keep the one dialled by the lower peer id
+        // duplicate connection: keep the QUIC one if only one is QUIC (a
+        // TCP link moved to QUIC), else the one dialled by the lower peer id
         let dup = self
             .peers
             .values()
             .find(|p| p.active && p.peer_id == h.peer_id && p.conn != conn)
-            .map(|p| (p.conn, p.dir));
-        if let Some((other, other_dir)) = dup {
+            .map(|p| (p.conn, p.dir, p.transport));
+        if let Some((other, other_dir, other_kind)) = dup {
             let we_lower = self.peer_id < h.peer_id;
             let keep_ours = |d: Direction| (d == Direction::Outgoing) == we_lower;
             let this_dir = self.peers[&conn].dir;
-            let victim = if keep_ours(other_dir) && !keep_ours(this_dir) {
+            let quic = |k: TransportKind| k == TransportKind::Quic;
+            let this_quic = quic(self.peers[&conn].transport);
+            let victim = if this_quic != quic(other_kind) {
+                if this_quic {
+                    other
+                } else {
+                    conn
+                }
+            } else if keep_ours(other_dir) && !keep_ours(this_dir) {
                 conn
             } else if keep_ours(this_dir) && !keep_ours(other_dir) {
                 other

@@ -11,6 +11,24 @@
 //!   [`MAX_VERIFY_JOBS`] at a time;
 //! - the resume file is saved at most every [`RESUME_DEBOUNCE`] while
 //!   pieces complete, on completion and on shutdown.
+//!
+//! # Moving swarm peers to QUIC
+//! - A TCP peer that offers QUIC (`swarm_quic` in its extension handshake,
+//!   [`Event::QuicOffered`]) is dialled over QUIC at its IP and that port,
+//!   once per TCP address, by the side that dialled the TCP connection
+//!   (so both sides never do it at once) and only if we have QUIC. When
+//!   the QUIC connection's handshake completes, the state machine sees the
+//!   same peer id twice and closes the TCP connection (duplicate rule in
+//!   [`crate::proto`]: QUIC stays; no ban, one peer). If the QUIC dial
+//!   fails, the TCP connection simply stays.
+//! - A swarm peer known by both addresses ([`Cmd::AddSwarmPeer`], e.g. from
+//!   mDNS) is dialled over QUIC first; over TCP only if the QUIC dial
+//!   fails, its connection closes before the handshake, or nothing
+//!   connected within [`super::QUIC_FALLBACK`].
+//! - A TCP address of a peer we reach over QUIC is not dialled (tracker or
+//!   LAN hints would otherwise open a TCP link that the duplicate rule
+//!   closes at once): the address we moved from, the one given with the
+//!   QUIC address, or the listen port (`p`) a QUIC peer sent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -27,7 +45,7 @@ use piece_core::{Bitfield, PieceIndex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::{Progress, StorageFactory, TorrentEvent};
+use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
 use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
 use crate::resume::{self, ResumeData};
@@ -41,11 +59,21 @@ pub const MAX_VERIFY_JOBS: usize = 2;
 pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most addresses remembered for the QUIC preference (tried upgrades,
+/// TCP/QUIC address pairs); the memory is cleared when full.
+const MAX_QUIC_MEMORY: usize = 4096;
 
 /// Commands from the session and handles.
 pub(crate) enum Cmd {
     AddPeer(PeerAddr),
     Incoming(PeerConn, Handshake),
+    /// A swarm peer reachable over QUIC at `quic` and over TCP at `tcp`.
+    AddSwarmPeer {
+        tcp: SocketAddr,
+        quic: SocketAddr,
+    },
+    /// The peers whose handshake completed.
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
     Pause,
     Resume,
     /// Save resume data and stop.
@@ -58,6 +86,8 @@ enum Internal {
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
     Metadata(Box<Result<MetadataReady, String>>),
+    /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
+    QuicFallback(SocketAddr),
 }
 
 /// A magnet's parsed metadata, its storage, hashes and verified pieces.
@@ -68,6 +98,10 @@ struct ConnHandle {
     queued: Arc<AtomicUsize>,
     reader: tokio::task::JoinHandle<()>,
     kind: TransportKind,
+    addr: SocketAddr,
+    dir: Direction,
+    /// Set when the handshake completed.
+    peer_id: Option<[u8; 20]>,
 }
 
 /// Everything a driver needs to start.
@@ -94,6 +128,12 @@ pub(crate) struct Driver {
     resume_path: Option<PathBuf>,
     quic: Option<QuicEndpoint>,
     quic_addrs: HashSet<SocketAddr>,
+    /// TCP addresses whose move to QUIC was tried.
+    upgrade_tried: HashSet<SocketAddr>,
+    /// TCP address -> QUIC address of the same swarm peer.
+    twins: HashMap<SocketAddr, SocketAddr>,
+    /// QUIC address -> TCP address to dial if QUIC does not work out.
+    fallback: HashMap<SocketAddr, SocketAddr>,
     storage_factory: Option<StorageFactory>,
     events: broadcast::Sender<TorrentEvent>,
     progress: watch::Sender<Progress>,
@@ -124,6 +164,9 @@ impl Driver {
             resume_path: init.resume_path,
             quic: init.quic,
             quic_addrs: HashSet::new(),
+            upgrade_tried: HashSet::new(),
+            twins: HashMap::new(),
+            fallback: HashMap::new(),
             storage_factory: init.storage_factory,
             events: init.events,
             progress: init.progress,
@@ -207,15 +250,35 @@ impl Driver {
         let now = Instant::now();
         match c {
             Cmd::AddPeer(a) => {
-                if let PeerAddr::Quic(s) = a {
-                    self.quic_addrs.insert(s);
+                match a {
+                    PeerAddr::Quic(s) => {
+                        remember(&mut self.quic_addrs, s);
+                    }
+                    PeerAddr::Tcp(s) if self.reached_over_quic(s) => return,
+                    PeerAddr::Tcp(_) => {}
                 }
                 self.t.add_peers(now, &[a.addr()]);
+            }
+            Cmd::AddSwarmPeer { tcp, quic } => self.add_swarm_peer(tcp, quic),
+            Cmd::Peers(tx) => {
+                let mut v: Vec<PeerInfo> = self
+                    .conns
+                    .values()
+                    .filter_map(|h| {
+                        Some(PeerInfo {
+                            addr: h.addr,
+                            transport: h.kind,
+                            peer_id: h.peer_id?,
+                        })
+                    })
+                    .collect();
+                v.sort_by_key(|p| p.addr);
+                let _ = tx.send(v);
             }
             Cmd::Incoming(conn, hs) => {
                 let id = self.new_conn_id();
                 let (addr, kind) = (conn.addr, conn.transport);
-                self.start_conn(id, conn);
+                self.start_conn(id, conn, Direction::Incoming);
                 self.t.handle_incoming(now, id, addr, hs, &[], kind);
             }
             Cmd::Pause => self.t.pause(now),
@@ -232,21 +295,31 @@ impl Driver {
         match m {
             Internal::Data(c, b) => self.t.handle_data(now, c, &b),
             Internal::Closed(c) => {
-                if let Some(h) = self.conns.remove(&c) {
-                    h.reader.abort();
-                }
+                self.conn_gone(c);
                 self.t.handle_closed(now, c);
             }
             Internal::Dialed(addr, Ok(conn)) => {
                 let id = self.new_conn_id();
                 let kind = conn.transport;
-                self.start_conn(id, conn);
+                self.start_conn(id, conn, Direction::Outgoing);
                 self.t
                     .handle_connected(now, id, addr, Direction::Outgoing, kind);
             }
             Internal::Dialed(addr, Err(e)) => {
                 tracing::debug!("dial failed: {e}");
                 self.t.handle_connect_failed(now, addr);
+                self.fall_back_to_tcp(addr);
+            }
+            Internal::QuicFallback(quic) => {
+                // A QUIC connection still in its handshake decides later
+                // (it either completes or closes).
+                if !self
+                    .conns
+                    .values()
+                    .any(|h| h.addr == quic && h.kind == TransportKind::Quic)
+                {
+                    self.fall_back_to_tcp(quic);
+                }
             }
             Internal::Verified(p, ok) => {
                 self.verifying = self.verifying.saturating_sub(1);
@@ -261,12 +334,13 @@ impl Driver {
         ConnId(self.next_conn)
     }
 
-    fn start_conn(&mut self, id: ConnId, conn: PeerConn) {
+    fn start_conn(&mut self, id: ConnId, conn: PeerConn, dir: Direction) {
         let PeerConn {
             mut reader,
             mut writer,
             quic,
             transport: kind,
+            addr,
             ..
         } = conn;
         let int = self.int_tx.clone();
@@ -316,8 +390,97 @@ impl Driver {
                 queued,
                 reader: reader_task,
                 kind,
+                addr,
+                dir,
+                peer_id: None,
             },
         );
+    }
+
+    /// Forgets a connection's handle (its writer flushes, then closes). A
+    /// QUIC connection to a swarm peer that closes before its handshake
+    /// completed falls back to the peer's TCP address.
+    fn conn_gone(&mut self, c: ConnId) {
+        if let Some(h) = self.conns.remove(&c) {
+            h.reader.abort();
+            if h.kind == TransportKind::Quic && h.peer_id.is_none() {
+                self.fall_back_to_tcp(h.addr);
+            }
+        }
+    }
+
+    /// If `quic` is a swarm peer still waiting for its QUIC connection,
+    /// give up on QUIC and dial its TCP address.
+    fn fall_back_to_tcp(&mut self, quic: SocketAddr) {
+        if let Some(tcp) = self.fallback.remove(&quic) {
+            tracing::debug!("QUIC to {quic} did not work out; dialling {tcp} over TCP");
+            self.twins.remove(&tcp);
+            self.t.add_peers(Instant::now(), &[tcp]);
+        }
+    }
+
+    /// Is the peer at TCP address `tcp` connected (or being dialled) over
+    /// QUIC?
+    fn reached_over_quic(&self, tcp: SocketAddr) -> bool {
+        self.twins.get(&tcp).is_some_and(|q| {
+            self.fallback.contains_key(q)
+                || self
+                    .conns
+                    .values()
+                    .any(|h| h.addr == *q && h.kind == TransportKind::Quic)
+        })
+    }
+
+    fn add_swarm_peer(&mut self, tcp: SocketAddr, quic: SocketAddr) {
+        if self.quic.is_none() {
+            self.t.add_peers(Instant::now(), &[tcp]);
+            return;
+        }
+        remember(&mut self.quic_addrs, quic);
+        remember_pair(&mut self.twins, tcp, quic);
+        remember_pair(&mut self.fallback, quic, tcp);
+        self.t.add_peers(Instant::now(), &[quic]);
+        let int = self.int_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(super::QUIC_FALLBACK).await;
+            let _ = int.send(Internal::QuicFallback(quic)).await;
+        });
+    }
+
+    /// A peer offers QUIC on `port`. Over TCP, the side that dialled the
+    /// TCP connection dials QUIC once; the duplicate rule then closes TCP.
+    /// Over QUIC, its TCP listen address (`tcp_port`) is remembered so that
+    /// hints with it are not dialled.
+    fn on_quic_offered(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        port: u16,
+        tcp_port: Option<u16>,
+    ) {
+        let Some(q) = self.quic.clone() else {
+            return;
+        };
+        let Some(h) = self.conns.get(&conn) else {
+            return;
+        };
+        if h.kind == TransportKind::Quic {
+            if let Some(p) = tcp_port {
+                let quic = h.addr;
+                remember_pair(&mut self.twins, SocketAddr::new(addr.ip(), p), quic);
+            }
+            return;
+        }
+        if h.kind != TransportKind::Tcp || h.dir != Direction::Outgoing {
+            return;
+        }
+        if !remember(&mut self.upgrade_tried, addr) {
+            return;
+        }
+        let quic = SocketAddr::new(addr.ip(), port);
+        remember_pair(&mut self.twins, addr, quic);
+        tracing::debug!("{addr} offers QUIC; dialling quic://{quic}");
+        self.spawn_dial(quic, Some(q));
     }
 
     /// Drains every output of the state machine.
@@ -357,9 +520,7 @@ impl Driver {
         let n = data.len();
         let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
         if too_much || h.tx.send(data).is_err() {
-            if let Some(h) = self.conns.remove(&conn) {
-                h.reader.abort();
-            }
+            self.conn_gone(conn);
             self.t.handle_closed(Instant::now(), conn);
         }
     }
@@ -370,6 +531,11 @@ impl Driver {
         } else {
             None
         };
+        self.spawn_dial(addr, quic);
+    }
+
+    /// Dials `addr`, over QUIC with `quic`, else TCP.
+    fn spawn_dial(&self, addr: SocketAddr, quic: Option<QuicEndpoint>) {
         let int = self.int_tx.clone();
         tokio::spawn(async move {
             let r = match quic {
@@ -406,10 +572,26 @@ impl Driver {
         while let Some(e) = self.t.poll_event() {
             any = true;
             match e {
-                Event::PeerConnected { addr, conn, .. } => {
+                Event::PeerConnected {
+                    addr,
+                    conn,
+                    peer_id,
+                } => {
                     let transport = self.conn_kind(conn);
+                    if let Some(h) = self.conns.get_mut(&conn) {
+                        h.peer_id = Some(peer_id);
+                        if h.kind == TransportKind::Quic {
+                            self.fallback.remove(&h.addr);
+                        }
+                    }
                     self.emit(TorrentEvent::PeerConnected { addr, transport });
                 }
+                Event::QuicOffered {
+                    conn,
+                    addr,
+                    port,
+                    tcp_port,
+                } => self.on_quic_offered(conn, addr, port, tcp_port),
                 Event::PieceVerified(p) => {
                     self.resume_dirty = true;
                     self.emit(TorrentEvent::PieceVerified(p.get()));
@@ -439,9 +621,7 @@ impl Driver {
                 Event::Disconnect { conn, .. } => {
                     // Dropping the sender lets the writer flush what is
                     // queued, then close.
-                    if let Some(h) = self.conns.remove(&conn) {
-                        h.reader.abort();
-                    }
+                    self.conn_gone(conn);
                 }
                 Event::PieceLayer {
                     pieces_root,
@@ -585,4 +765,20 @@ impl Driver {
             }
         });
     }
+}
+
+/// Inserts into a bounded set; returns whether `v` is new.
+fn remember(set: &mut HashSet<SocketAddr>, v: SocketAddr) -> bool {
+    if set.len() >= MAX_QUIC_MEMORY && !set.contains(&v) {
+        set.clear();
+    }
+    set.insert(v)
+}
+
+/// Inserts into a bounded map.
+fn remember_pair(map: &mut HashMap<SocketAddr, SocketAddr>, k: SocketAddr, v: SocketAddr) {
+    if map.len() >= MAX_QUIC_MEMORY && !map.contains_key(&k) {
+        map.clear();
+    }
+    map.insert(k, v);
 }

@@ -16,7 +16,8 @@
 //! Each torrent is one tokio task (see [`driver`]) owning the protocol
 //! state machine ([`crate::proto::Torrent`]). Incoming connections on the
 //! shared listeners are routed to a torrent by the info-hash in their
-//! handshake (v1, or truncated v2). Transport choice: see [`crate::net`].
+//! handshake (v1, or truncated v2). Transport choice: see [`crate::net`];
+//! two swarm peers that both have QUIC move to it (see [`driver`]).
 
 mod announce;
 pub mod driver;
@@ -49,6 +50,9 @@ pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
 pub const MAX_PENDING_HANDSHAKES: usize = 64;
 /// Time an incoming connection has to send its handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`TorrentHandle::add_swarm_peer`]: how long QUIC has before the TCP
+/// address is dialled too.
+pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
 
 /// Builds the storage of a torrent: `(save_dir, metainfo, existing)`.
 /// `existing` means the data must already be there (seeding). A test hook
@@ -160,6 +164,15 @@ pub enum TorrentEvent {
     /// Something failed (disk full, unreadable data...). A storage error
     /// pauses the torrent.
     Error(String),
+}
+
+/// A connected peer (its handshake completed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The remote address (for QUIC, its UDP address).
+    pub addr: SocketAddr,
+    pub transport: TransportKind,
+    pub peer_id: [u8; 20],
 }
 
 /// A snapshot of a torrent's progress.
@@ -561,6 +574,8 @@ impl Session {
     fn torrent_cfg(&self) -> TorrentConfig {
         TorrentConfig {
             max_peers: self.cfg.max_peers,
+            listen_port: self.tcp_addr.map(|a| a.port()),
+            quic_port: self.quic_addr.map(|a| a.port()),
             ..self.cfg.torrent.clone()
         }
     }
@@ -791,6 +806,21 @@ impl TorrentHandle {
     /// Adds a peer to dial.
     pub async fn add_peer(&self, addr: PeerAddr) {
         let _ = self.inner.cmd.send(Cmd::AddPeer(addr)).await;
+    }
+    /// Adds a swarm peer known to listen on both transports (e.g. from
+    /// mDNS): dialled over QUIC at `quic` first, and over TCP at `tcp` if
+    /// the QUIC dial fails or has not connected within [`QUIC_FALLBACK`].
+    /// Without QUIC in this session, only `tcp` is dialled.
+    pub async fn add_swarm_peer(&self, tcp: SocketAddr, quic: SocketAddr) {
+        let _ = self.inner.cmd.send(Cmd::AddSwarmPeer { tcp, quic }).await;
+    }
+    /// The peers connected now (handshake done), by address.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.cmd.send(Cmd::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
     /// Stops the torrent (saving resume data) and removes it from the
     /// session's routing. Data stays on disk.

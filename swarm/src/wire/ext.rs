@@ -16,6 +16,9 @@
 //! - `p`: listen port; `v`: client name; `reqq`: request queue depth;
 //!   `yourip`: our address as the peer sees it (4 or 16 bytes);
 //!   `upload_only` (BEP 21): the peer is a seed/partial seed not downloading.
+//! - `swarm_quic` (ours): the UDP port of the sender's QUIC endpoint, an
+//!   integer 1..=65535 (see [`SWARM_QUIC`]). Swarm peers use it to move a
+//!   TCP connection to QUIC; other clients ignore the unknown key.
 //!
 //! Unknown keys are ignored, and so are known keys with values of the wrong
 //! type or out of range (clients disagree in details). Keys must be sorted
@@ -38,6 +41,14 @@ pub const MAX_CLIENT_NAME: usize = 128;
 
 /// Name of the BEP 9 metadata extension in `m`.
 pub const UT_METADATA: &str = "ut_metadata";
+/// Handshake key carrying the sender's QUIC (UDP) port.
+pub const SWARM_QUIC: &str = "swarm_quic";
+
+/// A `p` or `swarm_quic` value as a port: only integers 1..=65535 are
+/// ports.
+pub fn port(v: i64) -> Option<u16> {
+    u16::try_from(v).ok().filter(|&p| p != 0)
+}
 
 /// The BEP 10 handshake dictionary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,6 +68,8 @@ pub struct ExtHandshake {
     pub yourip: Option<Vec<u8>>,
     /// BEP 21: the peer does not download.
     pub upload_only: bool,
+    /// `swarm_quic`: the peer's QUIC (UDP) port.
+    pub swarm_quic: Option<u16>,
 }
 
 /// Why an extension handshake could not be decoded.
@@ -100,6 +113,10 @@ impl ExtHandshake {
         }
         if let Some(q) = self.reqq {
             benc::put_bytes(&mut o, b"reqq");
+            benc::put_int(&mut o, q as i64);
+        }
+        if let Some(q) = self.swarm_quic {
+            benc::put_bytes(&mut o, SWARM_QUIC.as_bytes());
             benc::put_int(&mut o, q as i64);
         }
         if self.upload_only {
@@ -157,12 +174,9 @@ impl ExtHandshake {
                 b"metadata_size" => {
                     hs.metadata_size = benc::int(val).and_then(|i| u32::try_from(i).ok())
                 }
-                b"p" => {
-                    hs.p = benc::int(val)
-                        .and_then(|i| u16::try_from(i).ok())
-                        .filter(|&p| p != 0)
-                }
+                b"p" => hs.p = benc::int(val).and_then(port),
                 b"reqq" => hs.reqq = benc::int(val).and_then(|i| u32::try_from(i).ok()),
+                b"swarm_quic" => hs.swarm_quic = benc::int(val).and_then(port),
                 b"upload_only" => hs.upload_only = benc::int(val).is_some_and(|i| i != 0),
                 b"v" => {
                     hs.v = benc::bytes(val).map(|b| {
@@ -206,6 +220,7 @@ mod tests {
             p: Some(6881),
             yourip: Some(vec![127, 0, 0, 1]),
             upload_only: true,
+            swarm_quic: None,
         }
     }
 
@@ -287,6 +302,49 @@ mod tests {
         let v = hs.v.clone().unwrap();
         assert!(v.len() <= MAX_CLIENT_NAME && v.starts_with('\u{fffd}'));
         assert_eq!(ExtHandshake::decode(&hs.encode()).unwrap(), hs);
+    }
+
+    #[test]
+    fn swarm_quic_port_bounds_and_garbage() {
+        let quic_of = |b: &[u8]| {
+            ExtHandshake::decode(b)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(b)))
+                .swarm_quic
+        };
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici4433ee"), Some(4433));
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici1ee"), Some(1));
+        assert_eq!(quic_of(b"d1:mde10:swarm_quici65535ee"), Some(65535));
+        for bad in [
+            &b"d1:mde10:swarm_quici0ee"[..],
+            b"d1:mde10:swarm_quici65536ee",
+            b"d1:mde10:swarm_quici-1ee",
+            b"d1:mde10:swarm_quici99999999999999999999ee",
+            b"d1:mde10:swarm_quic4:4433e",
+            b"d1:mde10:swarm_quicli4433eee",
+            b"d1:mde10:swarm_quicdee",
+            b"d1:mdee",
+        ] {
+            assert_eq!(quic_of(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // Garbage in the value does not spoil the other keys.
+        let hs =
+            ExtHandshake::decode(b"d1:md11:ut_metadatai3ee1:pi6881e10:swarm_quic3:abce").unwrap();
+        assert_eq!(
+            (hs.id_of(UT_METADATA), hs.p, hs.swarm_quic),
+            (Some(3), Some(6881), None)
+        );
+        // Encoded where canonical order wants it, and read back.
+        let hs = ExtHandshake {
+            swarm_quic: Some(4433),
+            reqq: Some(250),
+            upload_only: true,
+            ..Default::default()
+        };
+        let b = hs.encode();
+        assert_eq!(b, b"d1:mde4:reqqi250e10:swarm_quici4433e11:upload_onlyi1ee");
+        assert_eq!(ExtHandshake::decode(&b).unwrap(), hs);
+        assert_eq!(port(i64::MIN), None);
+        assert_eq!(port(i64::MAX), None);
     }
 
     #[test]
