@@ -148,6 +148,38 @@ impl Torrent {
         }
     }
 
+    /// Between rounds: slots freed by peers that left, finished or lost
+    /// interest go at once to the interested peers that waited longest
+    /// (without this, a seeder with more leechers than slots idles until
+    /// the next round every time a leecher completes).
+    pub(crate) fn fill_free_slots(&mut self) {
+        let slots = self.cfg.upload_slots;
+        if slots == 0 || self.paused || self.storage.is_none() {
+            return;
+        }
+        let busy = self
+            .peers
+            .values()
+            .filter(|p| !p.am_choking && p.peer_interested && !p.seed)
+            .count();
+        if busy >= slots {
+            return;
+        }
+        let mut waiting: Vec<(Option<super::Instant>, ConnId)> = self
+            .peers
+            .values()
+            .filter(|p| p.active && p.am_choking && p.peer_interested && !p.seed)
+            .map(|p| (p.last_unchoked, p.conn))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        waiting.sort();
+        for (_, c) in waiting.into_iter().take(slots - busy) {
+            self.set_choke(c, false);
+        }
+    }
+
     /// The periodic choke decision.
     pub(crate) fn choke_round(&mut self) {
         let now = self.now;

@@ -906,3 +906,33 @@ fn duplicate_of_a_tcp_peer_over_quic_keeps_the_quic_link() {
         assert_eq!(r.t.stats().peers, 1);
     }
 }
+
+#[test]
+fn a_freed_upload_slot_goes_to_a_waiting_peer_at_once() {
+    let cfg = TorrentConfig {
+        upload_slots: 1,
+        ..Default::default()
+    };
+    let mut r = rig(true, cfg);
+    for i in 1..=3u8 {
+        let c = ConnId(i as u64);
+        r.t.handle_connected(r.now, c, addr(i), Direction::Incoming, TransportKind::Tcp);
+        let mut b = peer_hs(r.ih, i);
+        b.extend(enc(&[Message::HaveNone, Message::Interested]));
+        r.t.handle_data(r.now, c, &b);
+    }
+    let unchoked = |t: &Torrent| -> Vec<u64> {
+        let mut v: Vec<u64> = t.peers.values().filter(|p| !p.am_choking).map(|p| p.conn.0).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(unchoked(&r.t), vec![1]);
+    // Peer 1 leaves (a leecher that finished): 2 gets the slot now, not at
+    // the next choke round.
+    r.t.handle_closed(r.now, ConnId(1));
+    assert_eq!(unchoked(&r.t), vec![2]);
+    // Peer 2 loses interest: 3 gets it.
+    r.t.handle_data(r.now, ConnId(2), &enc(&[Message::NotInterested]));
+    assert_eq!(unchoked(&r.t), vec![2, 3]);
+    assert!(sent(&mut r.t, ConnId(3)).contains(&"Unchoke".to_string()));
+}

@@ -303,6 +303,9 @@ impl Torrent {
         self.now = now;
         if let Some(p) = self.peers.remove(&conn) {
             self.forget_peer(p);
+            if !self.paused {
+                self.fill_free_slots();
+            }
         }
     }
 
@@ -526,6 +529,7 @@ impl Torrent {
         if self.paused {
             return;
         }
+        self.fill_free_slots();
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
             self.fill_requests(c);
