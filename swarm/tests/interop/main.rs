@@ -110,7 +110,15 @@ pub fn assert_collection(parent: &Path, files: &[(String, Vec<u8>)], who: &str) 
 
 /// A swarm session listening on 127.0.0.1 (TCP only), with its folders
 /// under `dir`.
+///
+/// With `RUST_LOG` set, swarm's tracing output goes to the test's output.
 pub fn swarm_config(dir: &Path) -> SessionConfig {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     SessionConfig {
         listen_tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         listen_quic: None,

@@ -61,20 +61,26 @@ def check(t, save):
     return {"num_pieces": atp.ti.num_pieces(), "have": have, "state": str(st.state)}
 
 
+VERBOSE = os.environ.get("LT_TOOL_VERBOSE") == "1"
+
+
 def peer_session():
+    mask = lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+    if VERBOSE:  # every alert, including the peer wire log, to stderr
+        mask = lt.alert.category_t.all_categories
     return lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
         "enable_outgoing_utp": False, "enable_incoming_utp": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        "alert_mask": mask,
     })
 
 
 def log_alerts(s):
     for a in s.pop_alerts():
-        if a.category() & lt.alert.category_t.error_notification:
+        if VERBOSE or a.category() & lt.alert.category_t.error_notification:
             print("alert:", a.message(), file=sys.stderr, flush=True)
 
 
@@ -90,6 +96,12 @@ def seed(t, save):
         log_alerts(s)
     print("MAGNET " + lt.make_magnet_uri(ti), flush=True)
     print("READY %d" % s.listen_port(), flush=True)
+    if VERBOSE:
+        import threading
+        threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+        while True:
+            s.wait_for_alert(500)
+            log_alerts(s)
     sys.stdin.read()  # until the test closes stdin (or dies)
 
 
