@@ -181,13 +181,8 @@ async fn swarm_to_aria2_v1() {
 // ---------------------------------------------------------- Transmission
 
 fn have_transmission() -> bool {
-    require(
-        "transmission-daemon",
-        &["transmission-daemon", "--version"],
-    ) && require(
-        "transmission-remote",
-        &["transmission-remote", "--version"],
-    )
+    require("transmission-daemon", &["transmission-daemon", "--version"])
+        && require("transmission-remote", &["transmission-remote", "--version"])
 }
 
 /// A private transmission-daemon: its own config folder, ports on
@@ -265,12 +260,7 @@ impl Transmission {
 
     /// Adds a .torrent whose data is (or goes) under `dir`.
     fn add(&self, torrent: &Path, dir: &Path) {
-        let out = self.remote(&[
-            "-a",
-            torrent.to_str().unwrap(),
-            "-w",
-            dir.to_str().unwrap(),
-        ]);
+        let out = self.remote(&["-a", torrent.to_str().unwrap(), "-w", dir.to_str().unwrap()]);
         assert!(out.contains("success"), "adding the torrent: {out}");
     }
 
@@ -325,7 +315,11 @@ async fn transmission_to_swarm_v1() {
         .unwrap();
     // No peer given: swarm finds Transmission through the tracker.
     swarm_wait_complete(&h, None, &mut [&mut tm.proc]).await;
-    assert_collection(&d.path().join("swarm/dl"), &fx.files, "swarm from Transmission");
+    assert_collection(
+        &d.path().join("swarm/dl"),
+        &fx.files,
+        "swarm from Transmission",
+    );
     swarm.shutdown().await;
 }
 

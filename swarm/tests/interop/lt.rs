@@ -13,8 +13,8 @@ use swarm::net::PeerAddr;
 use swarm::session::{AddOptions, Session};
 
 use super::{
-    assert_collection, require, swarm_config, swarm_wait_complete, write_collection, Proc,
-    PYTHON, TRANSFER_LIMIT,
+    assert_collection, require, swarm_config, swarm_wait_complete, write_collection, Proc, PYTHON,
+    TRANSFER_LIMIT,
 };
 
 const PIECE: u32 = 65536;
@@ -100,7 +100,10 @@ async fn libtorrent_seeds_swarm_gets(kind: &str, magnet_only: bool) {
     lt_make(&src.join("zines"), &tfile, kind);
     let (mut seed, addr, magnet) = lt_seed(&tfile, &src, d.path()).await;
     if kind == "v1" {
-        assert!(magnet.contains("btih") && !magnet.contains("btmh"), "{magnet}");
+        assert!(
+            magnet.contains("btih") && !magnet.contains("btmh"),
+            "{magnet}"
+        );
     } else {
         assert!(magnet.contains("btmh"), "{magnet}");
     }

@@ -250,7 +250,12 @@ impl Proc {
     }
 
     /// Waits for a stdout line matching `pred`, at most `limit`.
-    pub async fn wait_line(&mut self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub async fn wait_line(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + limit;
         let mut checked = 0;
         loop {
@@ -278,7 +283,11 @@ impl Proc {
             }
             if Instant::now() > deadline {
                 self.pump();
-                panic!("{} did not finish within {limit:?}:\n{}", self.name, self.log());
+                panic!(
+                    "{} did not finish within {limit:?}:\n{}",
+                    self.name,
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
