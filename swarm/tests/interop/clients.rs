@@ -18,8 +18,8 @@ use swarm::session::{AddOptions, Session, TorrentHandle};
 use swarm::tracker::server::TrackerServer;
 
 use super::{
-    assert_collection, free_port, require, swarm_config, swarm_wait_complete, write_collection,
-    Proc, TRANSFER_LIMIT,
+    assert_collection, free_port, require, swarm_config, swarm_seed, swarm_wait_complete,
+    write_collection, Proc, TRANSFER_LIMIT,
 };
 
 /// A source collection and its v1 torrent (made by swarm, announcing to
@@ -60,41 +60,46 @@ async fn tracker() -> (TrackerServer, String) {
         .expect("bind the tracker")
 }
 
-/// Waits until `n` peers announced `info_hash`.
-async fn wait_announced(t: &TrackerServer, info_hash: &[u8; 20], n: usize, who: &mut Proc) {
+/// Waits until `n` peers announced `info_hash` (failing at once if `who`
+/// exits).
+async fn wait_announced(
+    t: &TrackerServer,
+    info_hash: &[u8; 20],
+    n: usize,
+    mut who: Option<&mut Proc>,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while t.num_peers(info_hash) < n {
-        who.assert_running();
+        if let Some(w) = who.as_mut() {
+            w.assert_running();
+        }
         assert!(
             Instant::now() < deadline,
             "{n} peer(s) never announced to the tracker:\n{}",
-            who.log()
+            who.as_ref().map(|w| w.log()).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// swarm seeding the fixture's data, announcing to its tracker.
+/// swarm seeding the fixture's data (announcing to its tracker).
 async fn swarm_seeder(dir: &Path, fx: &Fixture) -> (Session, TorrentHandle) {
-    let s = Session::new(swarm_config(&dir.join("swarm")))
+    swarm_seed(&dir.join("swarm"), &fx.bytes, &fx.src).await
+}
+
+/// swarm downloads the fixture's torrent with no peer given: it finds
+/// `client` (already seeding and announced) through the tracker.
+async fn swarm_leech_via_tracker(dir: &Path, fx: &Fixture, client: &mut Proc, who: &str) {
+    let swarm = Session::new(swarm_config(&dir.join("swarm")))
         .await
         .unwrap();
-    let h = s
-        .add_torrent_bytes(
-            &fx.bytes,
-            AddOptions {
-                save_dir: Some(fx.src.clone()),
-                seed: true,
-                ..Default::default()
-            },
-        )
+    let h = swarm
+        .add_torrent_file(&fx.torrent, AddOptions::default())
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), h.wait_complete())
-        .await
-        .expect("swarm checks its data in time")
-        .expect("swarm's data checks out");
-    (s, h)
+    swarm_wait_complete(&h, None, &mut [client]).await;
+    assert_collection(&dir.join("swarm/dl"), &fx.files, who);
+    swarm.shutdown().await;
 }
 
 // ---------------------------------------------------------------- aria2
@@ -140,18 +145,8 @@ async fn aria2_to_swarm_v1() {
         d.path(),
     );
     // aria2 checked its data and told the tracker where it listens.
-    wait_announced(&tr, &fx.info_hash, 1, &mut seed).await;
-    let swarm = Session::new(swarm_config(&d.path().join("swarm")))
-        .await
-        .unwrap();
-    let h = swarm
-        .add_torrent_file(&fx.torrent, AddOptions::default())
-        .await
-        .unwrap();
-    // No peer given: swarm finds aria2 through the tracker.
-    swarm_wait_complete(&h, None, &mut [&mut seed]).await;
-    assert_collection(&d.path().join("swarm/dl"), &fx.files, "swarm from aria2");
-    swarm.shutdown().await;
+    wait_announced(&tr, &fx.info_hash, 1, Some(&mut seed)).await;
+    swarm_leech_via_tracker(d.path(), &fx, &mut seed, "swarm from aria2").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,11 +158,7 @@ async fn swarm_to_aria2_v1() {
     let (tr, url) = tracker().await;
     let fx = fixture(d.path(), &url);
     let (swarm, h) = swarm_seeder(d.path(), &fx).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tr.num_peers(&fx.info_hash) < 1 {
-        assert!(Instant::now() < deadline, "swarm never announced");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_announced(&tr, &fx.info_hash, 1, None).await;
     let out = d.path().join("aria2");
     // aria2 finds swarm through the tracker and exits once done.
     let mut get = aria2(&fx.torrent, &out, free_port(), &["--seed-time=0"], d.path());
@@ -305,22 +296,8 @@ async fn transmission_to_swarm_v1() {
     tm.add(&fx.torrent, &fx.src);
     // Checked its data (100%) and announced where it listens.
     tm.wait_done(|| {}).await;
-    wait_announced(&tr, &fx.info_hash, 1, &mut tm.proc).await;
-    let swarm = Session::new(swarm_config(&d.path().join("swarm")))
-        .await
-        .unwrap();
-    let h = swarm
-        .add_torrent_file(&fx.torrent, AddOptions::default())
-        .await
-        .unwrap();
-    // No peer given: swarm finds Transmission through the tracker.
-    swarm_wait_complete(&h, None, &mut [&mut tm.proc]).await;
-    assert_collection(
-        &d.path().join("swarm/dl"),
-        &fx.files,
-        "swarm from Transmission",
-    );
-    swarm.shutdown().await;
+    wait_announced(&tr, &fx.info_hash, 1, Some(&mut tm.proc)).await;
+    swarm_leech_via_tracker(d.path(), &fx, &mut tm.proc, "swarm from Transmission").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,7 +314,7 @@ async fn swarm_to_transmission_v1() {
     tm.add(&fx.torrent, &out);
     // Both are on the tracker, but Transmission will not dial 127.0.0.1:
     // the seeder dials Transmission.
-    wait_announced(&tr, &fx.info_hash, 2, &mut tm.proc).await;
+    wait_announced(&tr, &fx.info_hash, 2, Some(&mut tm.proc)).await;
     let peer = PeerAddr::Tcp(tm.peer);
     let handle = tokio::runtime::Handle::current();
     let mut last_dial: Option<Instant> = None;

@@ -13,8 +13,8 @@ use swarm::net::PeerAddr;
 use swarm::session::{AddOptions, Session};
 
 use super::{
-    assert_collection, require, swarm_config, swarm_wait_complete, write_collection, Proc, PYTHON,
-    TRANSFER_LIMIT,
+    assert_collection, require, swarm_config, swarm_seed, swarm_wait_complete, write_collection,
+    Proc, PYTHON, TRANSFER_LIMIT,
 };
 
 const PIECE: u32 = 65536;
@@ -141,24 +141,7 @@ async fn swarm_seeds_libtorrent_gets(version: Version, magnet_only: bool) {
     let t = create_torrent(&src.join("zines"), &opts, None).unwrap();
     let tfile = d.path().join("swarm.torrent");
     std::fs::write(&tfile, &t.bytes).unwrap();
-    let swarm = Session::new(swarm_config(&d.path().join("swarm")))
-        .await
-        .unwrap();
-    let h = swarm
-        .add_torrent_bytes(
-            &t.bytes,
-            AddOptions {
-                save_dir: Some(src.clone()),
-                seed: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), h.wait_complete())
-        .await
-        .expect("swarm checks its data in time")
-        .expect("swarm's data checks out");
+    let (swarm, h) = swarm_seed(&d.path().join("swarm"), &t.bytes, &src).await;
     let addr = swarm.tcp_addr().unwrap();
     let out = d.path().join("lt");
     let source = if magnet_only {
@@ -226,4 +209,9 @@ async fn magnet_swarm_to_libtorrent_v1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn magnet_swarm_to_libtorrent_hybrid() {
     swarm_seeds_libtorrent_gets(Version::Hybrid, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_swarm_to_libtorrent_v2() {
+    swarm_seeds_libtorrent_gets(Version::V2, true).await;
 }

@@ -28,7 +28,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use swarm::net::PeerAddr;
-use swarm::session::{SessionConfig, TorrentHandle};
+use swarm::session::{AddOptions, Session, SessionConfig, TorrentHandle};
 
 /// Set to `1` to skip (with a message) the tests whose client is missing.
 pub const SKIP_ENV: &str = "SWARM_SKIP_INTEROP";
@@ -126,6 +126,28 @@ pub fn swarm_config(dir: &Path) -> SessionConfig {
         state_dir: Some(dir.join("state")),
         ..Default::default()
     }
+}
+
+/// A swarm session (folders under `dir`) seeding the torrent `bytes` over
+/// the data already in `save_dir`, once it has checked that data.
+pub async fn swarm_seed(dir: &Path, bytes: &[u8], save_dir: &Path) -> (Session, TorrentHandle) {
+    let s = Session::new(swarm_config(dir)).await.unwrap();
+    let h = s
+        .add_torrent_bytes(
+            bytes,
+            AddOptions {
+                save_dir: Some(save_dir.to_path_buf()),
+                seed: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), h.wait_complete())
+        .await
+        .expect("swarm checks its data in time")
+        .expect("swarm's data checks out");
+    (s, h)
 }
 
 /// A TCP port free on 127.0.0.1 right now, for clients that must be told
