@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use swarm::net::PeerAddr;
 use swarm::session::{AddOptions, Session, SessionConfig, TorrentHandle};
+use swarm::sim::content;
 
 /// Set to `1` to skip (with a message) the tests whose client is missing.
 pub const SKIP_ENV: &str = "SWARM_SKIP_INTEROP";
@@ -69,22 +70,14 @@ pub fn require(client: &str, probe: &[&str]) -> bool {
 /// bytes. ~2.7 MB in four files over three folders: with 64 KiB pieces the
 /// last v1 piece is short, and so is each file's last v2 piece.
 pub fn write_collection(parent: &Path, name: &str) -> Vec<(String, Vec<u8>)> {
-    let mut x: u32 = 0x9e37_79b9;
-    let mut bytes = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    };
     let files = vec![
-        (format!("{name}/issue-1.pdf"), bytes(1_500_000)),
-        (format!("{name}/books/reader.epub"), bytes(1_048_577)),
-        (format!("{name}/books/notes/readme.txt"), bytes(123_457)),
-        (format!("{name}/tiny.txt"), bytes(5)),
+        (format!("{name}/issue-1.pdf"), content(1_500_000, 11)),
+        (format!("{name}/books/reader.epub"), content(1_048_577, 23)),
+        (
+            format!("{name}/books/notes/readme.txt"),
+            content(123_457, 35),
+        ),
+        (format!("{name}/tiny.txt"), content(5, 47)),
     ];
     for (p, b) in &files {
         let p = parent.join(p);
