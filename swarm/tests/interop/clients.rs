@@ -119,6 +119,7 @@ fn aria2(torrent: &Path, dir: &Path, port: u16, extra: &[&str], logdir: &Path) -
             "--bt-enable-lpd=false",
             "--enable-peer-exchange=false",
             "--disable-ipv6=true",
+            "--interface=127.0.0.1",
             "--file-allocation=none",
             "--summary-interval=0",
             "--console-log-level=notice",
