@@ -67,8 +67,8 @@ pub fn require(client: &str, probe: &[&str]) -> bool {
 }
 
 /// Files of the test collection, relative to its parent folder, with their
-/// bytes. ~2.7 MB in four files over three folders: with 64 KiB pieces the
-/// last v1 piece is short, and so is each file's last v2 piece.
+/// bytes. ~2.7 MB in five files (one empty) over three folders: with 64 KiB
+/// pieces the last v1 piece is short, and so is each file's last v2 piece.
 pub fn write_collection(parent: &Path, name: &str) -> Vec<(String, Vec<u8>)> {
     let files = vec![
         (format!("{name}/issue-1.pdf"), content(1_500_000, 11)),
@@ -78,6 +78,7 @@ pub fn write_collection(parent: &Path, name: &str) -> Vec<(String, Vec<u8>)> {
             content(123_457, 35),
         ),
         (format!("{name}/tiny.txt"), content(5, 47)),
+        (format!("{name}/books/empty.txt"), Vec::new()),
     ];
     for (p, b) in &files {
         let p = parent.join(p);
