@@ -4,7 +4,13 @@
 //!
 //! Transmission never dials addresses in 127.0.0.0/8 ("martian"), but it
 //! accepts connections from them: when it downloads, swarm (the seeder)
-//! dials it.
+//! dials it. Transmission decides interest and unchokes on its 10 s rechoke
+//! timer, so its transfers take ~15 s however small.
+//!
+//! Only v1 torrents: these versions cannot use hybrid torrents, libtorrent's
+//! no more than swarm's (the same bytes). Transmission 3.00 refuses them as
+//! corrupt; aria2 1.36 derives a wrong v1 info-hash from them (also after
+//! fetching the metadata of a `btih` magnet), so it never finds the swarm.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
