@@ -241,6 +241,22 @@ impl Proc {
         }
     }
 
+    /// The exit status once the process has exited; then every line it
+    /// wrote has been collected (the reader thread reached EOF, waited for
+    /// at most 2 s).
+    fn exited(&mut self) -> Option<ExitStatus> {
+        let st = self.child.try_wait().expect("try_wait")?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => self.seen.push(l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        Some(st)
+    }
+
     /// Everything the process said so far (stdout, then stderr).
     pub fn log(&self) -> String {
         let err = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
@@ -259,8 +275,7 @@ impl Proc {
 
     /// Fails the test (with the process's output) if it has exited.
     pub fn assert_running(&mut self) {
-        if let Ok(Some(st)) = self.child.try_wait() {
-            self.pump();
+        if let Some(st) = self.exited() {
             panic!("{} exited early ({st}):\n{}", self.name, self.log());
         }
     }
@@ -275,12 +290,15 @@ impl Proc {
         let deadline = Instant::now() + limit;
         let mut checked = 0;
         loop {
+            let exited = self.exited();
             self.pump();
             if let Some(l) = self.seen[checked..].iter().find(|l| pred(l)) {
                 return l.clone();
             }
             checked = self.seen.len();
-            self.assert_running();
+            if let Some(st) = exited {
+                panic!("{} exited ({st}) before {what}:\n{}", self.name, self.log());
+            }
             if Instant::now() > deadline {
                 panic!("{}: no {what} within {limit:?}:\n{}", self.name, self.log());
             }
@@ -293,8 +311,7 @@ impl Proc {
     pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                self.pump();
+            if let Some(st) = self.exited() {
                 return st;
             }
             if Instant::now() > deadline {
