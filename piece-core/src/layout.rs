@@ -2,7 +2,8 @@
 //!
 //! The address space is the concatenation of the torrent's files in order.
 //! Pad files (BEP 47, in hybrid torrents) and the virtual alignment that v2
-//! puts after every file but the last are entries with `pad: true`: they
+//! puts after every file (in v2-only torrents the last one too, so the last
+//! piece is a full piece, as in libtorrent) are entries with `pad: true`: they
 //! occupy address space, read as zeros and are never stored on disk or
 //! requested from peers. Because BEP 47/52 only pad a file up to the next
 //! piece boundary, padding in a piece is always at its end: a piece holds

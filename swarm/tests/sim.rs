@@ -386,10 +386,11 @@ fn hostile_wrong_bitfield_size() {
 }
 
 #[test]
-fn hostile_second_bitfield() {
-    // a valid bitfield, then a second one (only allowed first)
+fn hostile_second_bitfield_of_wrong_size() {
+    // a valid bitfield, then a second one of the wrong size (a second one
+    // of the right size is taken as HAVEs: aria2 sends those)
     let mut b = msg(5, &[0xff; 5]);
-    b.extend(msg(5, &[0xff; 5]));
+    b.extend(msg(5, &[0xff; 6]));
     hostile(true, after_handshake(b), |r| {
         matches!(r, PeerMisbehaved::InvalidBitfield(_))
     });

@@ -419,7 +419,7 @@ pub(super) fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
         let Some((v2f, single)) = v2_files else {
             return Err(MetainfoError::MissingPieces);
         };
-        let with_pads = v2::add_alignment(v2f, piece_len as u64);
+        let with_pads = v2::add_alignment(v2f, piece_len as u64, true);
         let total = total_of(&with_pads)?;
         let lengths = lengths(total, piece_len as u64)?;
         (

@@ -174,12 +174,19 @@ fn v2_only_with_virtual_padding() {
         <[u8; 32]>::from(Sha256::digest(&m.info_bytes))
     );
     let f = &m.info.files;
-    assert_eq!(f.len(), 3, "{f:?}");
+    assert_eq!(f.len(), 4, "{f:?}");
     assert!(f[1].pad && f[1].path.is_empty());
     assert_eq!(f[1].length, 2 * PL as u64 - 40000);
     assert_eq!(f[2].offset, 2 * PL as u64);
-    assert_eq!(m.info.lengths.total(), 2 * PL as u64 + 100);
+    // The last file is padded too (as libtorrent does): the last piece is
+    // whole, and a peer may ask for a full block of it.
+    assert!(f[3].pad && f[3].length == PL as u64 - 100);
+    assert_eq!(m.info.lengths.total(), 3 * PL as u64);
     assert_eq!(m.info.total_size(), 40100);
+    let last = m.info.lengths.piece(2).unwrap();
+    assert_eq!(m.info.lengths.piece_len(last), PL);
+    assert_eq!(m.info.layout.piece_data_len(last), 100);
+    assert!(m.info.lengths.block(2, 0, 16384).is_some());
     let (root_a, layer_a) = v2_hashes(&fs[0].data);
     assert_eq!(f[0].pieces_root, Some(root_a));
     assert_eq!(m.piece_layer(&root_a), Some(&layer_a[..]));

@@ -158,14 +158,23 @@ fn parse_file<'a>(f: &Dict<'a>, raw: &[&'a [u8]]) -> Result<RawFile<'a>, Metainf
 }
 
 /// Inserts virtual padding after every file (but the last one holding
-/// data) so that each file starts on a piece boundary.
-pub(super) fn add_alignment<'a>(files: Vec<RawFile<'a>>, piece_len: u64) -> Vec<RawFile<'a>> {
+/// data, unless `tail`) so that each file starts on a piece boundary.
+///
+/// `tail` pads the last file too, so that the last piece is a full piece:
+/// that is how libtorrent (the reference BEP 52 implementation) lays out a
+/// v2-only torrent, and it requests whole 16 KiB blocks of that piece. The
+/// v1 part of a hybrid torrent has no tail padding (its file list says so).
+pub(super) fn add_alignment<'a>(
+    files: Vec<RawFile<'a>>,
+    piece_len: u64,
+    tail: bool,
+) -> Vec<RawFile<'a>> {
     let last_data = files.iter().rposition(|f| f.length > 0);
     let mut out = Vec::with_capacity(files.len() * 2);
     for (i, f) in files.into_iter().enumerate() {
         let rem = f.length % piece_len;
         out.push(f);
-        if rem != 0 && Some(i) != last_data {
+        if rem != 0 && (tail || Some(i) != last_data) {
             out.push(pad_file(piece_len - rem));
         }
     }
@@ -196,7 +205,7 @@ pub(super) fn check_hybrid(
     // The v1 part decides single-file vs folder; the raw paths (the name for
     // a single file, the components below the name otherwise) must match.
     let bad = |m: String| Err(MetainfoError::InconsistentFiles(m));
-    let aligned = add_alignment(v2.to_vec(), piece_len);
+    let aligned = add_alignment(v2.to_vec(), piece_len, false);
     let mut v2_off = Vec::with_capacity(v2.len());
     let mut off = 0u64;
     for f in &aligned {

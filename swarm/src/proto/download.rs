@@ -64,14 +64,8 @@ impl Torrent {
                 }
             }
             Message::Have { piece } => self.on_have(conn, piece)?,
-            Message::Bitfield(b) => {
-                if !first {
-                    return Err(PeerMisbehaved::InvalidBitfield(
-                        "sent after other messages".into(),
-                    ));
-                }
-                self.on_bitfield(conn, b)?;
-            }
+            Message::Bitfield(b) if first => self.on_bitfield(conn, b)?,
+            Message::Bitfield(b) => self.on_late_bitfield(conn, b)?,
             Message::HaveAll | Message::HaveNone => {
                 if !fast {
                     return Err(PeerMisbehaved::ProtocolViolation(
@@ -203,6 +197,34 @@ impl Torrent {
             p.wanted = wanted;
         }
         self.update_interest(conn);
+        Ok(())
+    }
+
+    /// A bitfield after other messages. BEP 3 allows it only first, but
+    /// aria2 sends one (after HAVE NONE and HAVEs) to sum up what it has,
+    /// and libtorrent accepts it. Peers do not lose pieces, so it counts as
+    /// HAVEs for the pieces it lists; a wrong size is still misbehaviour.
+    fn on_late_bitfield(&mut self, conn: ConnId, raw: &[u8]) -> R {
+        let Some(l) = self.lengths else {
+            // magnet: merge into what we keep until the metadata arrives
+            if raw.len() > MAX_PENDING_BITS {
+                return Ok(());
+            }
+            if let Some(p) = self.peers.get_mut(&conn) {
+                if p.pending_bits.len() < raw.len() {
+                    p.pending_bits.resize(raw.len(), 0);
+                }
+                for (mine, theirs) in p.pending_bits.iter_mut().zip(raw) {
+                    *mine |= theirs;
+                }
+            }
+            return Ok(());
+        };
+        let b = Bitfield::from_wire(raw, l.num_pieces())
+            .map_err(|e| PeerMisbehaved::InvalidBitfield(e.to_string()))?;
+        for i in b.ones() {
+            self.on_have(conn, i)?;
+        }
         Ok(())
     }
 

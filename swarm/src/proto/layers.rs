@@ -264,8 +264,9 @@ mod tests {
     use crate::sim::MemStorage;
     use crate::wire::{self, Handshake, Reserved};
 
-    #[test]
-    fn layer_runs_are_requested_and_forged_hashes_ban() {
+    /// A v2-only torrent from a magnet (no piece layers) and one seeding
+    /// peer whose handshake has the BEP 52 bit set or not: what we sent it.
+    fn magnet_v2_with_seed(v2_bit: bool) -> (Torrent, ConnId, Vec<HashRequest>, usize) {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("big.bin");
         std::fs::write(&f, crate::sim::content(10 * 32768, 5)).unwrap();
@@ -303,7 +304,7 @@ mod tests {
             reserved: Reserved {
                 extended: false,
                 fast: true,
-                v2: true,
+                v2: v2_bit,
             },
             info_hash: meta.info_hashes.wire_id(),
             peer_id: [2; 20],
@@ -327,6 +328,22 @@ mod tests {
             }
             pos += n;
         }
+        (t, c, reqs, block_requests)
+    }
+
+    /// libtorrent does not set the BEP 52 bit on a v2-only torrent's
+    /// connection; it serves hash requests all the same.
+    #[test]
+    fn v2_only_peers_are_asked_without_the_v2_bit() {
+        let (_, _, reqs, block_requests) = magnet_v2_with_seed(false);
+        assert_eq!(block_requests, 0);
+        assert_eq!(reqs.len(), 1);
+    }
+
+    #[test]
+    fn layer_runs_are_requested_and_forged_hashes_ban() {
+        let (mut t, c, reqs, block_requests) = magnet_v2_with_seed(true);
+        let now = Instant::now();
         // no block is requested before its hashes are known
         assert_eq!(block_requests, 0);
         assert_eq!(reqs.len(), 1);

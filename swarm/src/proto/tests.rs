@@ -504,6 +504,33 @@ fn bitfield_with_wanted_pieces_makes_us_interested() {
     assert_eq!(reqs, vec![(1, 0, 16384), (1, 16384, 16384)]);
 }
 
+/// aria2 sends HAVE NONE, then HAVEs, then a bitfield summing them up:
+/// the late bitfield adds pieces (like HAVEs) instead of getting it banned.
+#[test]
+fn late_bitfield_counts_as_haves() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(r.now, c, addr(1), Direction::Outgoing, TransportKind::Tcp);
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[
+        Message::HaveNone,
+        Message::Have { piece: 3 },
+        Message::Bitfield(&[0b0011_0000]),
+        Message::Unchoke,
+    ]));
+    r.t.handle_data(r.now, c, &b);
+    let out = sent(&mut r.t, c);
+    assert!(out.contains(&"Interested".to_string()), "{out:?}");
+    let mut pieces: Vec<u32> = requests(&out).iter().map(|q| q.0).collect();
+    pieces.sort();
+    pieces.dedup();
+    assert_eq!(pieces, vec![2, 3], "{out:?}");
+    assert!(!r.t.is_banned(addr(1)));
+    // a late bitfield of the wrong size is still misbehaviour
+    r.t.handle_data(r.now, c, &enc(&[Message::Bitfield(&[0xf0, 0])]));
+    assert!(r.t.is_banned(addr(1)));
+}
+
 #[test]
 fn metadata_request_flood_is_bounded() {
     // info dictionary of ~20 KB: two metadata pieces

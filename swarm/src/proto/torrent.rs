@@ -432,7 +432,11 @@ impl Torrent {
         p.peer_id = h.peer_id;
         p.fast = h.reserved.fast;
         p.ext = h.reserved.extended;
-        p.v2 = h.reserved.v2;
+        // The BEP 52 bit only matters for hybrid torrents (a peer that
+        // connected with the v1 hash says it could upgrade). A peer that
+        // handshook with a v2-only torrent's hash speaks v2 without it:
+        // libtorrent leaves the bit clear there.
+        p.v2 = h.reserved.v2 || self.info_hashes.v1.is_none();
         p.last_sent = now;
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
         if ext {

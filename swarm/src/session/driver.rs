@@ -618,7 +618,8 @@ impl Driver {
                     addr,
                     reason: reason.to_string(),
                 }),
-                Event::Disconnect { conn, .. } => {
+                Event::Disconnect { conn, reason } => {
+                    tracing::debug!(conn = conn.0, %reason, "disconnecting peer");
                     // Dropping the sender lets the writer flush what is
                     // queued, then close.
                     self.conn_gone(conn);
