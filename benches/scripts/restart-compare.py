@@ -141,9 +141,9 @@ def main():
             t0 = time.time()
             p = subprocess.Popen(
                 [RQBIT, "--disable-dht", "--disable-dht-persistence", "--disable-lsd",
-                 "--disable-trackers", "--http-api-listen-addr", "127.0.0.1:3939",
+                 "--disable-trackers", "--disable-upnp-port-forward", "--http-api-listen-addr", "127.0.0.1:3939",
                  "--listen-port", "46999", "server", "start", "--fastresume",
-                 "--persistence-location", rq_state, save],
+                 "--persistence-location", rq_state, lib],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             import json
             import urllib.request
@@ -153,7 +153,7 @@ def main():
                 try:
                     if not added:
                         req = urllib.request.Request(
-                            "http://127.0.0.1:3939/torrents?overwrite=true&output_folder=" + save,
+                            "http://127.0.0.1:3939/torrents?overwrite=true&output_folder=" + lib,
                             data=open(torrent, "rb").read(), method="POST")
                         urllib.request.urlopen(req, timeout=5).read()
                         added = True

@@ -268,13 +268,25 @@ async fn update(
             return Ok(());
         }
     }
-    let seq = st.seq + 1;
+    // Same content as the saved version (files touched while we were
+    // down): same version number, no new publication.
+    let same_as_saved = files
+        .load()
+        .ok()
+        .flatten()
+        .and_then(|(_, t)| Metainfo::from_bytes(&t).ok())
+        .is_some_and(|m| m.info_hashes == meta.info_hashes);
+    let seq = if same_as_saved && st.seq > 0 {
+        st.seq
+    } else {
+        st.seq + 1
+    };
     let sig = shared.publisher.sign(&c.name, seq, &meta.info_hashes)?;
     st = CollectionState {
         seq,
         key: Some(shared.publisher.public().to_hex()),
         manifest: manifest.clone(),
-        updated: store::now_secs(),
+        updated: if seq == st.seq { st.updated } else { store::now_secs() },
         sig: None,
     };
     files.save(&st, &created.bytes)?;
@@ -285,13 +297,20 @@ async fn update(
         .session
         .seed_created(created.bytes.clone(), add_options(c, &manifest))
         .await?;
-    tracing::info!(
-        "collection {}: version {seq} published ({} files, {} bytes) {}",
-        c.name,
-        manifest.files.len(),
-        manifest.total(),
-        handle.magnet()
-    );
+    if same_as_saved {
+        tracing::info!(
+            "collection {}: version {seq} seeding again after a recheck (files were touched, content is the same)",
+            c.name
+        );
+    } else {
+        tracing::info!(
+            "collection {}: version {seq} published ({} files, {} bytes) {}",
+            c.name,
+            manifest.files.len(),
+            manifest.total(),
+            handle.magnet()
+        );
+    }
     shared.publish(
         Version {
             name: &c.name,

@@ -312,6 +312,19 @@ fn restart_reuses_the_version_without_rehashing_and_rechecks_changes() {
     assert_same_tree(&zines, &dl.join("zines"));
     sb.stop();
 
+    // Touched while down (new mtime, same bytes): rechecked, same version.
+    let p = zines.join("poetry/long-poem.pdf");
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5)).unwrap();
+    drop(f);
+    let mut sb = Daemon::start(&cfg);
+    let addr = sb.tcp_addr();
+    sb.wait_for("files changed since version 1", Duration::from_secs(30));
+    sb.wait_for("version 1 seeding again after a recheck", Duration::from_secs(30));
+    let (seq, _, m) = wait_version(addr, "zines", Duration::from_secs(30), |_| true);
+    assert_eq!((seq, m.as_str()), (1, magnet.as_str()));
+    sb.stop();
+
     // Changed while down (same size, new bytes): a new version, and the
     // old one's bytes are never served as the new.
     let p = zines.join("poetry/long-poem.pdf");
