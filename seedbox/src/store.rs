@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::{MmapStorage, OpenMode, Storage, StorageError};
+use piece_core::storage::{MmapStorage, OpenMode, PreadStorage, Storage, StorageError};
 use piece_core::{Layout, LayoutFile};
 use serde::{Deserialize, Serialize};
 use swarm::discovery::signed::Publisher;
@@ -306,15 +306,15 @@ pub fn rooted_storage(folder: PathBuf, real: Option<Arc<Manifest>>) -> StorageFa
             path: folder.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         })?;
-        let mode = if existing {
-            OpenMode::Existing
+        // Seeding maps the files; downloading (a mirror) writes with
+        // pwrite (as the swarm session does). Missing or resized files
+        // show in the resume check that follows (their pieces are not
+        // had), so existing files are not opened here.
+        if existing {
+            Ok(Arc::new(MmapStorage::open(&folder, layout, OpenMode::Existing)?) as Arc<dyn Storage>)
         } else {
-            OpenMode::Create
-        };
-        // Missing or resized files show in the resume check that follows
-        // (their pieces are not had), so existing files are not opened here.
-        let s = MmapStorage::open(&folder, layout, mode)?;
-        Ok(Arc::new(s) as Arc<dyn Storage>)
+            Ok(Arc::new(PreadStorage::open(&folder, layout, OpenMode::Create)?) as Arc<dyn Storage>)
+        }
     })
 }
 

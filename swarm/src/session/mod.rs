@@ -32,7 +32,7 @@ use piece_core::create::{create_torrent, CreateError, CreateOptions};
 use piece_core::hash::{HashesError, PieceHashes};
 use piece_core::magnet::{Magnet, MagnetError};
 use piece_core::metainfo::{Metainfo, MetainfoError};
-use piece_core::storage::{MmapStorage, OpenMode, Storage, StorageError};
+use piece_core::storage::{MmapStorage, OpenMode, PreadStorage, Storage, StorageError};
 use piece_core::{Bitfield, InfoHashes};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -256,16 +256,17 @@ pub(crate) fn open_storage(
     match factory {
         Some(f) => f(save_dir, meta, existing),
         None => {
-            let mode = if existing {
-                OpenMode::Existing
-            } else {
-                OpenMode::Create
-            };
-            let s = MmapStorage::open(save_dir, meta.info.layout.clone(), mode)?;
             if existing {
+                // Seeding: reads come straight from the page cache.
+                let s = MmapStorage::open(save_dir, meta.info.layout.clone(), OpenMode::Existing)?;
                 s.ensure_files()?;
+                Ok(Arc::new(s))
+            } else {
+                // Downloading: positioned writes, which need no read-fault
+                // per new page and do not count the written data in RSS.
+                let s = PreadStorage::open(save_dir, meta.info.layout.clone(), OpenMode::Create)?;
+                Ok(Arc::new(s))
             }
-            Ok(Arc::new(s))
         }
     }
 }
