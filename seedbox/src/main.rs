@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    swarm::session::raise_file_limit();
     match run(Cli::parse()) {
         Ok(c) => c,
         Err(e) => {

@@ -34,6 +34,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    swarm::session::raise_file_limit();
     let res = match cli.cmd {
         Cmd::Create(a) => cli::create::run(a),
         Cmd::Info(a) => cli::info::run(a),

@@ -264,8 +264,52 @@ pub(crate) fn open_storage(
             } else {
                 // Downloading: positioned writes, which need no read-fault
                 // per new page and do not count the written data in RSS.
-                let s = PreadStorage::open(save_dir, meta.info.layout.clone(), OpenMode::Create)?;
+                let s = PreadStorage::with_max_handles(
+                    save_dir,
+                    meta.info.layout.clone(),
+                    OpenMode::Create,
+                    download_handles(meta.info.files.len()),
+                )?;
                 Ok(Arc::new(s))
+            }
+        }
+    }
+}
+
+/// Open files a download may keep: one per file of the torrent (pieces
+/// arrive in random order, so a smaller cache reopens files all the time),
+/// at least the storage default, at most half the process's file limit
+/// (sockets need the rest).
+fn download_handles(files: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid out-pointer.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur as usize
+    } else {
+        1024
+    };
+    let def = piece_core::storage::DEFAULT_MAX_HANDLES;
+    files.clamp(def, (soft / 2).max(def))
+}
+
+/// Raise this process's soft limit on open files to its hard limit (at
+/// most 65,536), as BitTorrent clients do: a library of thousands of files
+/// plus peer sockets does not fit the usual 1,024. Call once at start.
+pub fn raise_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid pointers; setrlimit only lowers/raises our own limit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want = lim.rlim_max.min(65_536);
+            if want > lim.rlim_cur {
+                lim.rlim_cur = want;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             }
         }
     }
