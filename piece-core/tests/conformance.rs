@@ -1,6 +1,6 @@
 //! Conformance against libtorrent's test torrents.
 //!
-//! Reads `EXPECTED.tsv` from `shared/conformance/libtorrent-test-torrents`
+//! Reads `EXPECTED.tsv` from `tests/data/libtorrent-test-torrents` (a vendored copy of `shared/conformance/libtorrent-test-torrents`)
 //! (next to the repository, or `$SWARM_CONFORMANCE_DIR`): every `load` row
 //! must parse (with safe paths), every `fail` row must be refused with a
 //! typed, readable error. Fails if the folder is missing.
@@ -16,6 +16,8 @@ fn conformance_dir() -> PathBuf {
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
+        // vendored copy (libtorrent's test torrents, BSD licence, see its LICENSE)
+        manifest.join("tests/data/libtorrent-test-torrents"),
         manifest.join("../../shared/conformance/libtorrent-test-torrents"),
         manifest.join("../shared/conformance/libtorrent-test-torrents"),
         manifest.join("../../../shared/conformance/libtorrent-test-torrents"),

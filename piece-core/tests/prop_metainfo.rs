@@ -68,9 +68,12 @@ fn fixture(name: &str) -> Vec<u8> {
         Ok(d) => PathBuf::from(d),
         Err(_) => {
             let m = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-            ["../../shared", "../shared", "../../../shared"]
-                .iter()
-                .map(|p| m.join(p).join("conformance/libtorrent-test-torrents"))
+            std::iter::once(m.join("tests/data/libtorrent-test-torrents"))
+                .chain(
+                    ["../../shared", "../shared", "../../../shared"]
+                        .iter()
+                        .map(|p| m.join(p).join("conformance/libtorrent-test-torrents")),
+                )
                 .find(|p| p.is_dir())
                 .unwrap_or_else(|| m.join("../../shared/conformance/libtorrent-test-torrents"))
         }

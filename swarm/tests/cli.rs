@@ -241,9 +241,9 @@ fn bad_input_gets_one_clear_line() {
         assert_clean_failure(&swarm(&args), what);
     }
     // every malformed torrent of the conformance set
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libtorrent-test-torrents");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../piece-core/tests/data/libtorrent-test-torrents");
     let table = std::fs::read_to_string(dir.join("EXPECTED.tsv"))
-        .expect("the conformance folder ../shared/conformance/libtorrent-test-torrents is missing");
+        .expect("the conformance folder piece-core/tests/data/libtorrent-test-torrents is missing");
     let mut n = 0;
     for line in table.lines().skip(1) {
         let cols: Vec<_> = line.split('\t').collect();
