@@ -295,10 +295,14 @@ pub(super) async fn download(
             )
         }
     }
-    let range = if headers.contains_key(header::IF_RANGE) {
-        ByteRange::Full
-    } else {
-        parse_range(headers.get(header::RANGE), size)
+    // A strong validator per (publisher, version, file): a changed file
+    // is a new version, so a resumed download never mixes two contents.
+    let etag = file_etag(&c.key, c.seq, &f.id);
+    // If-Range: honour Range only when the client's copy is this one
+    // (a date, or another tag, gets the whole file: RFC 9110 13.1.5).
+    let range = match headers.get(header::IF_RANGE) {
+        Some(v) if v.as_bytes() != etag.as_bytes() => ByteRange::Full,
+        _ => parse_range(headers.get(header::RANGE), size),
     };
     let (status, start, len) = match range {
         ByteRange::Full => (StatusCode::OK, 0, size),
@@ -338,7 +342,17 @@ pub(super) async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
     r
+}
+
+/// The strong entity tag of a file of a collection version:
+/// `"<first 16 hex of the publisher key>-<seq>-<file id>"`.
+pub(super) fn file_etag(key: &str, seq: u64, id: &str) -> String {
+    let k: String = key.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    format!("\"{k}-{seq}-{id}\"")
 }
 
 /// `attachment; filename="<ascii>"; filename*=UTF-8''<pct-encoded>`.
