@@ -188,8 +188,21 @@ fn is_exec(md: &std::fs::Metadata) -> bool {
     md.permissions().mode() & 0o100 != 0
 }
 
-/// Collects the regular files under `dir`, sorted by components.
-fn walk(dir: &Path) -> Result<Vec<InFile>, CreateError> {
+/// A regular file found by [`list_files`].
+#[derive(Clone, Debug)]
+pub struct FoundFile {
+    /// Path components relative to the folder walked.
+    pub rel: Vec<String>,
+    pub abs: PathBuf,
+    /// Its metadata (not following symlinks).
+    pub metadata: std::fs::Metadata,
+}
+
+/// The regular files under `dir`, sorted by path components (byte order):
+/// exactly the files [`create_torrent`] puts in a torrent of `dir`, in its
+/// order. Symlinks and special files are skipped; a name that is not
+/// UTF-8 is an error.
+pub fn list_files(dir: &Path) -> Result<Vec<FoundFile>, CreateError> {
     let mut out = Vec::new();
     let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(dir.to_path_buf(), Vec::new())];
     while let Some((d, rel)) = stack.pop() {
@@ -203,11 +216,10 @@ fn walk(dir: &Path) -> Result<Vec<InFile>, CreateError> {
             if md.is_dir() {
                 stack.push((path, r));
             } else if md.is_file() {
-                out.push(InFile {
+                out.push(FoundFile {
                     rel: r,
                     abs: path,
-                    length: md.len(),
-                    executable: is_exec(&md),
+                    metadata: md,
                 });
             }
             // symlinks, sockets, fifos, devices: skipped
@@ -215,6 +227,19 @@ fn walk(dir: &Path) -> Result<Vec<InFile>, CreateError> {
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// The input files of a folder torrent.
+fn walk(dir: &Path) -> Result<Vec<InFile>, CreateError> {
+    Ok(list_files(dir)?
+        .into_iter()
+        .map(|f| InFile {
+            length: f.metadata.len(),
+            executable: is_exec(&f.metadata),
+            rel: f.rel,
+            abs: f.abs,
+        })
+        .collect())
 }
 
 /// The planned torrent: files (with padding) in address-space order.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -55,7 +55,6 @@ pub struct Shared {
     /// Torrents by handshake id, to route LAN peer hints.
     by_wire: Mutex<HashMap<[u8; 20], TorrentHandle>>,
     started: Instant,
-    state_dir: PathBuf,
     pub(crate) session: Arc<Session>,
     pub(crate) presence: Arc<Presence>,
     pub(crate) publisher: Publisher,
@@ -83,8 +82,11 @@ pub(crate) struct Version<'a> {
     pub title: &'a str,
     pub origin: Origin,
     pub folder: &'a Path,
-    /// For a local folder: the files as on disk (see [`store::rooted_layout`]).
-    pub real: Option<&'a store::Manifest>,
+    /// The files as on disk (for their modification times).
+    pub manifest: &'a store::Manifest,
+    /// A local folder: list and serve the files under `manifest`'s paths,
+    /// which parsing may have sanitised (see [`store::rooted_layout`]).
+    pub real_paths: bool,
     pub meta: &'a Metainfo,
     pub torrent: Vec<u8>,
     pub sig: CollectionSig,
@@ -95,20 +97,13 @@ impl Shared {
     /// Make `v` the current version of its collection: list it in the
     /// snapshot and in the LAN catalogue (replacing the previous one).
     pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
-        let scanned;
-        let manifest = match v.real {
-            Some(m) => m,
-            None => {
-                scanned = store::Manifest::scan(v.folder).unwrap_or_default();
-                &scanned
-            }
-        };
+        let manifest = v.manifest;
         let mtimes: HashMap<&str, i128> = manifest
             .files
             .iter()
             .map(|m| (m.path.as_str(), m.mtime_ns))
             .collect();
-        let rooted = store::rooted_layout(v.meta, v.real).ok();
+        let rooted = store::rooted_layout(v.meta, v.real_paths.then_some(v.manifest)).ok();
         let mut files = Vec::new();
         if let Some(layout) = &rooted {
             for (_, f) in layout.real_files() {
@@ -199,21 +194,15 @@ impl Shared {
     pub(crate) async fn retire(&self, name: &str, old: TorrentHandle) {
         self.forget_handle(name, &old);
         old.remove().await;
-        let resume = swarm::resume::path_for(&self.state_dir.join("resume"), old.info_hashes().wire_id());
+        let resume = swarm::resume::path_for(&self.config.state_dir.join("resume"), old.info_hashes().wire_id());
         let _ = std::fs::remove_file(resume.with_extension("info"));
         let _ = std::fs::remove_file(resume);
     }
 
-    /// Drop a collection from the snapshot (its folder became empty).
+    /// Drop a collection from the snapshot (its folder became empty; its
+    /// handle was [`Shared::retire`]d).
     pub(crate) fn withdraw(&self, name: &str) {
-        let e = lock(&self.entries).remove(name);
-        if let Some(Entry {
-            handle: Some(h), ..
-        }) = e
-        {
-            lock(&self.by_wire).remove(&h.info_hashes().wire_id());
-            self.presence.remove_share(&h.info_hashes());
-        }
+        lock(&self.entries).remove(name);
         self.rebuild_snapshot();
     }
 
@@ -237,7 +226,7 @@ impl Shared {
 
     /// The state folder.
     pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+        &self.config.state_dir
     }
 }
 
@@ -277,7 +266,7 @@ impl Library for Shared {
             uptime_secs: self.started.elapsed().as_secs(),
             collections,
             disk_used,
-            disk_free: disk_free(&self.state_dir),
+            disk_free: disk_free(&self.config.state_dir),
         }
     }
 }
@@ -301,7 +290,7 @@ pub struct Daemon {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
     web_addr: Option<SocketAddr>,
-    http_mdns: Option<crate::http_mdns::HttpAdvert>,
+    http_mdns: Option<swarm::discovery::mdns::Advertiser>,
 }
 
 impl Daemon {
@@ -340,7 +329,6 @@ impl Daemon {
             entries: Mutex::default(),
             by_wire: Mutex::default(),
             started: Instant::now(),
-            state_dir: config.state_dir.clone(),
             session: session.clone(),
             presence,
             publisher,
@@ -367,7 +355,7 @@ impl Daemon {
             let local = listener.local_addr().map_err(|source| DaemonError::Web { addr, source })?;
             web_addr = Some(local);
             if config.network.announce {
-                http_mdns = crate::http_mdns::HttpAdvert::start(&config.web.title, local.port())
+                http_mdns = crate::http_mdns::advertise(&config.web.title, local.port())
                     .map_err(|e| tracing::warn!("web page not announced by mDNS: {e}"))
                     .ok();
             }

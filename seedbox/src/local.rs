@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use piece_core::create::{auto_piece_length, create_torrent, CreateError, CreateOptions, Reuse};
 use piece_core::metainfo::{Metainfo, Version as TorrentVersion};
+use swarm::discovery::signed::CollectionSig;
 use swarm::session::{AddOptions, TorrentHandle};
 use tokio::time::Instant;
 
@@ -139,6 +140,30 @@ fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
     }
 }
 
+/// A version of this folder, as [`Shared::publish`] lists it.
+fn version<'a>(
+    c: &'a Collection,
+    manifest: &'a Manifest,
+    meta: &'a Metainfo,
+    torrent: Vec<u8>,
+    sig: CollectionSig,
+    updated: u64,
+) -> Version<'a> {
+    Version {
+        name: &c.name,
+        share_name: &c.name,
+        title: &c.title,
+        origin: Origin::Local,
+        folder: &c.path,
+        manifest,
+        real_paths: true,
+        meta,
+        torrent,
+        sig,
+        updated,
+    }
+}
+
 /// Seed the saved version again if the folder is exactly as it was.
 async fn resume_saved(
     shared: &Shared,
@@ -179,21 +204,7 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
-    shared.publish(
-        Version {
-            name: &c.name,
-            share_name: &c.name,
-            title: &c.title,
-            origin: Origin::Local,
-            folder: &c.path,
-            real: Some(&manifest),
-            meta: &meta,
-            torrent,
-            sig,
-            updated: st.updated,
-        },
-        handle.clone(),
-    );
+    shared.publish(version(c, &manifest, &meta, torrent, sig, st.updated), handle.clone());
     Ok(Some(Current { manifest, handle }))
 }
 
@@ -201,16 +212,14 @@ async fn resume_saved(
 /// (same path, size and modification time), when its piece length still
 /// suits the collection's size (within a factor of 4 of what would be
 /// picked now); `None` means hash everything.
-fn reuse_for(files: &CollectionFiles, now: &Manifest) -> Option<Arc<Reuse>> {
-    let (st, torrent) = files.load().ok()??;
-    let previous = Metainfo::from_bytes(&torrent).ok()?;
+fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Option<Arc<Reuse>> {
     let pl = previous.info.piece_length;
     let auto = auto_piece_length(now.total());
     if auto > pl.saturating_mul(4) || pl > auto.saturating_mul(4) {
         return None;
     }
     let before: std::collections::HashMap<&str, &store::ManifestFile> =
-        st.manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        saved.manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let unchanged = now
         .files
         .iter()
@@ -234,12 +243,23 @@ async fn update(
     if manifest.total() == 0 {
         if let Some(old) = cur.take() {
             tracing::info!("collection {}: folder is empty; no longer shared", c.name);
-            shared.withdraw(&c.name);
             shared.retire(&c.name, old.handle).await;
+            shared.withdraw(&c.name);
         }
         return Ok(());
     }
-    let reuse = reuse_for(files, &manifest);
+    // The saved version (state and torrent), read once: its hashes are
+    // reused for unchanged files, and its info-hashes tell whether the
+    // content really changed.
+    let (mut st, saved) = match files.load() {
+        Ok(Some((st, t))) => {
+            let m = Metainfo::from_bytes(&t).ok();
+            (st, m)
+        }
+        _ => (files.load_state().unwrap_or_default(), None),
+    };
+    let saved_hashes = saved.as_ref().map(|m| m.info_hashes);
+    let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest));
     let (folder, name) = (c.path.clone(), c.name.clone());
     let created = tokio::task::spawn_blocking(move || {
         let opts = CreateOptions {
@@ -258,7 +278,6 @@ async fn update(
     }
     let meta =
         Metainfo::from_bytes(&created.bytes).map_err(|e| PublishError::Task(e.to_string()))?;
-    let mut st = files.load_state().unwrap_or_default();
     if let Some(k) = cur.as_mut() {
         if k.handle.info_hashes() == meta.info_hashes {
             // Same content (only times changed): same version.
@@ -270,12 +289,7 @@ async fn update(
     }
     // Same content as the saved version (files touched while we were
     // down): same version number, no new publication.
-    let same_as_saved = files
-        .load()
-        .ok()
-        .flatten()
-        .and_then(|(_, t)| Metainfo::from_bytes(&t).ok())
-        .is_some_and(|m| m.info_hashes == meta.info_hashes);
+    let same_as_saved = saved_hashes == Some(meta.info_hashes);
     let seq = if same_as_saved && st.seq > 0 {
         st.seq
     } else {
@@ -312,18 +326,7 @@ async fn update(
         );
     }
     shared.publish(
-        Version {
-            name: &c.name,
-            share_name: &c.name,
-            title: &c.title,
-            origin: Origin::Local,
-            folder: &c.path,
-            real: Some(&manifest),
-            meta: &meta,
-            torrent: created.bytes,
-            sig,
-            updated: st.updated,
-        },
+        version(c, &manifest, &meta, created.bytes, sig, st.updated),
         handle.clone(),
     );
     *cur = Some(Current { manifest, handle });

@@ -182,6 +182,30 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
     }
 }
 
+/// A version of the copy, as [`Shared::publish`] lists it: under the
+/// local name, announced under the publisher's name with its signature.
+fn version<'a>(
+    m: &'a Mirror,
+    st: &'a CollectionState,
+    meta: &'a piece_core::metainfo::Metainfo,
+    torrent: Vec<u8>,
+    sig: CollectionSig,
+) -> Version<'a> {
+    Version {
+        name: &m.local_name,
+        share_name: &m.name,
+        title: &m.local_name,
+        origin: Origin::Mirror,
+        folder: &m.path,
+        manifest: &st.manifest,
+        real_paths: false,
+        meta,
+        torrent,
+        sig,
+        updated: st.updated,
+    }
+}
+
 /// Seed the copy held from a previous run (or finish it).
 async fn resume_saved(
     shared: &Shared,
@@ -210,21 +234,7 @@ async fn resume_saved(
         handle.progress().have_pieces,
         handle.progress().num_pieces
     );
-    shared.publish(
-        Version {
-            name: &m.local_name,
-            share_name: &m.name,
-            title: &m.local_name,
-            origin: Origin::Mirror,
-            folder: &m.path,
-            real: None,
-            meta: &meta,
-            torrent,
-            sig,
-            updated: st.updated,
-        },
-        handle.clone(),
-    );
+    shared.publish(version(m, st, &meta, torrent, sig), handle.clone());
     Some(handle)
 }
 
@@ -314,21 +324,7 @@ async fn fetch(
         offer.sig.seq,
         p.downloaded
     );
-    shared.publish(
-        Version {
-            name: &m.local_name,
-            share_name: &m.name,
-            title: &m.local_name,
-            origin: Origin::Mirror,
-            folder: &m.path,
-            real: None,
-            meta: &meta,
-            torrent,
-            sig: offer.sig.clone(),
-            updated: st.updated,
-        },
-        handle.clone(),
-    );
+    shared.publish(version(m, &st, &meta, torrent, offer.sig.clone()), handle.clone());
     Ok((handle, st))
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::{MmapStorage, OpenMode, PreadStorage, Storage, StorageError};
+use piece_core::storage::StorageError;
 use piece_core::{Layout, LayoutFile};
 use serde::{Deserialize, Serialize};
 use swarm::discovery::signed::Publisher;
@@ -109,46 +109,29 @@ fn mtime_ns(md: &std::fs::Metadata) -> i128 {
 }
 
 impl Manifest {
-    /// Stat every regular file under `dir` (symlinks and special files are
-    /// skipped, as torrent creation does). Files whose names are not UTF-8
-    /// are reported in the error.
+    /// Stat every regular file under `dir`: the same files, in the same
+    /// order, as torrent creation takes ([`piece_core::create::list_files`]).
+    /// Files whose names are not UTF-8 are reported in the error.
     pub fn scan(dir: &Path) -> Result<Manifest, StoreError> {
-        let mut files = Vec::new();
-        let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(dir.to_path_buf(), Vec::new())];
-        while let Some((d, rel)) = stack.pop() {
-            for ent in std::fs::read_dir(&d).map_err(io(&d))? {
-                let ent = ent.map_err(io(&d))?;
-                let p = ent.path();
-                let md = std::fs::symlink_metadata(&p).map_err(io(&p))?;
-                let Some(name) = ent.file_name().to_str().map(str::to_owned) else {
-                    return Err(StoreError::Corrupt {
-                        path: p,
-                        msg: "file name is not UTF-8; rename it to share the folder".into(),
-                    });
-                };
-                let mut r = rel.clone();
-                r.push(name);
-                if md.is_dir() {
-                    stack.push((p, r));
-                } else if md.is_file() {
-                    files.push((
-                        r,
-                        ManifestFile {
-                            path: String::new(),
-                            size: md.len(),
-                            mtime_ns: mtime_ns(&md),
-                        },
-                    ));
-                }
-            }
-        }
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        use piece_core::create::CreateError;
+        let found = piece_core::create::list_files(dir).map_err(|e| match e {
+            CreateError::Io { path, source } => StoreError::Io { path, source },
+            CreateError::NotUtf8(path) => StoreError::Corrupt {
+                path,
+                msg: "file name is not UTF-8; rename it to share the folder".into(),
+            },
+            other => StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                msg: other.to_string(),
+            },
+        })?;
         Ok(Manifest {
-            files: files
+            files: found
                 .into_iter()
-                .map(|(r, mut f)| {
-                    f.path = r.join("/");
-                    f
+                .map(|f| ManifestFile {
+                    path: f.rel.join("/"),
+                    size: f.metadata.len(),
+                    mtime_ns: mtime_ns(&f.metadata),
                 })
                 .collect(),
         })
@@ -306,15 +289,10 @@ pub fn rooted_storage(folder: PathBuf, real: Option<Arc<Manifest>>) -> StorageFa
             path: folder.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         })?;
-        // Seeding maps the files; downloading (a mirror) writes with
-        // pwrite (as the swarm session does). Missing or resized files
-        // show in the resume check that follows (their pieces are not
-        // had), so existing files are not opened here.
-        if existing {
-            Ok(Arc::new(MmapStorage::open(&folder, layout, OpenMode::Existing)?) as Arc<dyn Storage>)
-        } else {
-            Ok(Arc::new(PreadStorage::open(&folder, layout, OpenMode::Create)?) as Arc<dyn Storage>)
-        }
+        // The session's backends (mmap to seed, pwrite to download).
+        // Missing or resized files show in the resume check that follows
+        // (their pieces are not had), so existing files are not opened here.
+        swarm::session::default_storage(&folder, layout, existing)
     })
 }
 

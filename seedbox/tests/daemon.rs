@@ -12,24 +12,11 @@ use std::time::{Duration, Instant};
 
 use swarm::discovery::catalogue;
 
+mod support;
+use support::{swarm_bin, tree};
+
 fn seedbox_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_seedbox"))
-}
-
-/// The `swarm` binary, built by cargo for this workspace.
-fn swarm_bin() -> PathBuf {
-    let me = std::env::current_exe().unwrap();
-    // target/<profile>/deps/daemon-xxxx -> target/<profile>/swarm
-    let dir = me.parent().and_then(Path::parent).unwrap();
-    let p = dir.join("swarm");
-    if !p.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "swarm", "--bin", "swarm"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "building swarm");
-    }
-    p
 }
 
 /// A running `seedbox run`; killed on drop.
@@ -145,32 +132,7 @@ fn sample(dir: &Path) {
 }
 
 fn assert_same_tree(a: &Path, b: &Path) {
-    let list = |r: &Path| {
-        let mut v = Vec::new();
-        let mut stack = vec![r.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    v.push(p.strip_prefix(r).unwrap().to_path_buf());
-                }
-            }
-        }
-        v.sort();
-        v
-    };
-    let (la, lb) = (list(a), list(b));
-    assert_eq!(la, lb, "file lists differ");
-    for f in la {
-        assert_eq!(
-            std::fs::read(a.join(&f)).unwrap(),
-            std::fs::read(b.join(&f)).unwrap(),
-            "{} differs",
-            f.display()
-        );
-    }
+    assert_eq!(tree(a), tree(b), "{} and {} differ", a.display(), b.display());
 }
 
 /// The newest signed version the daemon at `addr` lists for `name`:

@@ -10,6 +10,9 @@ use seedbox::config::Config;
 use seedbox::daemon::Daemon;
 use seedbox::library::{Library, Origin};
 
+mod support;
+use support::tree;
+
 fn config(dir: &Path, body: &str) -> Config {
     let text = format!(
         "state_dir = \"state\"\n[network]\nlisten = \"127.0.0.1:0\"\nquic_listen = \"127.0.0.1:0\"\nannounce = false\n[web]\nlisten = \"\"\n[limits]\nrescan_secs = 2\n{body}"
@@ -17,24 +20,6 @@ fn config(dir: &Path, body: &str) -> Config {
     let p = dir.join("seedbox.toml");
     std::fs::write(&p, &text).unwrap();
     Config::load(&p).unwrap()
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                v.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    v.sort();
-    v
 }
 
 /// Wait (bounded) until `lib` lists `name` at version >= `seq`.
@@ -86,7 +71,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     .unwrap();
     let lib_b = b.shared();
     wait_seq(&*lib_b, "zines-north", 1, Duration::from_secs(60)).await;
-    assert_eq!(files(&copy), files(&lib_a));
+    assert_eq!(tree(&copy), tree(&lib_a));
     let snap = lib_b.snapshot();
     let c = snap.collection("zines-north").unwrap();
     assert_eq!(c.origin, Origin::Mirror);
@@ -101,7 +86,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::remove_file(lib_a.join("old-flyer.txt")).unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
-    assert_eq!(files(&copy), files(&lib_a));
+    assert_eq!(tree(&copy), tree(&lib_a));
     let second = lib_b.downloaded("zines-north") - first;
     eprintln!(
         "mirror: first copy {first} bytes, second version {second} bytes for a {}-byte new file",
@@ -157,7 +142,7 @@ async fn a_forged_collection_is_not_followed() {
     .await
     .unwrap();
     wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
-    assert_eq!(files(&copy), files(&lib_a));
+    assert_eq!(tree(&copy), tree(&lib_a));
     assert_eq!(b.shared().snapshot().collection("zines").unwrap().seq, 1);
     b.shutdown().await;
     f.shutdown().await;
@@ -200,8 +185,8 @@ async fn names_other_systems_forbid_are_published_and_mirrored() {
     .await
     .unwrap();
     wait_seq(&*b.shared(), "odd", 1, Duration::from_secs(60)).await;
-    let got: Vec<Vec<u8>> = files(&copy).into_iter().map(|(_, b)| b).collect();
-    let want: Vec<Vec<u8>> = files(&lib).into_iter().map(|(_, b)| b).collect();
+    let got: Vec<Vec<u8>> = tree(&copy).into_iter().map(|(_, b)| b).collect();
+    let want: Vec<Vec<u8>> = tree(&lib).into_iter().map(|(_, b)| b).collect();
     assert_eq!(got, want);
     b.shutdown().await;
     a.shutdown().await;

@@ -17,21 +17,11 @@ use std::time::Duration;
 
 use netns::{require_netns, Lan};
 
+mod support;
+use support::{swarm_bin, tree};
+
 fn seedbox_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_seedbox"))
-}
-
-fn swarm_bin() -> PathBuf {
-    let me = std::env::current_exe().unwrap();
-    let p = me.parent().and_then(Path::parent).unwrap().join("swarm");
-    if !p.exists() {
-        let st = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "swarm", "--bin", "swarm"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "building swarm");
-    }
-    p
 }
 
 /// Helper role run inside a namespace (a no-op when run normally):
@@ -80,26 +70,6 @@ fn config(dir: &Path, body: &str) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                v.push((
-                    p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    v.sort();
-    v
 }
 
 /// "... version N complete (B bytes downloaded for it)" -> B.

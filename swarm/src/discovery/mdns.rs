@@ -117,11 +117,6 @@ pub fn instance_name(label: &str, host: &str, suffix: &str) -> String {
 impl Advertiser {
     /// Register our service on all LAN interfaces.
     pub fn start(cfg: &AdvertiseConfig) -> Result<Advertiser, MdnsError> {
-        let daemon = ServiceDaemon::new()?;
-        let host = host_label();
-        let suffix = hex::encode(rand::random::<[u8; 2]>());
-        let instance = instance_name(&cfg.label, &host, &suffix);
-        let hostname = format!("{host}-{suffix}.local.");
         let mut props = vec![("v".to_string(), "1".to_string())];
         props.push(("tcp".into(), cfg.tcp_port.to_string()));
         if let Some(q) = cfg.quic_port {
@@ -130,15 +125,24 @@ impl Advertiser {
         if let Some(fp) = &cfg.fingerprint {
             props.push(("fp".into(), truncate(fp, 64).to_string()));
         }
-        let info = ServiceInfo::new(
-            SERVICE_TYPE,
-            &instance,
-            &hostname,
-            "",
-            cfg.tcp_port,
-            &props[..],
-        )?
-        .enable_addr_auto();
+        Advertiser::start_service(SERVICE_TYPE, &cfg.label, cfg.tcp_port, &props)
+    }
+
+    /// Register any DNS-SD service (e.g. `_http._tcp.local.` for a web
+    /// page) as "`label` on `<host>-<suffix>`" on all LAN interfaces.
+    pub fn start_service(
+        service_type: &str,
+        label: &str,
+        port: u16,
+        props: &[(String, String)],
+    ) -> Result<Advertiser, MdnsError> {
+        let daemon = ServiceDaemon::new()?;
+        let host = host_label();
+        let suffix = hex::encode(rand::random::<[u8; 2]>());
+        let instance = instance_name(label, &host, &suffix);
+        let hostname = format!("{host}-{suffix}.local.");
+        let info = ServiceInfo::new(service_type, &instance, &hostname, "", port, props)?
+            .enable_addr_auto();
         let fullname = info.get_fullname().to_string();
         daemon.register(info)?;
         Ok(Advertiser {

@@ -256,23 +256,37 @@ pub(crate) fn open_storage(
     match factory {
         Some(f) => f(save_dir, meta, existing),
         None => {
+            let s = default_storage(save_dir, meta.info.layout.clone(), existing)?;
             if existing {
-                // Seeding: reads come straight from the page cache.
-                let s = MmapStorage::open(save_dir, meta.info.layout.clone(), OpenMode::Existing)?;
                 s.ensure_files()?;
-                Ok(Arc::new(s))
-            } else {
-                // Downloading: positioned writes, which need no read-fault
-                // per new page and do not count the written data in RSS.
-                let s = PreadStorage::with_max_handles(
-                    save_dir,
-                    meta.info.layout.clone(),
-                    OpenMode::Create,
-                    download_handles(meta.info.files.len()),
-                )?;
-                Ok(Arc::new(s))
             }
+            Ok(s)
         }
+    }
+}
+
+/// The storage backend a session uses for `layout` under `root`: for data
+/// that is already there (seeding), [`MmapStorage`], reads straight from
+/// the page cache; for a download, [`PreadStorage`], positioned writes that
+/// need no read-fault per new page and do not count the written data in
+/// RSS, keeping one open file per torrent file when the file limit allows.
+/// Nothing is opened yet; for existing data, [`Storage::ensure_files`]
+/// checks every file.
+pub fn default_storage(
+    root: &Path,
+    layout: piece_core::Layout,
+    existing: bool,
+) -> Result<Arc<dyn Storage>, StorageError> {
+    if existing {
+        Ok(Arc::new(MmapStorage::open(root, layout, OpenMode::Existing)?))
+    } else {
+        let handles = download_handles(layout.real_files().count());
+        Ok(Arc::new(PreadStorage::with_max_handles(
+            root,
+            layout,
+            OpenMode::Create,
+            handles,
+        )?))
     }
 }
 
@@ -504,7 +518,6 @@ impl Session {
         let created = tokio::task::spawn_blocking(move || create_torrent(&p, &copts, None))
             .await
             .map_err(|e| SessionError::Failed(e.to_string()))??;
-        let meta = Metainfo::from_bytes(&created.bytes)?;
         let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
             path: path.to_path_buf(),
             source,
@@ -513,14 +526,12 @@ impl Session {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
+        // We just hashed every piece.
         let opts = AddOptions {
             save_dir: Some(parent),
-            seed: true,
             ..opts
         };
-        // We just hashed every piece.
-        let have = Bitfield::full(meta.info.lengths.num_pieces());
-        self.add_meta(meta, Some((have, created.bytes)), opts).await
+        self.seed_created(created.bytes, opts).await
     }
 
     /// Seeds a torrent whose data the caller has just hashed (for example
