@@ -13,6 +13,11 @@ if [ "${SWARM_NO_INSTALL:-0}" != 1 ]; then
   bash scripts/install-deps.sh
 fi
 
+echo "== gates: format, lints, docs"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 echo "== build"
 cargo build --workspace --all-targets --locked
 

@@ -378,7 +378,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// A canonical bencode writer. Dictionary keys must be written in sorted
-/// order by the caller (use [`Encoder::dict`] with a sorted map, or
+/// order by the caller (use [`Encoder::begin_dict`] with sorted keys, or
 /// [`Value`] whose [`Dict`] entries are sorted).
 #[derive(Default, Debug)]
 pub struct Encoder {

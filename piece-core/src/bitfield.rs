@@ -128,9 +128,7 @@ impl Bitfield {
     pub fn ones(&self) -> impl Iterator<Item = u32> + '_ {
         self.bytes.iter().enumerate().flat_map(move |(bi, &byte)| {
             let base = bi as u32 * 8;
-            (0..8u32).filter_map(move |k| {
-                (byte & (0x80 >> k) != 0).then_some(base + k)
-            })
+            (0..8u32).filter_map(move |k| (byte & (0x80 >> k) != 0).then_some(base + k))
         })
     }
 

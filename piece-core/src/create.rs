@@ -400,7 +400,9 @@ fn known_pieces(plan: &Plan, version: Version, reuse: Option<&Reuse>) -> Vec<Opt
             None
         };
         let v1 = match (&prev.info.pieces_v1, version) {
-            (Some(p), Version::Hybrid) if p.len() >= old_first + count => Some(&p[old_first..old_first + count]),
+            (Some(p), Version::Hybrid) if p.len() >= old_first + count => {
+                Some(&p[old_first..old_first + count])
+            }
             (_, Version::Hybrid) => continue,
             _ => None,
         };
@@ -457,8 +459,15 @@ fn hash_pieces(
                     let run_end = lengths.piece_offset(PieceIndex::new_unchecked(end - 1))
                         + lengths.piece_len(PieceIndex::new_unchecked(end - 1)) as u64;
                     let run_len = (run_end - run_off) as usize;
-                    if known[start as usize..end as usize].iter().all(Option::is_some) {
-                        let outs = known[start as usize..end as usize].iter().flatten().copied().collect();
+                    if known[start as usize..end as usize]
+                        .iter()
+                        .all(Option::is_some)
+                    {
+                        let outs = known[start as usize..end as usize]
+                            .iter()
+                            .flatten()
+                            .copied()
+                            .collect();
                         if let Ok(mut r) = results.lock() {
                             r.push((start, outs));
                         }

@@ -103,7 +103,11 @@ impl Layout {
     }
 
     /// A torrent of one file.
-    pub fn single(path: impl Into<PathBuf>, length: u64, piece_len: u64) -> Result<Self, crate::Error> {
+    pub fn single(
+        path: impl Into<PathBuf>,
+        length: u64,
+        piece_len: u64,
+    ) -> Result<Self, crate::Error> {
         let lengths = Lengths::new(length, piece_len)?;
         Ok(Layout::new(
             lengths,
@@ -185,7 +189,11 @@ impl Layout {
         debug_assert!(offset as u64 + len as u64 <= self.lengths.piece_len(p) as u64);
         Slices {
             layout: self,
-            file: if len == 0 { self.files.len() } else { self.file_at(start) },
+            file: if len == 0 {
+                self.files.len()
+            } else {
+                self.file_at(start)
+            },
             pos: start,
             end: start + len as u64,
             buf_offset: 0,
@@ -196,7 +204,11 @@ impl Layout {
     pub fn slices_abs(&self, start: u64, len: usize) -> Slices<'_> {
         Slices {
             layout: self,
-            file: if len == 0 { self.files.len() } else { self.file_at(start) },
+            file: if len == 0 {
+                self.files.len()
+            } else {
+                self.file_at(start)
+            },
             pos: start,
             end: start + len as u64,
             buf_offset: 0,
@@ -294,7 +306,10 @@ mod tests {
         let s: Vec<_> = lay.slices(l.piece(0).unwrap(), 0, 32768).collect();
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].file, s[0].file_offset, s[0].len), (0, 0, 30000));
-        assert_eq!((s[1].file, s[1].file_offset, s[1].buf_offset, s[1].len), (2, 0, 30000, 2768));
+        assert_eq!(
+            (s[1].file, s[1].file_offset, s[1].buf_offset, s[1].len),
+            (2, 0, 30000, 2768)
+        );
         assert_eq!(lay.piece_data_len(l.piece(3).unwrap()), 100_000 - 3 * 32768);
     }
 
@@ -317,7 +332,10 @@ mod tests {
         assert_eq!(b[1].len, 20000 - 16384);
         assert_eq!(lay.piece_data_len(l.piece(1).unwrap()), 100);
         assert_eq!(lay.file_for_piece(l.piece(1).unwrap()), 2);
-        assert_eq!(lay.file_pieces(2), Some((l.piece(1).unwrap(), l.piece(1).unwrap())));
+        assert_eq!(
+            lay.file_pieces(2),
+            Some((l.piece(1).unwrap(), l.piece(1).unwrap()))
+        );
     }
 
     #[test]

@@ -416,7 +416,7 @@ impl Picker {
     /// already has outstanding) are never returned.
     pub fn pick(
         &mut self,
-        peer_has: &PeerHas,
+        peer_has: &PeerHas<'_>,
         max: usize,
         exclude: &dyn Fn(BlockInfo) -> bool,
         out: &mut Vec<BlockInfo>,
@@ -438,7 +438,7 @@ impl Picker {
 
     fn pick_partials(
         &mut self,
-        peer_has: &PeerHas,
+        peer_has: &PeerHas<'_>,
         max: usize,
         start: usize,
         exclude: &dyn Fn(BlockInfo) -> bool,
@@ -463,7 +463,7 @@ impl Picker {
 
     fn pick_fresh(
         &mut self,
-        peer_has: &PeerHas,
+        peer_has: &PeerHas<'_>,
         max: usize,
         start: usize,
         exclude: &dyn Fn(BlockInfo) -> bool,
@@ -499,7 +499,7 @@ impl Picker {
 
     fn pick_sequential(
         &mut self,
-        peer_has: &PeerHas,
+        peer_has: &PeerHas<'_>,
         max: usize,
         start: usize,
         exclude: &dyn Fn(BlockInfo) -> bool,
@@ -520,7 +520,7 @@ impl Picker {
 
     fn pick_endgame(
         &mut self,
-        peer_has: &PeerHas,
+        peer_has: &PeerHas<'_>,
         max: usize,
         start: usize,
         exclude: &dyn Fn(BlockInfo) -> bool,

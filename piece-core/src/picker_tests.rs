@@ -12,7 +12,7 @@ fn no(_: BlockInfo) -> bool {
     false
 }
 
-fn pick(pk: &mut Picker, ph: PeerHas, max: usize) -> Vec<BlockInfo> {
+fn pick(pk: &mut Picker, ph: PeerHas<'_>, max: usize) -> Vec<BlockInfo> {
     let mut v = Vec::new();
     pk.pick(&ph, max, &no, &mut v);
     v

@@ -290,9 +290,12 @@ fn reuse_of_unchanged_files_matches_a_full_rehash() {
         let previous = Metainfo::from_bytes(&first.bytes).unwrap();
         std::fs::write(root.join("edited.txt"), vec![2u8; 50_000]).unwrap();
         std::fs::write(root.join("sub/new.epub"), vec![3u8; 30_000]).unwrap();
-        let unchanged: HashSet<Vec<String>> = [vec!["sub".to_string(), "big.pdf".to_string()], vec!["small.txt".to_string()]]
-            .into_iter()
-            .collect();
+        let unchanged: HashSet<Vec<String>> = [
+            vec!["sub".to_string(), "big.pdf".to_string()],
+            vec!["small.txt".to_string()],
+        ]
+        .into_iter()
+        .collect();
         let reuse = std::sync::Arc::new(Reuse {
             previous: previous.clone(),
             unchanged: unchanged.clone(),
@@ -325,7 +328,10 @@ fn reuse_of_unchanged_files_matches_a_full_rehash() {
             None,
         )
         .unwrap();
-        assert_eq!(stale.info_hashes, full.info_hashes, "{version:?}: reused, not reread");
+        assert_eq!(
+            stale.info_hashes, full.info_hashes,
+            "{version:?}: reused, not reread"
+        );
         let fresh = create_torrent(&root, &opts, None).unwrap();
         assert_ne!(fresh.info_hashes, full.info_hashes);
     }

@@ -256,7 +256,7 @@ impl Model {
     }
 }
 
-fn ph_has(ph: &PeerHas, p: u32) -> bool {
+fn ph_has(ph: &PeerHas<'_>, p: u32) -> bool {
     match ph {
         PeerHas::All => true,
         PeerHas::Some(b) => b.get(p),

@@ -218,7 +218,11 @@ pub fn valid_name(s: &str) -> bool {
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
     let end = span.start.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 impl Config {
@@ -258,7 +262,10 @@ impl Config {
             s.get_ref().parse().map_err(|_| {
                 at(
                     s.span(),
-                    format!("{what}: {:?} is not an address like 0.0.0.0:6881", s.get_ref()),
+                    format!(
+                        "{what}: {:?} is not an address like 0.0.0.0:6881",
+                        s.get_ref()
+                    ),
                 )
             })
         };
@@ -299,24 +306,36 @@ impl Config {
             },
             hosts: raw.web.hosts,
         };
-        let num = |v: &Option<Spanned<i64>>, what: &str, min: i64, max: i64, default: i64| {
-            match v {
-                None => Ok(default),
-                Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
-                Some(s) => Err(at(
-                    s.span(),
-                    format!("{what} must be between {min} and {max}, not {}", s.get_ref()),
-                )),
-            }
+        let num = |v: &Option<Spanned<i64>>, what: &str, min: i64, max: i64, default: i64| match v {
+            None => Ok(default),
+            Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(at(
+                s.span(),
+                format!(
+                    "{what} must be between {min} and {max}, not {}",
+                    s.get_ref()
+                ),
+            )),
         };
         let limits = Limits {
             max_peers: num(&raw.limits.max_peers, "limits.max_peers", 1, 10_000, 50)? as usize,
-            upload_rate: match num(&raw.limits.upload_rate, "limits.upload_rate", 0, i64::MAX, 0)? {
+            upload_rate: match num(
+                &raw.limits.upload_rate,
+                "limits.upload_rate",
+                0,
+                i64::MAX,
+                0,
+            )? {
                 0 => None,
                 n => Some(n as u64),
             },
-            rescan_secs: num(&raw.limits.rescan_secs, "limits.rescan_secs", 1, 86_400 * 7, 300)?
-                as u64,
+            rescan_secs: num(
+                &raw.limits.rescan_secs,
+                "limits.rescan_secs",
+                1,
+                86_400 * 7,
+                300,
+            )? as u64,
         };
         let mut names: Vec<(String, usize)> = Vec::new();
         let mut claim = |n: &Spanned<String>, what: &str| -> Result<(), ConfigError> {
@@ -345,7 +364,11 @@ impl Config {
             if !p.is_dir() {
                 return Err(at(
                     c.path.span(),
-                    format!("collection {:?}: {} is not a folder", c.name.get_ref(), p.display()),
+                    format!(
+                        "collection {:?}: {} is not a folder",
+                        c.name.get_ref(),
+                        p.display()
+                    ),
                 ));
             }
             collections.push(Collection {
@@ -359,7 +382,10 @@ impl Config {
             if !valid_name(m.name.get_ref()) {
                 return Err(at(
                     m.name.span(),
-                    format!("mirror name {:?} is not a valid collection name", m.name.get_ref()),
+                    format!(
+                        "mirror name {:?} is not a valid collection name",
+                        m.name.get_ref()
+                    ),
                 ));
             }
             let local = m.local_name.clone().unwrap_or_else(|| m.name.clone());
@@ -368,7 +394,13 @@ impl Config {
                 None => None,
                 Some(k) => Some(
                     swarm::discovery::signed::PublisherKey::from_hex(k.get_ref()).ok_or_else(
-                        || at(k.span(), "mirror key: expected 64 hex digits of an Ed25519 public key".into()),
+                        || {
+                            at(
+                                k.span(),
+                                "mirror key: expected 64 hex digits of an Ed25519 public key"
+                                    .into(),
+                            )
+                        },
                     )?,
                 ),
             };
@@ -433,13 +465,17 @@ mod tests {
         assert!(c.mirrors.is_empty());
         // And the template as written names the missing folder and its line.
         let (l, msg) = line(parse(TEMPLATE).unwrap_err());
-        assert_eq!(TEMPLATE.lines().nth(l - 1).unwrap(), "path = \"/srv/library/zines\"");
+        assert_eq!(
+            TEMPLATE.lines().nth(l - 1).unwrap(),
+            "path = \"/srv/library/zines\""
+        );
         assert!(msg.contains("not a folder"), "{msg}");
     }
 
     #[test]
     fn errors_name_the_line() {
-        let (l, msg) = line(parse("state_dir = \"/x\"\n\n[network]\nlisten = \"nowhere\"\n").unwrap_err());
+        let (l, msg) =
+            line(parse("state_dir = \"/x\"\n\n[network]\nlisten = \"nowhere\"\n").unwrap_err());
         assert_eq!(l, 4);
         assert!(msg.contains("not an address"), "{msg}");
         let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peer = 3\n").unwrap_err());
@@ -447,14 +483,17 @@ mod tests {
         assert!(msg.contains("unknown field"), "{msg}");
         let (l, _) = line(parse("state_dir = \"/x\"\n[web\n").unwrap_err());
         assert_eq!(l, 2);
-        let (l, msg) =
-            line(parse("state_dir = \"/x\"\n[[collection]]\nname = \"../etc\"\npath = \"/\"\n").unwrap_err());
+        let (l, msg) = line(
+            parse("state_dir = \"/x\"\n[[collection]]\nname = \"../etc\"\npath = \"/\"\n")
+                .unwrap_err(),
+        );
         assert_eq!(l, 3);
         assert!(msg.contains("letters"), "{msg}");
         let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peers = -1\n").unwrap_err());
         assert_eq!(l, 3);
         assert!(msg.contains("between"), "{msg}");
-        let (l, _) = line(parse("state_dir = \"/x\"\n[web]\nadmin_token = \"short\"\n").unwrap_err());
+        let (l, _) =
+            line(parse("state_dir = \"/x\"\n[web]\nadmin_token = \"short\"\n").unwrap_err());
         assert_eq!(l, 3);
         let (l, msg) = line(
             parse("state_dir = \"/x\"\n[[mirror]]\nname = \"z\"\nkey = \"abc\"\npath = \"/m\"\n")

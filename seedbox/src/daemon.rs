@@ -181,7 +181,10 @@ impl Shared {
         if let Some(e) = lock(&self.entries).get_mut(name) {
             e.uploaded_before += p.uploaded;
             e.downloaded_before += p.downloaded;
-            if e.handle.as_ref().is_some_and(|h| h.info_hashes() == old.info_hashes()) {
+            if e.handle
+                .as_ref()
+                .is_some_and(|h| h.info_hashes() == old.info_hashes())
+            {
                 e.handle = None;
             }
         }
@@ -194,7 +197,10 @@ impl Shared {
     pub(crate) async fn retire(&self, name: &str, old: TorrentHandle) {
         self.forget_handle(name, &old);
         old.remove().await;
-        let resume = swarm::resume::path_for(&self.config.state_dir.join("resume"), old.info_hashes().wire_id());
+        let resume = swarm::resume::path_for(
+            &self.config.state_dir.join("resume"),
+            old.info_hashes().wire_id(),
+        );
         let _ = std::fs::remove_file(resume.with_extension("info"));
         let _ = std::fs::remove_file(resume);
     }
@@ -352,7 +358,9 @@ impl Daemon {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|source| DaemonError::Web { addr, source })?;
-            let local = listener.local_addr().map_err(|source| DaemonError::Web { addr, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| DaemonError::Web { addr, source })?;
             web_addr = Some(local);
             if config.network.announce {
                 http_mdns = crate::http_mdns::advertise(&config.web.title, local.port())

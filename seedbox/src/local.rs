@@ -103,10 +103,7 @@ pub async fn run(shared: Arc<Shared>, c: Collection) {
     }
 }
 
-fn watch(
-    c: &Collection,
-    tx: tokio::sync::mpsc::Sender<()>,
-) -> Option<notify::RecommendedWatcher> {
+fn watch(c: &Collection, tx: tokio::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev {
@@ -134,7 +131,10 @@ fn watch(
 fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
     AddOptions {
         save_dir: Some(c.path.clone()),
-        storage: Some(store::rooted_storage(c.path.clone(), Some(Arc::new(real.clone())))),
+        storage: Some(store::rooted_storage(
+            c.path.clone(),
+            Some(Arc::new(real.clone())),
+        )),
         seed: true,
         ..Default::default()
     }
@@ -204,7 +204,10 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
-    shared.publish(version(c, &manifest, &meta, torrent, sig, st.updated), handle.clone());
+    shared.publish(
+        version(c, &manifest, &meta, torrent, sig, st.updated),
+        handle.clone(),
+    );
     Ok(Some(Current { manifest, handle }))
 }
 
@@ -218,15 +221,22 @@ fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Opt
     if auto > pl.saturating_mul(4) || pl > auto.saturating_mul(4) {
         return None;
     }
-    let before: std::collections::HashMap<&str, &store::ManifestFile> =
-        saved.manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let before: std::collections::HashMap<&str, &store::ManifestFile> = saved
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
     let unchanged = now
         .files
         .iter()
         .filter(|f| before.get(f.path.as_str()).is_some_and(|o| *o == *f))
         .map(|f| f.path.split('/').map(str::to_owned).collect())
         .collect();
-    Some(Arc::new(Reuse { previous, unchanged }))
+    Some(Arc::new(Reuse {
+        previous,
+        unchanged,
+    }))
 }
 
 /// Publish a new version if the folder changed.
@@ -300,7 +310,11 @@ async fn update(
         seq,
         key: Some(shared.publisher.public().to_hex()),
         manifest: manifest.clone(),
-        updated: if seq == st.seq { st.updated } else { store::now_secs() },
+        updated: if seq == st.seq {
+            st.updated
+        } else {
+            store::now_secs()
+        },
         sig: None,
     };
     files.save(&st, &created.bytes)?;

@@ -18,7 +18,11 @@ use seedbox::config::{Config, TEMPLATE};
 use seedbox::daemon::Daemon;
 
 #[derive(Parser)]
-#[command(name = "seedbox", version, about = "Shares an infoshop's collections on the LAN")]
+#[command(
+    name = "seedbox",
+    version,
+    about = "Shares an infoshop's collections on the LAN"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -65,8 +69,7 @@ enum Cmd {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -324,7 +324,10 @@ async fn fetch(
         offer.sig.seq,
         p.downloaded
     );
-    shared.publish(version(m, &st, &meta, torrent, offer.sig.clone()), handle.clone());
+    shared.publish(
+        version(m, &st, &meta, torrent, offer.sig.clone()),
+        handle.clone(),
+    );
     Ok((handle, st))
 }
 
@@ -403,15 +406,22 @@ mod tests {
             offer(&b, "zines", 9, 9, 3),
             offer(&a, "other", 7, 7, 4),
         ];
-        let got = choose(&offers, "zines", Some(a.public()), 0).unwrap().unwrap();
+        let got = choose(&offers, "zines", Some(a.public()), 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(got.sig.seq, 3);
         assert_eq!(got.peers.len(), 2, "peers of the same version are merged");
         // Nothing newer than what we hold.
-        assert!(choose(&offers, "zines", Some(a.public()), 3).unwrap().is_none());
+        assert!(choose(&offers, "zines", Some(a.public()), 3)
+            .unwrap()
+            .is_none());
         // The forger's higher seq is ignored under a pin, ambiguous without.
         assert!(choose(&offers, "zines", None, 0).is_err());
         let only_a: Vec<Offer> = offers[..3].to_vec();
-        assert_eq!(choose(&only_a, "zines", None, 0).unwrap().unwrap().sig.seq, 3);
+        assert_eq!(
+            choose(&only_a, "zines", None, 0).unwrap().unwrap().sig.seq,
+            3
+        );
         assert!(choose(&offers, "nope", None, 0).unwrap().is_none());
     }
 

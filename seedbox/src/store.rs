@@ -268,7 +268,8 @@ pub fn rooted_layout(
                 let mut comps = f.path.components();
                 match comps.next() {
                     Some(Component::Normal(first))
-                        if first == std::ffi::OsStr::new(name) && comps.clone().next().is_some() =>
+                        if first == std::ffi::OsStr::new(name)
+                            && comps.clone().next().is_some() =>
                     {
                         comps.as_path().to_path_buf()
                     }

@@ -132,7 +132,13 @@ fn sample(dir: &Path) {
 }
 
 fn assert_same_tree(a: &Path, b: &Path) {
-    assert_eq!(tree(a), tree(b), "{} and {} differ", a.display(), b.display());
+    assert_eq!(
+        tree(a),
+        tree(b),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
 }
 
 /// The newest signed version the daemon at `addr` lists for `name`:
@@ -200,7 +206,12 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
 
     // The web page of the real daemon: status, a download by id, the .torrent.
     let web = sb.wait_for("web page: http://", Duration::from_secs(10));
-    let web = web.rsplit(' ').next().unwrap().trim_end_matches('/').to_string();
+    let web = web
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
     let status: serde_json::Value = ureq::get(&format!("{web}/admin/api/status"))
         .call()
         .unwrap()
@@ -210,7 +221,11 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
     assert_eq!(status["collections"][0]["seq"], 1);
     assert_eq!(status["collections"][0]["key"], key.as_str());
     let id = seedbox::daemon::file_id("poetry/long-poem.pdf");
-    let page = ureq::get(&format!("{web}/c/zines")).call().unwrap().into_string().unwrap();
+    let page = ureq::get(&format!("{web}/c/zines"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
     assert!(page.contains(&format!("/c/zines/f/{id}")), "{page}");
     let mut body = Vec::new();
     ureq::get(&format!("{web}/c/zines/f/{id}"))
@@ -219,7 +234,10 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
         .into_reader()
         .read_to_end(&mut body)
         .unwrap();
-    assert_eq!(body, std::fs::read(zines.join("poetry/long-poem.pdf")).unwrap());
+    assert_eq!(
+        body,
+        std::fs::read(zines.join("poetry/long-poem.pdf")).unwrap()
+    );
     let mut t = Vec::new();
     ureq::get(&format!("{web}/c/zines.torrent"))
         .call()
@@ -228,7 +246,10 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
         .read_to_end(&mut t)
         .unwrap();
     let meta = piece_core::metainfo::Metainfo::from_bytes(&t).unwrap();
-    assert_eq!(meta.magnet().split("&dn").next(), magnet.split("&dn").next());
+    assert_eq!(
+        meta.magnet().split("&dn").next(),
+        magnet.split("&dn").next()
+    );
 
     let dl = d.path().join("dl1");
     swarm_get(&magnet, addr, &dl);
@@ -277,12 +298,16 @@ fn restart_reuses_the_version_without_rehashing_and_rechecks_changes() {
     // Touched while down (new mtime, same bytes): rechecked, same version.
     let p = zines.join("poetry/long-poem.pdf");
     let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
-    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5)).unwrap();
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
     drop(f);
     let mut sb = Daemon::start(&cfg);
     let addr = sb.tcp_addr();
     sb.wait_for("files changed since version 1", Duration::from_secs(30));
-    sb.wait_for("version 1 seeding again after a recheck", Duration::from_secs(30));
+    sb.wait_for(
+        "version 1 seeding again after a recheck",
+        Duration::from_secs(30),
+    );
     let (seq, _, m) = wait_version(addr, "zines", Duration::from_secs(30), |_| true);
     assert_eq!((seq, m.as_str()), (1, magnet.as_str()));
     sb.stop();
@@ -320,13 +345,30 @@ fn config_errors_name_the_line() {
 
     // init writes a config that names its problems too, and won't overwrite.
     let q = d.path().join("new.toml");
-    let o = Command::new(seedbox_bin()).args(["init", "--config"]).arg(&q).output().unwrap();
+    let o = Command::new(seedbox_bin())
+        .args(["init", "--config"])
+        .arg(&q)
+        .output()
+        .unwrap();
     assert!(o.status.success());
-    assert!(std::fs::read_to_string(&q).unwrap().contains("[[collection]]"));
-    let o = Command::new(seedbox_bin()).args(["init", "--config"]).arg(&q).output().unwrap();
+    assert!(std::fs::read_to_string(&q)
+        .unwrap()
+        .contains("[[collection]]"));
+    let o = Command::new(seedbox_bin())
+        .args(["init", "--config"])
+        .arg(&q)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
-    let o = Command::new(seedbox_bin()).args(["run", "--config"]).arg(&q).output().unwrap();
+    let o = Command::new(seedbox_bin())
+        .args(["run", "--config"])
+        .arg(&q)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("new.toml:") && err.contains("not a folder"), "{err}");
+    assert!(
+        err.contains("new.toml:") && err.contains("not a folder"),
+        "{err}"
+    );
 }

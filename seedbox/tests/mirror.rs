@@ -52,7 +52,10 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::write(lib_a.join("old-flyer.txt"), b"last month's events\n").unwrap();
     let a = Daemon::start(config(
         a_dir.path(),
-        &format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", lib_a.display()),
+        &format!(
+            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
+            lib_a.display()
+        ),
     ))
     .await
     .unwrap();
@@ -78,7 +81,10 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     assert_eq!(c.key, a.key(), "the copy carries the publisher's key");
     assert!(c.files.iter().all(|f| f.complete));
     let first = lib_b.downloaded("zines-north");
-    assert!(first >= big.len() as u64, "first copy downloaded {first} bytes");
+    assert!(
+        first >= big.len() as u64,
+        "first copy downloaded {first} bytes"
+    );
 
     // A adds a zine and drops a flyer: B follows, fetching only the change.
     let new_zine: Vec<u8> = (0..40_000u32).map(|i| (i % 7) as u8).collect();
@@ -118,9 +124,18 @@ async fn a_forged_collection_is_not_followed() {
     std::fs::create_dir_all(&lib_f).unwrap();
     std::fs::write(lib_a.join("real.txt"), b"the real zine\n").unwrap();
     std::fs::write(lib_f.join("fake.txt"), b"a forgery\n").unwrap();
-    let coll = |p: &Path| format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", p.display());
-    let a = Daemon::start(config(a_dir.path(), &coll(&lib_a))).await.unwrap();
-    let f = Daemon::start(config(f_dir.path(), &coll(&lib_f))).await.unwrap();
+    let coll = |p: &Path| {
+        format!(
+            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
+            p.display()
+        )
+    };
+    let a = Daemon::start(config(a_dir.path(), &coll(&lib_a)))
+        .await
+        .unwrap();
+    let f = Daemon::start(config(f_dir.path(), &coll(&lib_f)))
+        .await
+        .unwrap();
     // The forger publishes a few versions to get a higher number.
     wait_seq(&*f.shared(), "zines", 1, Duration::from_secs(30)).await;
     for i in 0..2 {
@@ -162,16 +177,29 @@ async fn names_other_systems_forbid_are_published_and_mirrored() {
     std::fs::write(lib.join("what?: a zine.txt"), b"questions\n").unwrap();
     let a = Daemon::start(config(
         a_dir.path(),
-        &format!("[[collection]]\nname = \"odd\"\npath = \"{}\"\n", lib.display()),
+        &format!(
+            "[[collection]]\nname = \"odd\"\npath = \"{}\"\n",
+            lib.display()
+        ),
     ))
     .await
     .unwrap();
     wait_seq(&*a.shared(), "odd", 1, Duration::from_secs(30)).await;
     let snap = a.shared().snapshot();
-    let paths: Vec<&str> = snap.collection("odd").unwrap().files.iter().map(|f| f.path.as_str()).collect();
+    let paths: Vec<&str> = snap
+        .collection("odd")
+        .unwrap()
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
     assert_eq!(paths, ["<script>alert(1)<script>.pdf", "what?: a zine.txt"]);
     for f in &snap.collection("odd").unwrap().files {
-        assert!(f.disk_path.starts_with(&lib) && f.disk_path.is_file(), "{:?}", f.disk_path);
+        assert!(
+            f.disk_path.starts_with(&lib) && f.disk_path.is_file(),
+            "{:?}",
+            f.disk_path
+        );
     }
     let copy = b_dir.path().join("copy");
     let b = Daemon::start(config(

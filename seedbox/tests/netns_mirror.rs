@@ -38,7 +38,9 @@ fn netns_role() {
     let mdns = mdns_sd::ServiceDaemon::new().unwrap();
     let rx = mdns.browse(seedbox::http_mdns::HTTP_SERVICE).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+    while let Ok(ev) =
+        rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
         if let mdns_sd::ServiceEvent::ServiceResolved(info) = ev {
             if !info.get_fullname().starts_with(title) {
                 continue;
@@ -98,7 +100,10 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
     std::fs::write(lib.join("index.txt"), b"zines of the infoshop\n").unwrap();
     let a_cfg = config(
         &a_dir,
-        &format!("[[collection]]\nname = \"zines\"\npath = \"{}\"\n", lib.display()),
+        &format!(
+            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
+            lib.display()
+        ),
     );
     let copy = b_dir.join("zines-from-a");
     let b_cfg = config(
@@ -109,16 +114,30 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
         ),
     );
     let run = |cfg: &Path| -> Vec<String> {
-        vec!["run".into(), "--config".into(), cfg.to_string_lossy().into_owned()]
+        vec![
+            "run".into(),
+            "--config".into(),
+            cfg.to_string_lossy().into_owned(),
+        ]
     };
     let a_args = run(&a_cfg);
     let b_args = run(&b_cfg);
     let env = [("RUST_LOG", "info".to_string())];
-    let mut a = lan.spawn(0, seedbox_bin(), &a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let mut a = lan.spawn(
+        0,
+        seedbox_bin(),
+        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env,
+    );
     a.wait_line("version 1 published", Duration::from_secs(30), |l| {
         l.contains("collection zines: version 1 published")
     });
-    let mut b = lan.spawn(1, seedbox_bin(), &b_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let mut b = lan.spawn(
+        1,
+        seedbox_bin(),
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env,
+    );
     let l1 = b.wait_line("first copy", Duration::from_secs(60), |l| {
         l.contains("mirror zines: version 1 complete")
     });
@@ -136,7 +155,10 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
     });
     assert_eq!(tree(&copy), tree(&lib));
     let n = downloaded_in(&l2);
-    eprintln!("mirror across namespaces: version 2 downloaded {n} bytes for a {}-byte new file", fresh.len());
+    eprintln!(
+        "mirror across namespaces: version 2 downloaded {n} bytes for a {}-byte new file",
+        fresh.len()
+    );
     assert!(
         n >= fresh.len() as u64 && n < fresh.len() as u64 + 300_000,
         "version 2 downloaded {n} bytes; the unchanged {} bytes must not be transferred again",
@@ -147,12 +169,7 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
     let out = work.path().join("laptop");
     std::fs::create_dir_all(&out).unwrap();
     let out_s = out.to_string_lossy().into_owned();
-    let mut c = lan.spawn(
-        2,
-        &swarm_bin(),
-        &["get", "zines", "-o", &out_s],
-        &[],
-    );
+    let mut c = lan.spawn(2, &swarm_bin(), &["get", "zines", "-o", &out_s], &[]);
     c.wait_line("done", Duration::from_secs(60), |l| l.starts_with("done"));
     assert_eq!(tree(&out.join("zines")), tree(&lib));
 
@@ -168,5 +185,7 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
         l.starts_with("PAGE") || l == "NOTHING"
     });
     assert!(l.starts_with("PAGE 200"), "{l}");
-    w.wait_line("collection on the page", Duration::from_secs(5), |l| l.contains("/c/zines"));
+    w.wait_line("collection on the page", Duration::from_secs(5), |l| {
+        l.contains("/c/zines")
+    });
 }

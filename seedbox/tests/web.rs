@@ -17,7 +17,11 @@ const ACQ: &str = "application/atom+xml;profile=opds-catalog;kind=acquisition";
 const NAV: &str = "application/atom+xml;profile=opds-catalog;kind=navigation";
 
 fn cfg() -> WebConfig {
-    WebConfig { site_title: "Infoshop <Library>".into(), admin_token: None, extra_hosts: vec!["library.lan".into()] }
+    WebConfig {
+        site_title: "Infoshop <Library>".into(),
+        admin_token: None,
+        extra_hosts: vec!["library.lan".into()],
+    }
 }
 
 fn count(hay: &str, needle: &str) -> usize {
@@ -32,10 +36,16 @@ fn listing_shows_collections() {
     let r = fx.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
-    assert_eq!(r.header("content-security-policy"), Some("default-src 'self'; script-src 'self'"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'; script-src 'self'")
+    );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     let t = r.text();
-    assert!(t.contains("href=\"/c/zines\">Zines &amp; Pamphlets</a>"), "{t}");
+    assert!(
+        t.contains("href=\"/c/zines\">Zines &amp; Pamphlets</a>"),
+        "{t}"
+    );
     assert!(t.contains("href=\"/c/books\">Big Library</a>"));
     assert!(t.contains("<td>120</td>"), "books file count");
     assert!(t.contains("Infoshop &lt;Library&gt;"), "site title escaped");
@@ -51,7 +61,10 @@ fn collection_page_lists_files_magnet_and_torrent() {
     let fx = Fixture::start(cfg());
     let t = fx.get("/c/zines").text();
     let id = file_id("zines", PDF);
-    assert!(t.contains(&format!("href=\"/c/zines/f/{id}\" download>{PDF}</a>")), "{t}");
+    assert!(
+        t.contains(&format!("href=\"/c/zines/f/{id}\" download>{PDF}</a>")),
+        "{t}"
+    );
     assert!(t.contains("<td>4.9 KiB</td>"), "size shown");
     // Incomplete files are listed without a link.
     assert!(t.contains("unfinished.pdf</span>"));
@@ -80,7 +93,10 @@ fn search_by_title_and_file_name() {
     let id = file_id("zines", EPUB);
     assert!(t.contains(&format!("href=\"/c/zines/f/{id}\"")), "{t}");
     assert!(t.contains("1 files match"));
-    assert!(t.contains("value=\"MANIFESTO\""), "search box keeps the term");
+    assert!(
+        t.contains("value=\"MANIFESTO\""),
+        "search box keeps the term"
+    );
     // Inside one collection.
     let t = fx.get("/c/zines?q=readme").text();
     assert!(t.contains("notes/readme.txt"));
@@ -108,8 +124,14 @@ fn html_paging() {
     assert!(p2.contains("rel=\"prev\" href=\"/c/books?page=1\""));
     assert!(p2.contains("book-120.txt") && !p2.contains("book-001.txt"));
     // Out of range pages clamp; junk is page 1.
-    assert_eq!(count(&fx.get("/c/books?page=99").text(), "class=\"dl\""), 20);
-    assert_eq!(count(&fx.get("/c/books?page=abc").text(), "class=\"dl\""), 100);
+    assert_eq!(
+        count(&fx.get("/c/books?page=99").text(), "class=\"dl\""),
+        20
+    );
+    assert_eq!(
+        count(&fx.get("/c/books?page=abc").text(), "class=\"dl\""),
+        100
+    );
     // Search results page too, keeping the term.
     let s = fx.get("/search?q=book").text();
     assert_eq!(count(&s, "class=\"dl\""), 100);
@@ -135,7 +157,9 @@ fn download_full_file() {
         Some("attachment; filename=\"Manifesto de la Cuisine.epub\"; filename*=UTF-8''Manifesto%20de%20la%20Cuisine.epub")
     );
     // An ordinary client agrees.
-    let resp = ureq::get(&fx.url(&format!("/c/zines/f/{id}"))).call().unwrap();
+    let resp = ureq::get(&fx.url(&format!("/c/zines/f/{id}")))
+        .call()
+        .unwrap();
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut resp.into_reader(), &mut got).unwrap();
     assert_eq!(got, want);
@@ -146,7 +170,10 @@ fn download_full_file() {
     let r = fx.get(&format!("/c/zines/f/{}", file_id("zines", SCRIPT_NAME)));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/pdf"));
-    assert!(r.header("content-disposition").unwrap().contains("filename*=UTF-8''script%3E.pdf"));
+    assert!(r
+        .header("content-disposition")
+        .unwrap()
+        .contains("filename*=UTF-8''script%3E.pdf"));
 }
 
 #[test]
@@ -155,13 +182,20 @@ fn download_ranges() {
     let path = format!("/c/zines/f/{}", file_id("zines", PDF));
     let all = fx.bytes("zines", PDF);
     assert_eq!(all.len(), 5000);
-    let cases: [(&str, std::ops::Range<usize>); 4] =
-        [("bytes=0-9", 0..10), ("bytes=5-", 5..5000), ("bytes=-3", 4997..5000), ("bytes=4990-99999", 4990..5000)];
+    let cases: [(&str, std::ops::Range<usize>); 4] = [
+        ("bytes=0-9", 0..10),
+        ("bytes=5-", 5..5000),
+        ("bytes=-3", 4997..5000),
+        ("bytes=4990-99999", 4990..5000),
+    ];
     for (range, want) in cases {
         let r = fx.request("GET", &path, &[&format!("Range: {range}")]);
         assert_eq!(r.status, 206, "{range}");
         assert_eq!(r.body, &all[want.clone()], "{range}");
-        assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()));
+        assert_eq!(
+            r.header("content-length"),
+            Some(want.len().to_string().as_str())
+        );
         let cr = format!("bytes {}-{}/5000", want.start, want.end - 1);
         assert_eq!(r.header("content-range"), Some(cr.as_str()), "{range}");
     }
@@ -175,10 +209,18 @@ fn download_ranges() {
     let full = fx.request("GET", &path, &[]);
     let etag = full.header("etag").expect("an ETag").to_string();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
-    let r = fx.request("GET", &path, &["Range: bytes=10-19", &format!("If-Range: {etag}")]);
+    let r = fx.request(
+        "GET",
+        &path,
+        &["Range: bytes=10-19", &format!("If-Range: {etag}")],
+    );
     assert_eq!((r.status, r.body.as_slice()), (206, &all[10..20]));
     for other in ["\"old-1-abc\"", "Tue, 01 Dec 2026 10:00:00 GMT"] {
-        let r = fx.request("GET", &path, &["Range: bytes=10-19", &format!("If-Range: {other}")]);
+        let r = fx.request(
+            "GET",
+            &path,
+            &["Range: bytes=10-19", &format!("If-Range: {other}")],
+        );
         assert_eq!((r.status, r.body.len()), (200, 5000), "{other}");
     }
     // Several ranges: the whole file.
@@ -186,7 +228,11 @@ fn download_ranges() {
     assert_eq!((r.status, r.body.len()), (200, 5000));
     // A range across several body chunks of a bigger file.
     let big = fx.bytes("zines", EPUB);
-    let r = fx.request("GET", &format!("/c/zines/f/{}", file_id("zines", EPUB)), &["Range: bytes=65000-200000"]);
+    let r = fx.request(
+        "GET",
+        &format!("/c/zines/f/{}", file_id("zines", EPUB)),
+        &["Range: bytes=65000-200000"],
+    );
     assert_eq!(r.status, 206);
     assert_eq!(r.body, &big[65000..=200000]);
 }
@@ -194,7 +240,11 @@ fn download_ranges() {
 #[test]
 fn head_has_headers_and_no_body() {
     let fx = Fixture::start(cfg());
-    let r = fx.request("HEAD", &format!("/c/zines/f/{}", file_id("zines", PDF)), &[]);
+    let r = fx.request(
+        "HEAD",
+        &format!("/c/zines/f/{}", file_id("zines", PDF)),
+        &[],
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("5000"));
     assert_eq!(r.header("accept-ranges"), Some("bytes"));
@@ -216,11 +266,29 @@ fn downloads_refused_when_not_servable() {
     assert_eq!(r.status, 409);
     assert!(!r.body.windows(50).any(|w| w == fx.bytes("zines", SHRUNK)));
     // Unknown id (valid hex), unknown collection, id from another collection.
-    assert_eq!(fx.get(&format!("/c/zines/f/{}", "ab".repeat(32))).status, 404);
-    assert_eq!(fx.get(&format!("/c/nope/f/{}", file_id("zines", PDF))).status, 404);
-    assert_eq!(fx.get(&format!("/c/books/f/{}", file_id("zines", PDF))).status, 404);
+    assert_eq!(
+        fx.get(&format!("/c/zines/f/{}", "ab".repeat(32))).status,
+        404
+    );
+    assert_eq!(
+        fx.get(&format!("/c/nope/f/{}", file_id("zines", PDF)))
+            .status,
+        404
+    );
+    assert_eq!(
+        fx.get(&format!("/c/books/f/{}", file_id("zines", PDF)))
+            .status,
+        404
+    );
     // Not lowercase hex.
-    assert_eq!(fx.get(&format!("/c/zines/f/{}", file_id("zines", PDF).to_uppercase())).status, 400);
+    assert_eq!(
+        fx.get(&format!(
+            "/c/zines/f/{}",
+            file_id("zines", PDF).to_uppercase()
+        ))
+        .status,
+        400
+    );
     assert_eq!(fx.get("/c/zines/f/xyz").status, 400);
 }
 
@@ -251,13 +319,18 @@ struct El {
 
 impl El {
     fn attr(&self, k: &str) -> Option<&str> {
-        self.attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
     }
     fn child(&self, ns: &str, name: &str) -> Option<&El> {
         self.children.iter().find(|c| c.ns == ns && c.name == name)
     }
     fn all<'a>(&'a self, ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a El> + 'a {
-        self.children.iter().filter(move |c| c.ns == ns && c.name == name)
+        self.children
+            .iter()
+            .filter(move |c| c.ns == ns && c.name == name)
     }
     fn link(&self, rel: &str) -> Option<&El> {
         self.all(ATOM, "link").find(|l| l.attr("rel") == Some(rel))
@@ -268,7 +341,7 @@ impl El {
 fn parse_xml(xml: &str) -> El {
     let mut r = NsReader::from_str(xml);
     let mut stack: Vec<El> = vec![El::default()];
-    fn open(ns: ResolveResult, e: &quick_xml::events::BytesStart) -> El {
+    fn open(ns: ResolveResult<'_>, e: &quick_xml::events::BytesStart<'_>) -> El {
         let ns = match ns {
             ResolveResult::Bound(n) => String::from_utf8(n.0.to_vec()).unwrap(),
             _ => String::new(),
@@ -281,7 +354,12 @@ fn parse_xml(xml: &str) -> El {
                 (key, a.unescape_value().unwrap().into_owned())
             })
             .collect();
-        El { ns, name: String::from_utf8(e.local_name().as_ref().to_vec()).unwrap(), attrs, ..El::default() }
+        El {
+            ns,
+            name: String::from_utf8(e.local_name().as_ref().to_vec()).unwrap(),
+            attrs,
+            ..El::default()
+        }
     }
     loop {
         let (ns, ev) = r.read_resolved_event().expect("well-formed XML");
@@ -298,7 +376,11 @@ fn parse_xml(xml: &str) -> El {
                 let el = stack.pop().unwrap();
                 stack.last_mut().expect("balanced").children.push(el);
             }
-            Event::Text(t) => stack.last_mut().unwrap().text.push_str(&t.unescape().unwrap()),
+            Event::Text(t) => stack
+                .last_mut()
+                .unwrap()
+                .text
+                .push_str(&t.unescape().unwrap()),
             Event::Eof => break,
             _ => {}
         }
@@ -322,20 +404,35 @@ fn check_feed(fx: &Fixture, path: &str, kind: &str) -> El {
     let text = r.text();
     assert!(!text.contains("<script>"), "raw script tag in {path}");
     let feed = parse_xml(&text);
-    assert_eq!((feed.ns.as_str(), feed.name.as_str()), (ATOM, "feed"), "{path}");
+    assert_eq!(
+        (feed.ns.as_str(), feed.name.as_str()),
+        (ATOM, "feed"),
+        "{path}"
+    );
     for req in ["id", "title", "updated"] {
-        let el = feed.child(ATOM, req).unwrap_or_else(|| panic!("{path}: no {req}"));
+        let el = feed
+            .child(ATOM, req)
+            .unwrap_or_else(|| panic!("{path}: no {req}"));
         assert!(!el.text.trim().is_empty(), "{path}: empty {req}");
     }
     assert!(is_rfc3339(&feed.child(ATOM, "updated").unwrap().text));
     assert_eq!(feed.link("self").and_then(|l| l.attr("type")), Some(kind));
-    assert_eq!(feed.link("start").and_then(|l| l.attr("href")), Some("/opds"));
+    assert_eq!(
+        feed.link("start").and_then(|l| l.attr("href")),
+        Some("/opds")
+    );
     let search = feed.link("search").expect("search link");
     assert_eq!(search.attr("href"), Some("/opds/search.xml"));
-    assert_eq!(search.attr("type"), Some("application/opensearchdescription+xml"));
+    assert_eq!(
+        search.attr("type"),
+        Some("application/opensearchdescription+xml")
+    );
     for e in feed.all(ATOM, "entry") {
         for req in ["id", "title", "updated"] {
-            assert!(e.child(ATOM, req).is_some_and(|x| !x.text.is_empty()), "{path}: entry without {req}");
+            assert!(
+                e.child(ATOM, req).is_some_and(|x| !x.text.is_empty()),
+                "{path}: entry without {req}"
+            );
         }
         assert!(is_rfc3339(&e.child(ATOM, "updated").unwrap().text));
     }
@@ -343,7 +440,8 @@ fn check_feed(fx: &Fixture, path: &str, kind: &str) -> El {
 }
 
 fn acquisition(e: &El) -> &El {
-    e.link("http://opds-spec.org/acquisition").expect("acquisition link")
+    e.link("http://opds-spec.org/acquisition")
+        .expect("acquisition link")
 }
 
 #[test]
@@ -357,7 +455,10 @@ fn opds_root_and_collection_feeds() {
         assert_eq!(sub.attr("type"), Some(ACQ));
         assert!(sub.attr("href").unwrap().starts_with("/opds/c/"));
     }
-    assert_eq!(root.child(ATOM, "title").unwrap().text, "Infoshop <Library>");
+    assert_eq!(
+        root.child(ATOM, "title").unwrap().text,
+        "Infoshop <Library>"
+    );
 
     let zines = check_feed(&fx, "/opds/c/zines", ACQ);
     assert_eq!(zines.link("up").and_then(|l| l.attr("href")), Some("/opds"));
@@ -368,12 +469,27 @@ fn opds_root_and_collection_feeds() {
         let link = acquisition(e);
         let href = link.attr("href").unwrap();
         let id = href.rsplit('/').next().unwrap();
-        let path = ["Anarchy in the UK.pdf", SCRIPT_NAME, EPUB, "notes/readme.txt", HTML, SHRUNK]
-            .into_iter()
-            .find(|p| file_id("zines", p) == id)
-            .expect("href names a known file");
-        let key = zines.child(ATOM, "id").unwrap().text.trim_start_matches("urn:swarm:").to_string();
-        assert_eq!(e.child(ATOM, "id").unwrap().text, format!("urn:swarm:{key}:{id}"));
+        let path = [
+            "Anarchy in the UK.pdf",
+            SCRIPT_NAME,
+            EPUB,
+            "notes/readme.txt",
+            HTML,
+            SHRUNK,
+        ]
+        .into_iter()
+        .find(|p| file_id("zines", p) == id)
+        .expect("href names a known file");
+        let key = zines
+            .child(ATOM, "id")
+            .unwrap()
+            .text
+            .trim_start_matches("urn:swarm:")
+            .to_string();
+        assert_eq!(
+            e.child(ATOM, "id").unwrap().text,
+            format!("urn:swarm:{key}:{id}")
+        );
         if path == SHRUNK {
             continue;
         }
@@ -384,7 +500,11 @@ fn opds_root_and_collection_feeds() {
         assert_eq!(link.attr("length"), Some(r.body.len().to_string().as_str()));
         if path == SCRIPT_NAME {
             assert_eq!(e.child(ATOM, "title").unwrap().text, "script>.pdf");
-            assert!(e.child(ATOM, "content").unwrap().text.starts_with(SCRIPT_NAME));
+            assert!(e
+                .child(ATOM, "content")
+                .unwrap()
+                .text
+                .starts_with(SCRIPT_NAME));
             seen_script = true;
         }
     }
@@ -398,16 +518,32 @@ fn opds_paging() {
     let os = |f: &El, n: &str| f.child(OPENSEARCH, n).unwrap().text.clone();
     let p1 = check_feed(&fx, "/opds/c/books", ACQ);
     assert_eq!(p1.all(ATOM, "entry").count(), 50);
-    assert_eq!((os(&p1, "totalResults"), os(&p1, "itemsPerPage"), os(&p1, "startIndex")), ("120".into(), "50".into(), "1".into()));
-    assert_eq!(p1.link("first").unwrap().attr("href"), Some("/opds/c/books?page=1"));
-    assert_eq!(p1.link("last").unwrap().attr("href"), Some("/opds/c/books?page=3"));
+    assert_eq!(
+        (
+            os(&p1, "totalResults"),
+            os(&p1, "itemsPerPage"),
+            os(&p1, "startIndex")
+        ),
+        ("120".into(), "50".into(), "1".into())
+    );
+    assert_eq!(
+        p1.link("first").unwrap().attr("href"),
+        Some("/opds/c/books?page=1")
+    );
+    assert_eq!(
+        p1.link("last").unwrap().attr("href"),
+        Some("/opds/c/books?page=3")
+    );
     assert!(p1.link("previous").is_none());
     let next = p1.link("next").unwrap().attr("href").unwrap().to_string();
     assert_eq!(p1.link("next").unwrap().attr("type"), Some(ACQ));
     let p2 = check_feed(&fx, &next, ACQ);
     assert_eq!(p2.all(ATOM, "entry").count(), 50);
     assert_eq!(os(&p2, "startIndex"), "51");
-    assert_eq!(p2.link("previous").unwrap().attr("href"), Some("/opds/c/books?page=1"));
+    assert_eq!(
+        p2.link("previous").unwrap().attr("href"),
+        Some("/opds/c/books?page=1")
+    );
     let last = p1.link("last").unwrap().attr("href").unwrap().to_string();
     let p3 = check_feed(&fx, &last, ACQ);
     assert_eq!(p3.all(ATOM, "entry").count(), 20);
@@ -415,7 +551,10 @@ fn opds_paging() {
     // Every file once across the pages.
     let mut ids: Vec<String> = [&p1, &p2, &p3]
         .iter()
-        .flat_map(|f| f.all(ATOM, "entry").map(|e| e.child(ATOM, "id").unwrap().text.clone()))
+        .flat_map(|f| {
+            f.all(ATOM, "entry")
+                .map(|e| e.child(ATOM, "id").unwrap().text.clone())
+        })
         .collect();
     ids.sort();
     ids.dedup();
@@ -427,32 +566,56 @@ fn opensearch_description_and_template() {
     let fx = Fixture::start(cfg());
     let r = fx.get("/opds/search.xml");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/opensearchdescription+xml"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/opensearchdescription+xml")
+    );
     let osd = parse_xml(&r.text());
-    assert_eq!((osd.ns.as_str(), osd.name.as_str()), (OPENSEARCH, "OpenSearchDescription"));
-    assert!(osd.child(OPENSEARCH, "ShortName").is_some_and(|s| !s.text.is_empty() && s.text.len() <= 16));
+    assert_eq!(
+        (osd.ns.as_str(), osd.name.as_str()),
+        (OPENSEARCH, "OpenSearchDescription")
+    );
+    assert!(osd
+        .child(OPENSEARCH, "ShortName")
+        .is_some_and(|s| !s.text.is_empty() && s.text.len() <= 16));
     assert!(osd.child(OPENSEARCH, "Description").is_some());
-    let url = osd.all(OPENSEARCH, "Url").find(|u| u.attr("type") == Some(ACQ)).expect("acquisition Url");
+    let url = osd
+        .all(OPENSEARCH, "Url")
+        .find(|u| u.attr("type") == Some(ACQ))
+        .expect("acquisition Url");
     let template = url.attr("template").unwrap();
     assert_eq!(template, "/opds/search?q={searchTerms}");
     let feed = check_feed(&fx, &template.replace("{searchTerms}", "manifesto"), ACQ);
     let entries: Vec<&El> = feed.all(ATOM, "entry").collect();
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].child(ATOM, "title").unwrap().text, "Manifesto de la Cuisine.epub");
+    assert_eq!(
+        entries[0].child(ATOM, "title").unwrap().text,
+        "Manifesto de la Cuisine.epub"
+    );
     let r = fx.get(acquisition(entries[0]).attr("href").unwrap());
     assert_eq!(r.body, fx.bytes("zines", EPUB));
     // Paged search, and search by collection title.
     let p1 = check_feed(&fx, "/opds/search?q=big%20library", ACQ);
     assert_eq!(p1.all(ATOM, "entry").count(), 50);
-    assert_eq!(p1.link("next").unwrap().attr("href"), Some("/opds/search?q=big%20library&page=2"));
+    assert_eq!(
+        p1.link("next").unwrap().attr("href"),
+        Some("/opds/search?q=big%20library&page=2")
+    );
     let p3 = check_feed(&fx, "/opds/search?q=big%20library&page=3", ACQ);
     assert_eq!(p3.all(ATOM, "entry").count(), 20);
     // The hostile name is escaped in the raw XML, intact once parsed.
     let raw = fx.get("/opds/search?q=alert").text();
-    assert!(raw.contains("&lt;script&gt;alert(1)&lt;/script&gt;.pdf ("), "{raw}");
+    assert!(
+        raw.contains("&lt;script&gt;alert(1)&lt;/script&gt;.pdf ("),
+        "{raw}"
+    );
     let f = parse_xml(&raw);
     let e = f.all(ATOM, "entry").next().unwrap();
-    assert!(e.child(ATOM, "content").unwrap().text.starts_with(SCRIPT_NAME));
+    assert!(e
+        .child(ATOM, "content")
+        .unwrap()
+        .text
+        .starts_with(SCRIPT_NAME));
 }
 
 // ---------- security ----------
@@ -481,7 +644,10 @@ fn traversal_and_nul_refused() {
     let id = file_id("zines", PDF);
     assert_eq!(fx.get(&format!("/c/zines/f/{id}%00")).status, 400);
     // Double encoding survives the path check but not the id check.
-    assert_eq!(fx.get("/c/zines/f/%252e%252e%252fetc%252fpasswd").status, 400);
+    assert_eq!(
+        fx.get("/c/zines/f/%252e%252e%252fetc%252fpasswd").status,
+        400
+    );
     assert_eq!(fx.get("/c/zi%20nes").status, 400);
     assert_eq!(fx.get("/c/zi%2fnes").status, 400);
     assert_eq!(fx.get("/nothing/here").status, 404);
@@ -492,15 +658,29 @@ fn foreign_host_refused() {
     let fx = Fixture::start(cfg());
     let send = |host: Option<&str>, path: &str| {
         let h = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
-        raw(fx.addr, format!("GET {path} HTTP/1.1\r\n{h}Connection: close\r\n\r\n").as_bytes()).status
+        raw(
+            fx.addr,
+            format!("GET {path} HTTP/1.1\r\n{h}Connection: close\r\n\r\n").as_bytes(),
+        )
+        .status
     };
-    for bad in ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "localhost.evil.example"] {
+    for bad in [
+        "evil.example",
+        "evil.example:80",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+    ] {
         assert_eq!(send(Some(bad), "/"), 421, "{bad}");
         assert_eq!(send(Some(bad), "/admin/api/status"), 421, "{bad}");
     }
     assert_eq!(send(None, "/"), 421);
     let port = fx.addr.port();
-    for good in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), "LIBRARY.lan".into(), "[::1]".into()] {
+    for good in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LIBRARY.lan".into(),
+        "[::1]".into(),
+    ] {
         assert_eq!(send(Some(&good), "/"), 200, "{good}");
     }
 }
@@ -514,12 +694,26 @@ fn methods_and_cross_origin_posts() {
         let r = fx.request("POST", path, &[evil, form, "Content-Length: 3", ""]);
         assert_eq!(r.status, 403, "{path}");
     }
-    assert_eq!(fx.request("POST", "/", &[evil, "Content-Length: 0"]).status, 403);
-    assert_eq!(fx.request("POST", "/admin", &["Origin: null", "Content-Length: 0"]).status, 403);
+    assert_eq!(
+        fx.request("POST", "/", &[evil, "Content-Length: 0"]).status,
+        403
+    );
+    assert_eq!(
+        fx.request("POST", "/admin", &["Origin: null", "Content-Length: 0"])
+            .status,
+        403
+    );
     // Same origin, from loopback: allowed through, but nothing takes a POST.
     let same = format!("Origin: http://{}", fx.addr);
-    assert_eq!(fx.request("POST", "/admin", &[&same, "Content-Length: 0"]).status, 405);
-    assert_eq!(fx.request("POST", "/admin", &["Content-Length: 0"]).status, 405);
+    assert_eq!(
+        fx.request("POST", "/admin", &[&same, "Content-Length: 0"])
+            .status,
+        405
+    );
+    assert_eq!(
+        fx.request("POST", "/admin", &["Content-Length: 0"]).status,
+        405
+    );
     for m in ["POST", "PUT", "DELETE", "PATCH"] {
         let r = fx.request(m, "/c/zines", &["Content-Length: 0"]);
         assert_eq!(r.status, 405, "{m}");
@@ -573,7 +767,11 @@ fn admin_from_loopback() {
     assert_eq!(books["info_hash_v2"].as_str().unwrap().len(), 64);
     assert_eq!(books["info_hash_v1"].as_str().unwrap().len(), 40);
     // ureq (a normal client) gets the same.
-    let v: serde_json::Value = ureq::get(&fx.url("/admin/api/status")).call().unwrap().into_json().unwrap();
+    let v: serde_json::Value = ureq::get(&fx.url("/admin/api/status"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(v["collections"][1]["name"], "zines");
 }
 
@@ -583,33 +781,71 @@ fn admin_access_rule() {
     let lo: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let bearer = |s: &'static str| axum::http::HeaderValue::from_static(s);
     assert!(admin_allowed(Some(lo), None, None));
-    assert!(!admin_allowed(Some(lan), None, None), "remote, no token configured");
-    assert!(!admin_allowed(Some(lan), Some(&bearer("Bearer tok")), None), "no token configured");
+    assert!(
+        !admin_allowed(Some(lan), None, None),
+        "remote, no token configured"
+    );
+    assert!(
+        !admin_allowed(Some(lan), Some(&bearer("Bearer tok")), None),
+        "no token configured"
+    );
     assert!(!admin_allowed(Some(lan), None, Some("tok")));
-    assert!(!admin_allowed(Some(lan), Some(&bearer("Bearer tak")), Some("tok")));
-    assert!(admin_allowed(Some(lan), Some(&bearer("Bearer tok")), Some("tok")));
+    assert!(!admin_allowed(
+        Some(lan),
+        Some(&bearer("Bearer tak")),
+        Some("tok")
+    ));
+    assert!(admin_allowed(
+        Some(lan),
+        Some(&bearer("Bearer tok")),
+        Some("tok")
+    ));
 }
 
 fn admin_status(addr: SocketAddr, auth: Option<&str>) -> u16 {
-    let a = auth.map(|t| format!("Authorization: {t}\r\n")).unwrap_or_default();
-    raw(addr, format!("GET /admin/api/status HTTP/1.1\r\nHost: {addr}\r\n{a}Connection: close\r\n\r\n").as_bytes()).status
+    let a = auth
+        .map(|t| format!("Authorization: {t}\r\n"))
+        .unwrap_or_default();
+    raw(
+        addr,
+        format!("GET /admin/api/status HTTP/1.1\r\nHost: {addr}\r\n{a}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .status
 }
 
 #[test]
 fn admin_bearer_token_over_the_network() {
     // Served without connect info, every peer counts as remote: only the
     // token opens the admin API.
-    let with_token = WebConfig { admin_token: Some("s3cret-token".into()), ..cfg() };
-    let fx = Fixture::start_on("127.0.0.1".parse().unwrap(), with_token, Mode::NoConnectInfo);
+    let with_token = WebConfig {
+        admin_token: Some("s3cret-token".into()),
+        ..cfg()
+    };
+    let fx = Fixture::start_on(
+        "127.0.0.1".parse().unwrap(),
+        with_token,
+        Mode::NoConnectInfo,
+    );
     assert_eq!(admin_status(fx.addr, None), 403);
     assert_eq!(admin_status(fx.addr, Some("Bearer wrong")), 403);
-    assert_eq!(admin_status(fx.addr, Some("Bearer s3cret-token-and-more")), 403);
+    assert_eq!(
+        admin_status(fx.addr, Some("Bearer s3cret-token-and-more")),
+        403
+    );
     assert_eq!(admin_status(fx.addr, Some("Basic s3cret-token")), 403);
     assert_eq!(admin_status(fx.addr, Some("Bearer s3cret-token")), 200);
     let fx = Fixture::start_on("127.0.0.1".parse().unwrap(), cfg(), Mode::NoConnectInfo);
-    assert_eq!(admin_status(fx.addr, Some("Bearer s3cret-token")), 403, "no token configured");
+    assert_eq!(
+        admin_status(fx.addr, Some("Bearer s3cret-token")),
+        403,
+        "no token configured"
+    );
     // With the peer address known, loopback needs no token.
-    let fx = Fixture::start(WebConfig { admin_token: Some("s3cret-token".into()), ..cfg() });
+    let fx = Fixture::start(WebConfig {
+        admin_token: Some("s3cret-token".into()),
+        ..cfg()
+    });
     assert_eq!(admin_status(fx.addr, None), 200);
 }
 
@@ -630,7 +866,14 @@ fn admin_refused_from_a_lan_address() {
         eprintln!("no non-loopback address here; covered by admin_bearer_token_over_the_network");
         return;
     };
-    let fx = Fixture::start_on(ip, WebConfig { admin_token: Some("tok".into()), ..cfg() }, Mode::Serve);
+    let fx = Fixture::start_on(
+        ip,
+        WebConfig {
+            admin_token: Some("tok".into()),
+            ..cfg()
+        },
+        Mode::Serve,
+    );
     assert_eq!(admin_status(fx.addr, None), 403);
     assert_eq!(admin_status(fx.addr, Some("Bearer nope")), 403);
     assert_eq!(admin_status(fx.addr, Some("Bearer tok")), 200);

@@ -44,7 +44,9 @@ struct Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            let _ = ureq::delete(&format!("{}/session/{s}", self.base)).timeout(Duration::from_secs(10)).call();
+            let _ = ureq::delete(&format!("{}/session/{s}", self.base))
+                .timeout(Duration::from_secs(10))
+                .call();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -53,7 +55,11 @@ impl Drop for Driver {
 
 impl Driver {
     fn start(exe: &Path, log: &Path) -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(exe)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
@@ -62,7 +68,11 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let d = Driver { child, base: format!("http://127.0.0.1:{port}"), session: None };
+        let d = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            session: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = ureq::get(&format!("{}/status", d.base))
@@ -74,7 +84,10 @@ impl Driver {
             if ready {
                 return d;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -89,7 +102,10 @@ impl Driver {
         match res {
             Ok(r) => r.into_json::<Value>().unwrap()["value"].clone(),
             Err(ureq::Error::Status(code, r)) => {
-                panic!("{method} {path}: {code} {}", r.into_string().unwrap_or_default())
+                panic!(
+                    "{method} {path}: {code} {}",
+                    r.into_string().unwrap_or_default()
+                )
             }
             Err(e) => panic!("{method} {path}: {e}"),
         }
@@ -101,17 +117,32 @@ impl Driver {
     }
 
     fn find(&self, css: &str) -> String {
-        let v = self.session_call("POST", "/element", Some(json!({"using": "css selector", "value": css})));
+        let v = self.session_call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
         v[ELEMENT].as_str().expect("element id").to_string()
     }
 
     fn find_all(&self, css: &str) -> Vec<String> {
-        let v = self.session_call("POST", "/elements", Some(json!({"using": "css selector", "value": css})));
-        v.as_array().unwrap().iter().map(|e| e[ELEMENT].as_str().unwrap().to_string()).collect()
+        let v = self.session_call(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[ELEMENT].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn text(&self, el: &str) -> String {
-        self.session_call("GET", &format!("/element/{el}/text"), None).as_str().unwrap_or_default().to_string()
+        self.session_call("GET", &format!("/element/{el}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn click(&self, el: &str) {
@@ -122,7 +153,10 @@ impl Driver {
 #[test]
 fn chromium_searches_and_downloads() {
     let driver_exe = find_exe("SWARM_CHROMEDRIVER", &["chromedriver"]);
-    let chromium = find_exe("SWARM_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"]);
+    let chromium = find_exe(
+        "SWARM_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
     let (Some(driver_exe), Some(chromium)) = (driver_exe, chromium) else {
         if std::env::var("SWARM_SKIP_BROWSER").as_deref() == Ok("1") {
             eprintln!("chromium or chromedriver missing; skipped (SWARM_SKIP_BROWSER=1)");
@@ -162,7 +196,11 @@ fn chromium_searches_and_downloads() {
     }}});
     let v = d.call("POST", "/session", Some(caps));
     d.session = Some(v["sessionId"].as_str().expect("session id").to_string());
-    d.session_call("POST", "/timeouts", Some(json!({"implicit": 10_000, "pageLoad": 30_000})));
+    d.session_call(
+        "POST",
+        "/timeouts",
+        Some(json!({"implicit": 10_000, "pageLoad": 30_000})),
+    );
     // Some headless builds only save downloads when told so over CDP.
     let s = d.session.clone().unwrap();
     let _ = ureq::post(&format!("{}/session/{s}/goog/cdp/execute", d.base)).timeout(Duration::from_secs(20)).send_json(
@@ -176,13 +214,22 @@ fn chromium_searches_and_downloads() {
     let body = d.text(&d.find("main"));
     assert!(body.contains("Zines & Pamphlets"), "{body}");
     let q = d.find("form.search input[name=q]");
-    d.session_call("POST", &format!("/element/{q}/value"), Some(json!({"text": "manifesto"})));
+    d.session_call(
+        "POST",
+        &format!("/element/{q}/value"),
+        Some(json!({"text": "manifesto"})),
+    );
     let submit = d.find("form.search button[type=submit]");
     d.click(&submit);
 
     // The results page lists the file; click its download link.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.session_call("GET", "/url", None).as_str().unwrap_or_default().contains("/search?q=manifesto") {
+    while !d
+        .session_call("GET", "/url", None)
+        .as_str()
+        .unwrap_or_default()
+        .contains("/search?q=manifesto")
+    {
         assert!(Instant::now() < deadline, "search page did not load");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -205,11 +252,19 @@ fn chromium_searches_and_downloads() {
         assert!(
             Instant::now() < deadline,
             "download did not finish; directory holds {:?}",
-            std::fs::read_dir(&downloads).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect::<Vec<_>>()
+            std::fs::read_dir(&downloads)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(std::fs::read(&target).unwrap(), want, "downloaded bytes match");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        want,
+        "downloaded bytes match"
+    );
 
     // The hostile file name shows as text in the browser, not as markup.
     d.session_call("POST", "/url", Some(json!({"url": fx.url("/c/zines")})));
@@ -224,7 +279,11 @@ fn chromium_searches_and_downloads() {
     let rows = d.find_all("#files tbody tr");
     assert_eq!(rows.len(), 100);
     let filter = d.find("form.filter input[name=q]");
-    d.session_call("POST", &format!("/element/{filter}/value"), Some(json!({"text": "book-01"})));
+    d.session_call(
+        "POST",
+        &format!("/element/{filter}/value"),
+        Some(json!({"text": "book-01"})),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let shown = rows
@@ -234,7 +293,10 @@ fn chromium_searches_and_downloads() {
         if shown == 10 {
             break;
         }
-        assert!(Instant::now() < deadline, "live filter shows {shown} rows, want 10");
+        assert!(
+            Instant::now() < deadline,
+            "live filter shows {shown} rows, want 10"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "swarm", version, about = "Share and fetch collections over BitTorrent, on the LAN")]
+#[command(
+    name = "swarm",
+    version,
+    about = "Share and fetch collections over BitTorrent, on the LAN"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

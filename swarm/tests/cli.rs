@@ -64,7 +64,9 @@ fn info_json(torrent: &Path) -> serde_json::Value {
 
 /// Deterministic pseudo-random bytes.
 fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -114,17 +116,42 @@ fn created_torrents_load_and_check_in_libtorrent() {
                 "-o",
                 out.to_str().unwrap(),
             ]);
-            assert!(o.status.success(), "create: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "create: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             let ours = info_json(&out);
             let theirs = lt(&["info", out.to_str().unwrap()]);
-            assert_eq!(ours["info_hash_v1"], theirs["v1"], "{kind} v1 hash of {}", content.display());
-            assert_eq!(ours["info_hash_v2"], theirs["v2"], "{kind} v2 hash of {}", content.display());
+            assert_eq!(
+                ours["info_hash_v1"],
+                theirs["v1"],
+                "{kind} v1 hash of {}",
+                content.display()
+            );
+            assert_eq!(
+                ours["info_hash_v2"],
+                theirs["v2"],
+                "{kind} v2 hash of {}",
+                content.display()
+            );
             assert_eq!(ours["num_pieces"], theirs["num_pieces"]);
             let check = lt(&["check", out.to_str().unwrap(), tmp.path().to_str().unwrap()]);
-            assert_eq!(check["have"], check["num_pieces"], "libtorrent check of our {kind} torrent: {check}");
+            assert_eq!(
+                check["have"], check["num_pieces"],
+                "libtorrent check of our {kind} torrent: {check}"
+            );
             // and our own verify agrees
-            let v = swarm(&["verify", out.to_str().unwrap(), tmp.path().to_str().unwrap()]);
-            assert!(v.status.success(), "verify: {}", String::from_utf8_lossy(&v.stdout));
+            let v = swarm(&[
+                "verify",
+                out.to_str().unwrap(),
+                tmp.path().to_str().unwrap(),
+            ]);
+            assert!(
+                v.status.success(),
+                "verify: {}",
+                String::from_utf8_lossy(&v.stdout)
+            );
         }
     }
 }
@@ -139,19 +166,41 @@ fn reference_torrents_give_the_same_info_hashes() {
     for piece in [16384usize, 65536] {
         for kind in ["v1", "v2", "hybrid"] {
             let out = tmp.path().join(format!("lt-{kind}-{piece}.torrent"));
-            let theirs = lt(&["make", tree.to_str().unwrap(), out.to_str().unwrap(), kind, &piece.to_string()]);
+            let theirs = lt(&[
+                "make",
+                tree.to_str().unwrap(),
+                out.to_str().unwrap(),
+                kind,
+                &piece.to_string(),
+            ]);
             let ours = info_json(&out);
-            assert_eq!(ours["info_hash_v1"], theirs["v1"], "libtorrent {kind} {piece}");
-            assert_eq!(ours["info_hash_v2"], theirs["v2"], "libtorrent {kind} {piece}");
+            assert_eq!(
+                ours["info_hash_v1"], theirs["v1"],
+                "libtorrent {kind} {piece}"
+            );
+            assert_eq!(
+                ours["info_hash_v2"], theirs["v2"],
+                "libtorrent {kind} {piece}"
+            );
         }
         let out = tmp.path().join(format!("mk-{piece}.torrent"));
         // mktorrent takes 2^15..2^28
         let lg = piece.trailing_zeros().max(15).to_string();
         let o = Command::new("mktorrent")
-            .args(["-l", &lg, "-o", out.to_str().unwrap(), tree.to_str().unwrap()])
+            .args([
+                "-l",
+                &lg,
+                "-o",
+                out.to_str().unwrap(),
+                tree.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
-        assert!(o.status.success(), "mktorrent: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "mktorrent: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let theirs = lt(&["info", out.to_str().unwrap()]);
         let ours = info_json(&out);
         assert_eq!(ours["info_hash_v1"], theirs["v1"], "mktorrent {piece}");
@@ -165,7 +214,12 @@ fn info_json_has_the_documented_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = make_tree(tmp.path(), 16384);
     let out = tmp.path().join("t.torrent");
-    let o = swarm(&["create", tree.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = swarm(&[
+        "create",
+        tree.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j = info_json(&out);
     assert_eq!(j["name"], "collection");
@@ -176,11 +230,18 @@ fn info_json_has_the_documented_keys() {
     assert_eq!(j["total_size"].as_u64().unwrap(), total);
     let files = j["files"].as_array().unwrap();
     assert_eq!(files.len(), 6, "pad files are not listed: {files:?}");
-    assert!(files.iter().any(|f| f["path"] == "collection/sub/deeper/f-many.bin"
-        && f["length"] == 5 * 16384 + 123));
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "collection/sub/deeper/f-many.bin"
+                && f["length"] == 5 * 16384 + 123)
+    );
     let magnet = j["magnet"].as_str().unwrap();
     assert!(magnet.starts_with("magnet:?"), "{magnet}");
-    assert!(magnet.contains("urn:btih:") && magnet.contains("urn:btmh:1220"), "{magnet}");
+    assert!(
+        magnet.contains("urn:btih:") && magnet.contains("urn:btmh:1220"),
+        "{magnet}"
+    );
 }
 
 #[test]
@@ -191,10 +252,23 @@ fn verify_counts_failed_pieces() {
     std::fs::write(&data, bytes(10 * piece, 5)).unwrap();
     let t = tmp.path().join("d.torrent");
     for kind in ["--v1", "--v2", "--hybrid"] {
-        let o = swarm(&["create", data.to_str().unwrap(), kind, "--piece-size", "16384", "-o", t.to_str().unwrap()]);
+        let o = swarm(&[
+            "create",
+            data.to_str().unwrap(),
+            kind,
+            "--piece-size",
+            "16384",
+            "-o",
+            t.to_str().unwrap(),
+        ]);
         assert!(o.status.success());
         let ok = swarm(&["verify", t.to_str().unwrap(), data.to_str().unwrap()]);
-        assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&ok.stdout)
+        );
         // flip one byte in piece 3 and one in piece 7
         let mut b = std::fs::read(&data).unwrap();
         b[3 * piece + 5] ^= 1;
@@ -211,14 +285,26 @@ fn verify_counts_failed_pieces() {
     // data shorter than the torrent: the missing pieces fail, no crash
     std::fs::write(&data, bytes(4 * piece, 5)).unwrap();
     let short = swarm(&["verify", t.to_str().unwrap(), data.to_str().unwrap()]);
-    assert_eq!(short.status.code(), Some(1), "{}", String::from_utf8_lossy(&short.stderr));
+    assert_eq!(
+        short.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
 }
 
 fn assert_clean_failure(o: &Output, what: &str) {
     assert!(!o.status.success(), "{what}: should fail");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{what}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line expected, got {err:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what}: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{what}: one line expected, got {err:?}"
+    );
     assert!(err.starts_with("swarm: "), "{what}: {err}");
 }
 
@@ -234,14 +320,26 @@ fn bad_input_gets_one_clear_line() {
         (vec!["info", garbage.to_str().unwrap()], "truncated bencode"),
         (vec!["info", empty.to_str().unwrap()], "empty file"),
         (vec!["info", missing.to_str().unwrap()], "missing file"),
-        (vec!["verify", missing.to_str().unwrap(), "/nonexistent"], "verify missing"),
+        (
+            vec!["verify", missing.to_str().unwrap(), "/nonexistent"],
+            "verify missing",
+        ),
         (vec!["create", "/nonexistent/x"], "create missing"),
-        (vec!["create", tmp.path().to_str().unwrap(), "--piece-size", "1000"], "bad piece size"),
+        (
+            vec![
+                "create",
+                tmp.path().to_str().unwrap(),
+                "--piece-size",
+                "1000",
+            ],
+            "bad piece size",
+        ),
     ] {
         assert_clean_failure(&swarm(&args), what);
     }
     // every malformed torrent of the conformance set
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../piece-core/tests/data/libtorrent-test-torrents");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../piece-core/tests/data/libtorrent-test-torrents");
     let table = std::fs::read_to_string(dir.join("EXPECTED.tsv"))
         .expect("the conformance folder piece-core/tests/data/libtorrent-test-torrents is missing");
     let mut n = 0;

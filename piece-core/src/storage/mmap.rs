@@ -279,7 +279,8 @@ unsafe fn guarded_copy(win: &Window, src: *const u8, dst: *mut u8, n: usize) -> 
     sigbus::GUARD.with(|g| g.set((base, base + win.map.len())));
     sigbus::FAULTED.with(|f| f.set(false));
     std::sync::atomic::compiler_fence(Ordering::SeqCst);
-    std::ptr::copy_nonoverlapping(src, dst, n);
+    // SAFETY: the caller guarantees both ranges are valid and disjoint.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, n) };
     std::sync::atomic::compiler_fence(Ordering::SeqCst);
     sigbus::GUARD.with(|g| g.set((0, 0)));
     sigbus::FAULTED.with(|f| f.replace(false))

@@ -27,16 +27,24 @@ pub fn admin_allowed(
     if peer.is_some_and(|p| is_loopback(p.ip())) {
         return true;
     }
-    let Some(token) = token.filter(|t| !t.is_empty()) else { return false };
-    let Some(given) = authorization.map(|v| v.as_bytes()) else { return false };
-    let Some(given) = strip_bearer(given) else { return false };
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    let Some(given) = authorization.map(|v| v.as_bytes()) else {
+        return false;
+    };
+    let Some(given) = strip_bearer(given) else {
+        return false;
+    };
     constant_time_eq(given, token.as_bytes())
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -101,7 +109,8 @@ struct AdminStatus<'a> {
 }
 
 fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -124,7 +133,11 @@ fn rate(n: u64) -> String {
 pub(super) async fn page(State(st): State<Shared>) -> Response {
     let status = st.lib.status();
     let snap = st.lib.snapshot();
-    let site = if st.cfg.site_title.is_empty() { "Seedbox" } else { &st.cfg.site_title };
+    let site = if st.cfg.site_title.is_empty() {
+        "Seedbox"
+    } else {
+        &st.cfg.site_title
+    };
     let mut b = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -178,8 +191,10 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
     }
     b.push_str("</tbody></table>\n</main></body></html>\n");
     let mut r = b.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     no_store(r)
 }
 
@@ -214,10 +229,26 @@ mod tests {
         assert!(!admin_allowed(Some(lan), Some(&good), None));
         assert!(!admin_allowed(Some(lan), Some(&good), Some("")));
         assert!(admin_allowed(Some(lan), Some(&good), Some("s3cret")));
-        assert!(admin_allowed(None, Some(&HeaderValue::from_static("bearer s3cret")), Some("s3cret")));
+        assert!(admin_allowed(
+            None,
+            Some(&HeaderValue::from_static("bearer s3cret")),
+            Some("s3cret")
+        ));
         assert!(!admin_allowed(Some(lan), Some(&bad), Some("s3cret")));
-        assert!(!admin_allowed(Some(lan), Some(&HeaderValue::from_static("Bearer s3cre")), Some("s3cret")));
-        assert!(!admin_allowed(Some(lan), Some(&HeaderValue::from_static("Basic s3cret")), Some("s3cret")));
-        assert!(!admin_allowed(Some(lan), Some(&HeaderValue::from_static("s3cret")), Some("s3cret")));
+        assert!(!admin_allowed(
+            Some(lan),
+            Some(&HeaderValue::from_static("Bearer s3cre")),
+            Some("s3cret")
+        ));
+        assert!(!admin_allowed(
+            Some(lan),
+            Some(&HeaderValue::from_static("Basic s3cret")),
+            Some("s3cret")
+        ));
+        assert!(!admin_allowed(
+            Some(lan),
+            Some(&HeaderValue::from_static("s3cret")),
+            Some("s3cret")
+        ));
     }
 }

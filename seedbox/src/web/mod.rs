@@ -97,7 +97,11 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
             allowed_hosts.push(h);
         }
     }
-    let state: Shared = Arc::new(AppState { lib, cfg, allowed_hosts });
+    let state: Shared = Arc::new(AppState {
+        lib,
+        cfg,
+        allowed_hosts,
+    });
     Router::new()
         .route("/", get(patron::index))
         .route("/search", get(patron::search))
@@ -127,7 +131,11 @@ pub async fn serve(
     cfg: WebConfig,
 ) -> std::io::Result<()> {
     let app = router(lib, cfg);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// The checks every request goes through before routing (see the module
@@ -142,8 +150,14 @@ async fn guard(State(st): State<Shared>, req: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; script-src 'self'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp
 }
@@ -168,13 +182,19 @@ fn refusal(st: &AppState, req: &Request) -> Option<Response> {
     if !safe {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             if !origin_matches(origin, &host) {
-                return Some(error(StatusCode::FORBIDDEN, "Forbidden: cross-origin request."));
+                return Some(error(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden: cross-origin request.",
+                ));
             }
         }
     }
     let path = req.uri().path();
     if path == "/admin" || path.starts_with("/admin/") {
-        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         let auth = req.headers().get(header::AUTHORIZATION);
         if !admin_allowed(peer, auth, st.cfg.admin_token.as_deref()) {
             return Some(error(
@@ -185,7 +205,8 @@ fn refusal(st: &AppState, req: &Request) -> Option<Response> {
     }
     if !safe {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Some(r);
     }
     None
@@ -195,7 +216,9 @@ fn refusal(st: &AppState, req: &Request) -> Option<Response> {
 /// UTF-8 and contains no `..`, NUL or backslash.
 pub(crate) fn path_is_clean(raw: &str) -> bool {
     let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
-    let Ok(s) = std::str::from_utf8(&bytes) else { return false };
+    let Ok(s) = std::str::from_utf8(&bytes) else {
+        return false;
+    };
     !(s.contains("..") || s.contains('\0') || s.contains('\\'))
 }
 
@@ -243,7 +266,9 @@ pub(crate) fn host_allowed(host: &str, names: &[String]) -> bool {
 /// Whether an `Origin` header names the same site as `host`.
 fn origin_matches(origin: &HeaderValue, host: &str) -> bool {
     let Ok(o) = origin.to_str() else { return false };
-    let rest = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://"));
+    let rest = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"));
     match rest {
         Some(r) => normalize_host_name(strip_port(r)) == normalize_host_name(host),
         None => false,
@@ -269,7 +294,10 @@ async fn not_found() -> Response {
 pub(crate) fn error(status: StatusCode, msg: &str) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
         format!("{msg}\n"),
     )
         .into_response()
@@ -303,7 +331,9 @@ pub(crate) fn xml_esc(s: &str) -> String {
 pub(crate) fn valid_collection_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Whether `id` looks like a file id (lowercase hex).
@@ -362,7 +392,10 @@ pub(crate) fn human_size(n: u64) -> String {
 
 /// UTC calendar fields of a time (clamped to the epoch).
 fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let secs = i64::try_from(secs).unwrap_or(i64::MAX / 2);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
@@ -377,7 +410,14 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = if m <= 2 { y + 1 } else { y };
-    (y, m, d, (sod / 3600) as u32, ((sod % 3600) / 60) as u32, (sod % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (sod / 3600) as u32,
+        ((sod % 3600) / 60) as u32,
+        (sod % 60) as u32,
+    )
 }
 
 /// RFC 3339 timestamp in UTC, e.g. `2026-12-01T08:28:27Z`.
@@ -394,12 +434,18 @@ pub(crate) fn human_time(t: SystemTime) -> String {
 
 /// A 1-based page number from a query value (anything invalid → 1).
 pub(crate) fn page_number(raw: Option<&str>) -> usize {
-    raw.and_then(|p| p.trim().parse::<usize>().ok()).filter(|&p| p >= 1).unwrap_or(1)
+    raw.and_then(|p| p.trim().parse::<usize>().ok())
+        .filter(|&p| p >= 1)
+        .unwrap_or(1)
 }
 
 /// Clamps `page` to the pages of `total` items, `per` per page, and returns
 /// (page, page count, item range).
-pub(crate) fn paginate(total: usize, per: usize, page: usize) -> (usize, usize, std::ops::Range<usize>) {
+pub(crate) fn paginate(
+    total: usize,
+    per: usize,
+    page: usize,
+) -> (usize, usize, std::ops::Range<usize>) {
     let pages = total.div_ceil(per).max(1);
     let page = page.clamp(1, pages);
     let start = (page - 1) * per;
@@ -451,23 +497,48 @@ mod tests {
     #[test]
     fn hosts() {
         let names = vec!["localhost".to_string(), "box.local".to_string()];
-        for ok in ["127.0.0.1", "192.168.1.9", "[::1]", "localhost", "BOX.local", "box.local."] {
+        for ok in [
+            "127.0.0.1",
+            "192.168.1.9",
+            "[::1]",
+            "localhost",
+            "BOX.local",
+            "box.local.",
+        ] {
             assert!(host_allowed(ok, &names), "{ok}");
         }
-        for bad in ["evil.example", "", "[zz]", "127.0.0.1.evil.example", "localhost.evil"] {
+        for bad in [
+            "evil.example",
+            "",
+            "[zz]",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+        ] {
             assert!(!host_allowed(bad, &names), "{bad}");
         }
         assert_eq!(strip_port("127.0.0.1:8080"), "127.0.0.1");
         assert_eq!(strip_port("[::1]:80"), "[::1]");
         assert_eq!(strip_port("::1"), "::1");
-        assert!(origin_matches(&HeaderValue::from_static("http://127.0.0.1:80"), "127.0.0.1"));
-        assert!(!origin_matches(&HeaderValue::from_static("http://evil.example"), "127.0.0.1"));
-        assert!(!origin_matches(&HeaderValue::from_static("null"), "127.0.0.1"));
+        assert!(origin_matches(
+            &HeaderValue::from_static("http://127.0.0.1:80"),
+            "127.0.0.1"
+        ));
+        assert!(!origin_matches(
+            &HeaderValue::from_static("http://evil.example"),
+            "127.0.0.1"
+        ));
+        assert!(!origin_matches(
+            &HeaderValue::from_static("null"),
+            "127.0.0.1"
+        ));
     }
 
     #[test]
     fn escaping() {
-        assert_eq!(xml_esc("<a href='x'>&\u{1}"), "&lt;a href=&apos;x&apos;&gt;&amp;\u{FFFD}");
+        assert_eq!(
+            xml_esc("<a href='x'>&\u{1}"),
+            "&lt;a href=&apos;x&apos;&gt;&amp;\u{FFFD}"
+        );
         assert!(esc("<script>").starts_with("&lt;script&gt;"));
         assert_eq!(mime_for("a/b/Page.HTML"), "text/plain; charset=utf-8");
         assert_eq!(mime_for("x.epub"), "application/epub+zip");

@@ -57,7 +57,10 @@ xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\">\n",
         x.push_str(&format!("  <id>{}</id>\n", xml_esc(&self.id)));
         x.push_str(&format!("  <title>{}</title>\n", xml_esc(&self.title)));
         x.push_str(&format!("  <updated>{}</updated>\n", rfc3339(self.updated)));
-        x.push_str(&format!("  <author><name>{}</name></author>\n", xml_esc(self.author)));
+        x.push_str(&format!(
+            "  <author><name>{}</name></author>\n",
+            xml_esc(self.author)
+        ));
         let link = |x: &mut String, rel: &str, href: &str, ty: &str| {
             x.push_str(&format!(
                 "  <link rel=\"{}\" href=\"{}\" type=\"{}\"/>\n",
@@ -95,7 +98,8 @@ xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\">\n",
 
 fn xml_response(body: String, ctype: &'static str) -> Response {
     let mut r = body.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
 }
 
@@ -112,7 +116,11 @@ pub(super) async fn root(State(st): State<Shared>, Query(lq): Query<ListQuery>) 
     let snap = st.lib.snapshot();
     let colls = &snap.collections;
     let (page, pages, range) = paginate(colls.len(), PER_PAGE, page_number(lq.page.as_deref()));
-    let updated = colls.iter().map(|c| c.updated).max().unwrap_or_else(SystemTime::now);
+    let updated = colls
+        .iter()
+        .map(|c| c.updated)
+        .max()
+        .unwrap_or_else(SystemTime::now);
     let mut entries = String::new();
     for c in &colls[range] {
         let complete = c.files.iter().filter(|f| f.complete).count();
@@ -171,7 +179,10 @@ pub(super) async fn collection(
     Query(lq): Query<ListQuery>,
 ) -> Response {
     if !valid_collection_name(&name) {
-        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection name.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad request: invalid collection name.",
+        );
     }
     let snap = st.lib.snapshot();
     let Some(c) = snap.collection(&name) else {
@@ -215,7 +226,9 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
                 let title_hit = super::patron::matches(&c.title, needle);
                 c.files
                     .iter()
-                    .filter(move |f| f.complete && (title_hit || super::patron::matches(&f.path, needle)))
+                    .filter(move |f| {
+                        f.complete && (title_hit || super::patron::matches(&f.path, needle))
+                    })
                     .map(move |f| (c, f))
             })
             .collect()

@@ -44,8 +44,10 @@ fn html_page(site: &str, title: &str, q: &str, body: &str) -> Response {
         q = esc(q),
     );
     let mut r = html.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     r
 }
 
@@ -89,14 +91,24 @@ fn file_row(out: &mut String, c: &CollectionSnapshot, f: &FileEntry, with_collec
             p = esc(&f.path)
         )
     } else {
-        format!("<span class=\"incomplete\">{}</span> <em>(still arriving)</em>", esc(&f.path))
+        format!(
+            "<span class=\"incomplete\">{}</span> <em>(still arriving)</em>",
+            esc(&f.path)
+        )
     };
     let coll = if with_collection {
-        format!("<td><a href=\"/c/{}\">{}</a></td>", esc(&c.name), esc(&c.title))
+        format!(
+            "<td><a href=\"/c/{}\">{}</a></td>",
+            esc(&c.name),
+            esc(&c.title)
+        )
     } else {
         String::new()
     };
-    out.push_str(&format!("<tr><td>{name}</td>{coll}<td>{}</td></tr>\n", human_size(f.size)));
+    out.push_str(&format!(
+        "<tr><td>{name}</td>{coll}<td>{}</td></tr>\n",
+        human_size(f.size)
+    ));
 }
 
 /// Previous/next links for a listing at `base` (a path), keeping the
@@ -105,7 +117,9 @@ fn pager(out: &mut String, base: &str, q: Option<&str>, page: usize, pages: usiz
     if pages <= 1 {
         return;
     }
-    let qpart = q.map(|q| format!("q={}&amp;", query_enc(q))).unwrap_or_default();
+    let qpart = q
+        .map(|q| format!("q={}&amp;", query_enc(q)))
+        .unwrap_or_default();
     let link = |rel: &str, p: usize, text: &str| {
         format!("<a rel=\"{rel}\" href=\"{base}?{qpart}page={p}\">{text}</a>")
     };
@@ -138,7 +152,10 @@ pub(super) async fn collection(
         return torrent(&st, stem);
     }
     if !valid_collection_name(&name) {
-        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection name.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad request: invalid collection name.",
+        );
     }
     let snap = st.lib.snapshot();
     let Some(c) = snap.collection(&name) else {
@@ -159,7 +176,11 @@ pub(super) async fn collection(
         human_size(c.total_size()),
         c.seq,
         human_time(c.updated),
-        if c.origin == Origin::Mirror { ", mirrored from another seedbox" } else { "" },
+        if c.origin == Origin::Mirror {
+            ", mirrored from another seedbox"
+        } else {
+            ""
+        },
     ));
     body.push_str(&format!(
         "<p class=\"share\">Whole collection: <a class=\"torrent\" href=\"/c/{n}.torrent\">.torrent file</a> · \
@@ -194,7 +215,10 @@ value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this col
 
 fn torrent(st: &Shared, name: &str) -> Response {
     if !valid_collection_name(name) {
-        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection name.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad request: invalid collection name.",
+        );
     }
     let snap = st.lib.snapshot();
     let Some(c) = snap.collection(name) else {
@@ -203,7 +227,10 @@ fn torrent(st: &Shared, name: &str) -> Response {
     let bytes = Bytes::from(c.torrent.as_ref().clone());
     let mut r = bytes.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-bittorrent"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-bittorrent"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.torrent\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -212,10 +239,7 @@ fn torrent(st: &Shared, name: &str) -> Response {
 
 /// `/search?q=...`: collections whose title
 /// or name matches, and files whose path matches.
-pub(super) async fn search(
-    State(st): State<Shared>,
-    Query(lq): Query<ListQuery>,
-) -> Response {
+pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>) -> Response {
     let Some(q) = search_term(lq.q.as_deref()) else {
         return index(State(st)).await;
     };
@@ -231,21 +255,27 @@ pub(super) async fn search(
         .flat_map(|c| c.files.iter().map(move |f| (*c, f)))
         .filter(|(_, f)| matches(&f.path, &needle))
         .collect();
-    let (page, pages, range) =
-        paginate(file_hits.len(), PER_PAGE, page_number(lq.page.as_deref()));
+    let (page, pages, range) = paginate(file_hits.len(), PER_PAGE, page_number(lq.page.as_deref()));
     let mut body = format!("<h1>Search: {}</h1>\n", esc(&q));
     if !title_hits.is_empty() {
-        body.push_str("<h2>Collections</h2>\n<table class=\"collections\"><thead><tr><th>Collection</th>\
-<th>Files</th><th>Size</th><th>Updated</th></tr></thead><tbody>\n");
+        body.push_str(
+            "<h2>Collections</h2>\n<table class=\"collections\"><thead><tr><th>Collection</th>\
+<th>Files</th><th>Size</th><th>Updated</th></tr></thead><tbody>\n",
+        );
         for c in &title_hits {
             collection_row(&mut body, c);
         }
         body.push_str("</tbody></table>\n");
     }
-    body.push_str(&format!("<h2>Files</h2>\n<p>{} files match.</p>\n", file_hits.len()));
+    body.push_str(&format!(
+        "<h2>Files</h2>\n<p>{} files match.</p>\n",
+        file_hits.len()
+    ));
     if !file_hits.is_empty() {
-        body.push_str("<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Collection</th>\
-<th>Size</th></tr></thead><tbody>\n");
+        body.push_str(
+            "<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Collection</th>\
+<th>Size</th></tr></thead><tbody>\n",
+        );
         for (c, f) in &file_hits[range] {
             file_row(&mut body, c, f, true);
         }
@@ -263,7 +293,10 @@ pub(super) async fn download(
     headers: HeaderMap,
 ) -> Response {
     if !valid_collection_name(&name) || !valid_file_id(&id) {
-        return error(StatusCode::BAD_REQUEST, "Bad request: invalid collection or file id.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Bad request: invalid collection or file id.",
+        );
     }
     let snap = st.lib.snapshot();
     let Some(c) = snap.collection(&name) else {
@@ -283,7 +316,10 @@ pub(super) async fn download(
         Ok(file) => file,
         Err(e) => {
             tracing::warn!(path = %f.disk_path.display(), "open for download: {e}");
-            return error(StatusCode::NOT_FOUND, "This file is not available right now.");
+            return error(
+                StatusCode::NOT_FOUND,
+                "This file is not available right now.",
+            );
         }
     };
     match file.metadata().await {
@@ -312,7 +348,8 @@ pub(super) async fn download(
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-            r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            r.headers_mut()
+                .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             return r;
         }
     };
@@ -322,15 +359,24 @@ pub(super) async fn download(
         if start > 0 {
             if let Err(e) = file.seek(io::SeekFrom::Start(start)).await {
                 tracing::warn!(path = %f.disk_path.display(), "seek for download: {e}");
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "Could not read the file.");
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Could not read the file.",
+                );
             }
         }
-        Body::new(FileBody { file, remaining: len })
+        Body::new(FileBody {
+            file,
+            remaining: len,
+        })
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&f.path)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(mime_for(&f.path)),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -351,7 +397,11 @@ pub(super) async fn download(
 /// The strong entity tag of a file of a collection version:
 /// `"<first 16 hex of the publisher key>-<seq>-<file id>"`.
 pub(super) fn file_etag(key: &str, seq: u64, id: &str) -> String {
-    let k: String = key.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    let k: String = key
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect();
     format!("\"{k}-{seq}-{id}\"")
 }
 
@@ -374,10 +424,23 @@ pub(super) fn content_disposition(name: &str) -> String {
         .remove(b'~');
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let ascii = if ascii.trim().is_empty() { "download".to_string() } else { ascii };
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR))
+    let ascii = if ascii.trim().is_empty() {
+        "download".to_string()
+    } else {
+        ascii
+    };
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, ATTR)
+    )
 }
 
 /// What a `Range` header asks for, given the file size.
@@ -394,15 +457,23 @@ pub(super) enum ByteRange {
 /// Parses a single `bytes=a-b`, `bytes=a-` or `bytes=-n` range. Anything
 /// else (other units, several ranges, bad syntax) is ignored.
 pub(super) fn parse_range(h: Option<&HeaderValue>, size: u64) -> ByteRange {
-    let Some(v) = h.and_then(|h| h.to_str().ok()) else { return ByteRange::Full };
+    let Some(v) = h.and_then(|h| h.to_str().ok()) else {
+        return ByteRange::Full;
+    };
     let v = v.trim();
-    let Some(spec) = v.get(..6).filter(|p| p.eq_ignore_ascii_case("bytes=")).map(|_| &v[6..]) else {
+    let Some(spec) = v
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("bytes="))
+        .map(|_| &v[6..])
+    else {
         return ByteRange::Full;
     };
     if spec.contains(',') {
         return ByteRange::Full;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return ByteRange::Full };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return ByteRange::Full;
+    };
     let num = |s: &str| -> Option<u64> {
         let s = s.trim();
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
@@ -498,8 +569,12 @@ pub(super) async fn style_css() -> Response {
 
 fn static_asset(body: &'static str, ctype: &'static str) -> Response {
     let mut r = body.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=3600"),
+    );
     r
 }
 
@@ -538,14 +613,23 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
         let open = || async { tokio::fs::File::open(&path).await.unwrap() };
-        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 });
+        let body = Body::new(FileBody {
+            file: open().await,
+            remaining: data.len() as u64,
+        });
         let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         assert_eq!(&got[..], &data[..]);
         // The file is shorter than announced: an error, not padding.
-        let body = Body::new(FileBody { file: open().await, remaining: data.len() as u64 + 1 });
+        let body = Body::new(FileBody {
+            file: open().await,
+            remaining: data.len() as u64 + 1,
+        });
         assert!(axum::body::to_bytes(body, usize::MAX).await.is_err());
         // Only the announced length is sent when the file is longer.
-        let body = Body::new(FileBody { file: open().await, remaining: 70_000 });
+        let body = Body::new(FileBody {
+            file: open().await,
+            remaining: 70_000,
+        });
         let got = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         assert_eq!(&got[..], &data[..70_000]);
     }
@@ -556,6 +640,9 @@ mod tests {
             content_disposition("Zine \"1\" é.pdf"),
             "attachment; filename=\"Zine _1_ _.pdf\"; filename*=UTF-8''Zine%20%221%22%20%C3%A9.pdf"
         );
-        assert_eq!(content_disposition("é"), "attachment; filename=\"_\"; filename*=UTF-8''%C3%A9");
+        assert_eq!(
+            content_disposition("é"),
+            "attachment; filename=\"_\"; filename*=UTF-8''%C3%A9"
+        );
     }
 }

@@ -71,17 +71,27 @@ pub fn file_id(collection: &str, path: &str) -> String {
 /// Deterministic content of a file.
 pub fn content(path: &str, len: usize) -> Vec<u8> {
     let seed = Sha256::digest(path.as_bytes());
-    (0..len).map(|i| seed[i % 32] ^ (i as u8).wrapping_mul(31) ^ ((i >> 8) as u8)).collect()
+    (0..len)
+        .map(|i| seed[i % 32] ^ (i as u8).wrapping_mul(31) ^ ((i >> 8) as u8))
+        .collect()
 }
 
 /// The .torrent bytes served for a collection.
 pub fn torrent_bytes(name: &str) -> Vec<u8> {
-    format!("d4:infod6:lengthi1e4:name{}:{}12:piece lengthi16384eee", name.len(), name).into_bytes()
+    format!(
+        "d4:infod6:lengthi1e4:name{}:{}12:piece lengthi16384eee",
+        name.len(),
+        name
+    )
+    .into_bytes()
 }
 
 /// The magnet link of a collection.
 pub fn magnet(name: &str) -> String {
-    format!("magnet:?xt=urn:btmh:1220{}&dn={name}", hex::encode(Sha256::digest(name.as_bytes())))
+    format!(
+        "magnet:?xt=urn:btmh:1220{}&dn={name}",
+        hex::encode(Sha256::digest(name.as_bytes()))
+    )
 }
 
 /// A running server over a temporary library.
@@ -123,7 +133,11 @@ impl Fixture {
         ];
         for (path, len, complete) in specs {
             let disk = write(&dir.path().join("zines"), path, &content(path, len));
-            let size = if path == SHRUNK { len as u64 + 10 } else { len as u64 };
+            let size = if path == SHRUNK {
+                len as u64 + 10
+            } else {
+                len as u64
+            };
             zines.push(entry("zines", path, size, complete, disk));
         }
         zines.sort_by(|a, b| a.path.cmp(&b.path));
@@ -139,7 +153,9 @@ impl Fixture {
                 collection("zines", "Zines & Pamphlets", zines, updated),
             ],
         };
-        let lib: Arc<dyn Library> = Arc::new(TestLib { snap: Arc::new(snap) });
+        let lib: Arc<dyn Library> = Arc::new(TestLib {
+            snap: Arc::new(snap),
+        });
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -161,7 +177,11 @@ impl Fixture {
                 }
             }
         }
-        Fixture { dir, addr, rt: Some(rt) }
+        Fixture {
+            dir,
+            addr,
+            rt: Some(rt),
+        }
     }
 
     /// Bytes of a file as written.
@@ -181,7 +201,10 @@ impl Fixture {
 
     /// A request with the right Host and extra header lines.
     pub fn request(&self, method: &str, path: &str, headers: &[&str]) -> Raw {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         for h in headers {
             req.push_str(h);
             req.push_str("\r\n");
@@ -228,7 +251,12 @@ fn entry(collection: &str, path: &str, size: u64, complete: bool, disk: PathBuf)
     }
 }
 
-fn collection(name: &str, title: &str, files: Vec<FileEntry>, updated: SystemTime) -> CollectionSnapshot {
+fn collection(
+    name: &str,
+    title: &str,
+    files: Vec<FileEntry>,
+    updated: SystemTime,
+) -> CollectionSnapshot {
     CollectionSnapshot {
         name: name.into(),
         title: title.into(),
@@ -255,7 +283,10 @@ pub struct Raw {
 impl Raw {
     /// A header value (first one, name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     /// The body as text.
     pub fn text(&self) -> String {
@@ -276,7 +307,10 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
 
 /// Parses a full HTTP/1.1 response (Content-Length, chunked or until close).
 pub fn parse(buf: &[u8]) -> Raw {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
     let head = std::str::from_utf8(&buf[..end]).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -289,15 +323,26 @@ pub fn parse(buf: &[u8]) -> Raw {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
-    Raw { status, headers, body }
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Raw {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..1_000_000 {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
         if size == 0 {
             break;
         }

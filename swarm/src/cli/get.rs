@@ -65,7 +65,11 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
     if super::ls::is_share_name(&a.target) {
         // A LAN share name: find it (mDNS + catalogues) within the timeout.
         let r = super::ls::resolve_name(&a.target, Duration::from_secs(4)).await?;
-        eprintln!("found \"{}\" on the LAN at {} peer(s)", r.name, r.peers.len());
+        eprintln!(
+            "found \"{}\" on the LAN at {} peer(s)",
+            r.name,
+            r.peers.len()
+        );
         for (i, tcp) in r.peers.iter().enumerate() {
             match r.quic.get(i).copied().flatten() {
                 Some(quic) => swarm_peers.push((*tcp, quic)),
@@ -77,7 +81,10 @@ async fn get(a: Args) -> anyhow::Result<ExitCode> {
     let is_magnet = a.target.starts_with("magnet:");
     let path = PathBuf::from(&a.target);
     if !is_magnet && !path.is_file() {
-        anyhow::bail!("{:?} is not a magnet link, a .torrent file or a LAN share name", a.target);
+        anyhow::bail!(
+            "{:?} is not a magnet link, a .torrent file or a LAN share name",
+            a.target
+        );
     }
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;

@@ -77,7 +77,11 @@ fn print_text(meta: &Metainfo) {
     println!("magnet:       {}", meta.magnet());
     let n = real_files(meta).count();
     for f in real_files(meta).take(50) {
-        println!("  {:>10}  {}", super::human_bytes(f.length), f.path.join("/"));
+        println!(
+            "  {:>10}  {}",
+            super::human_bytes(f.length),
+            f.path.join("/")
+        );
     }
     if n > 50 {
         println!("  ... and {} more", n - 50);

@@ -35,10 +35,14 @@ pub fn load_torrent(path: &Path) -> anyhow::Result<Metainfo> {
     let f = std::fs::File::open(path).with_context(ctx)?;
     let len = f.metadata().with_context(ctx)?.len();
     if len > MAX_TORRENT_FILE {
-        anyhow::bail!("{}: {len} bytes is too large for a .torrent file", path.display());
+        anyhow::bail!(
+            "{}: {len} bytes is too large for a .torrent file",
+            path.display()
+        );
     }
     let bytes = std::fs::read(path).with_context(ctx)?;
-    Metainfo::from_bytes(&bytes).with_context(|| format!("{} is not a valid torrent", path.display()))
+    Metainfo::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a valid torrent", path.display()))
 }
 
 /// Writes a file through a temporary file and a rename, so that a crash
@@ -73,12 +77,19 @@ pub fn resolve_data(meta: &Metainfo, data: &Path) -> anyhow::Result<(PathBuf, La
         }
         // the content itself, whatever its name
         let name = data.file_name().context("data path has no file name")?;
-        let root = data.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let root = data
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let files = layout
             .files()
             .iter()
             .map(|f| LayoutFile {
-                path: if f.pad { f.path.clone() } else { PathBuf::from(name) },
+                path: if f.pad {
+                    f.path.clone()
+                } else {
+                    PathBuf::from(name)
+                },
                 ..f.clone()
             })
             .collect();
@@ -97,7 +108,11 @@ pub fn resolve_data(meta: &Metainfo, data: &Path) -> anyhow::Result<(PathBuf, La
             .files()
             .iter()
             .map(|f| {
-                let path = if f.pad { f.path.clone() } else { f.path.components().skip(1).collect() };
+                let path = if f.pad {
+                    f.path.clone()
+                } else {
+                    f.path.components().skip(1).collect()
+                };
                 LayoutFile { path, ..f.clone() }
             })
             .collect();

@@ -26,7 +26,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let n = meta.info.lengths.num_pieces();
     let bar = super::progress_bar(n as u64, "verifying");
     let progress = |done: u32, _total: u32| bar.set_position(u64::from(done));
-    let report = verify_metainfo_storage(&meta, &storage, 0, Some(&progress)).context("verifying")?;
+    let report =
+        verify_metainfo_storage(&meta, &storage, 0, Some(&progress)).context("verifying")?;
     bar.finish_and_clear();
     let failed = report.failed.len();
     if failed == 0 {

@@ -208,7 +208,10 @@ fn share_to_value(s: &Share) -> Value {
     if let Some(c) = &s.collection {
         let mut col = BTreeMap::new();
         col.insert(b"key".to_vec(), b(&c.key.to_hex()));
-        col.insert(b"seq".to_vec(), Value::Int(i64::try_from(c.seq).unwrap_or(i64::MAX)));
+        col.insert(
+            b"seq".to_vec(),
+            Value::Int(i64::try_from(c.seq).unwrap_or(i64::MAX)),
+        );
         col.insert(b"sig".to_vec(), b(&hex::encode(c.sig)));
         d.insert(b"col".to_vec(), Value::Dict(col));
     }

@@ -195,16 +195,28 @@ mod tests {
         let s = p.sign("zines", 3, &hashes(1)).unwrap();
         // Other name, other torrent, other seq, other key.
         assert_eq!(s.verify("zine", &hashes(1)), Err(RecordError::BadSignature));
-        assert_eq!(s.verify("zines", &hashes(2)), Err(RecordError::BadSignature));
+        assert_eq!(
+            s.verify("zines", &hashes(2)),
+            Err(RecordError::BadSignature)
+        );
         let mut t = s.clone();
         t.seq = 4;
-        assert_eq!(t.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+        assert_eq!(
+            t.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
         let mut u = s.clone();
         u.key = Publisher::from_seed([8; 32]).public();
-        assert_eq!(u.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+        assert_eq!(
+            u.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
         let mut v = s;
         v.sig[0] ^= 1;
-        assert_eq!(v.verify("zines", &hashes(1)), Err(RecordError::BadSignature));
+        assert_eq!(
+            v.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
     }
 
     #[test]

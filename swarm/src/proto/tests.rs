@@ -949,7 +949,12 @@ fn a_freed_upload_slot_goes_to_a_waiting_peer_at_once() {
         r.t.handle_data(r.now, c, &b);
     }
     let unchoked = |t: &Torrent| -> Vec<u64> {
-        let mut v: Vec<u64> = t.peers.values().filter(|p| !p.am_choking).map(|p| p.conn.0).collect();
+        let mut v: Vec<u64> = t
+            .peers
+            .values()
+            .filter(|p| !p.am_choking)
+            .map(|p| p.conn.0)
+            .collect();
         v.sort();
         v
     };

@@ -21,7 +21,7 @@
 //!   same peer id twice and closes the TCP connection (duplicate rule in
 //!   [`crate::proto`]: QUIC stays; no ban, one peer). If the QUIC dial
 //!   fails, the TCP connection simply stays.
-//! - A swarm peer known by both addresses ([`Cmd::AddSwarmPeer`], e.g. from
+//! - A swarm peer known by both addresses (`Cmd::AddSwarmPeer`, e.g. from
 //!   mDNS) is dialled over QUIC first; over TCP only if the QUIC dial
 //!   fails, its connection closes before the handshake, or nothing
 //!   connected within [`super::QUIC_FALLBACK`].

@@ -278,7 +278,11 @@ pub fn default_storage(
     existing: bool,
 ) -> Result<Arc<dyn Storage>, StorageError> {
     if existing {
-        Ok(Arc::new(MmapStorage::open(root, layout, OpenMode::Existing)?))
+        Ok(Arc::new(MmapStorage::open(
+            root,
+            layout,
+            OpenMode::Existing,
+        )?))
     } else {
         let handles = download_handles(layout.real_files().count());
         Ok(Arc::new(PreadStorage::with_max_handles(

@@ -443,7 +443,7 @@ fn dechunk(mut data: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
 }
 
 fn int_field(
-    d: &std::collections::BTreeMap<&[u8], Value>,
+    d: &std::collections::BTreeMap<&[u8], Value<'_>>,
     key: &'static str,
 ) -> Result<Option<u32>, TrackerError> {
     match d.get(key.as_bytes()) {

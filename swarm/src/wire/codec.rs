@@ -24,7 +24,7 @@
 //! | 16 | reject request   | piece u32, offset u32, length u32                |
 //! | 17 | allowed fast     | piece u32                                        |
 //! | 20 | extended (BEP 10)| ext id u8, payload                               |
-//! | 21 | hash request     | pieces root [32], base layer, index, length, proof layers (u32 each) |
+//! | 21 | hash request     | pieces root (32 bytes), base layer, index, length, proof layers (u32 each) |
 //! | 22 | hashes           | same 48-byte header, then 32-byte hashes         |
 //! | 23 | hash reject      | same 48-byte header                              |
 //!

@@ -24,11 +24,11 @@ pub const MAX_MESSAGE_LEN: u32 = 4 * 1024 * 1024 + 13;
 /// Reserved-bit flags we set and read in the handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Reserved {
-    /// BEP 10 extension protocol (reserved[5] & 0x10).
+    /// BEP 10 extension protocol (`reserved[5] & 0x10`).
     pub extended: bool,
-    /// BEP 6 fast extension (reserved[7] & 0x04).
+    /// BEP 6 fast extension (`reserved[7] & 0x04`).
     pub fast: bool,
-    /// BEP 52 v2 upgrade bit (reserved[7] & 0x10).
+    /// BEP 52 v2 upgrade bit (`reserved[7] & 0x10`).
     pub v2: bool,
 }
 

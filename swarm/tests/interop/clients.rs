@@ -327,7 +327,7 @@ async fn swarm_to_transmission_v1() {
     let mut last_dial: Option<Instant> = None;
     tm.wait_done(|| {
         let idle = h.progress().peers == 0;
-        if idle && last_dial.map_or(true, |t| t.elapsed() > Duration::from_secs(1)) {
+        if idle && last_dial.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
             last_dial = Some(Instant::now());
             let h = h.clone();
             handle.spawn(async move { h.add_peer(peer).await });

@@ -227,7 +227,12 @@ pub struct Proc {
 
 impl Proc {
     /// Wait (bounded) for a stdout line matching `pred`.
-    pub fn wait_line(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub fn wait_line(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         if let Some(l) = self.seen.iter().find(|l| pred(l)) {
             return l.clone();
         }
