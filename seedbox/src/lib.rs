@@ -13,5 +13,6 @@ pub mod http_mdns;
 pub mod library;
 pub mod local;
 pub mod mirror;
+pub mod shared;
 pub mod store;
 pub mod web;

@@ -22,8 +22,8 @@ use swarm::session::{AddOptions, TorrentHandle};
 use tokio::time::Instant;
 
 use crate::config::Collection;
-use crate::daemon::{Shared, Version};
 use crate::library::Origin;
+use crate::shared::{Shared, Version};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest};
 
 /// How long a folder must be quiet (no change events) before a new

@@ -26,8 +26,8 @@ use swarm::net::PeerAddr;
 use swarm::session::{AddOptions, TorrentHandle};
 
 use crate::config::Mirror;
-use crate::daemon::{Shared, Version};
 use crate::library::Origin;
+use crate::shared::{Shared, Version};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest};
 
 /// Longest a version may take to download before the mirror gives up on

@@ -220,7 +220,7 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
     assert_eq!(status["collections"][0]["name"], "zines");
     assert_eq!(status["collections"][0]["seq"], 1);
     assert_eq!(status["collections"][0]["key"], key.as_str());
-    let id = seedbox::daemon::file_id("poetry/long-poem.pdf");
+    let id = seedbox::shared::file_id("poetry/long-poem.pdf");
     let page = ureq::get(&format!("{web}/c/zines"))
         .call()
         .unwrap()
