@@ -31,6 +31,39 @@ pub enum DaemonError {
     },
 }
 
+/// File descriptors kept for everything but the web page: each torrent's
+/// peers (and some slack for its files and dials), plus the daemon's own.
+fn reserved_fds(config: &Config) -> u64 {
+    let torrents = (config.collections.len() + config.mirrors.len()).max(1) as u64;
+    torrents * (config.limits.max_peers as u64 + 16) + 256
+}
+
+/// `web.max_connections`, lowered if the file limit would otherwise let
+/// web clients take descriptors the BitTorrent side needs.
+fn web_connections(config: &Config) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    let room = nofile.saturating_sub(reserved_fds(config));
+    let want = config.web.max_connections;
+    let n = want.min(usize::try_from(room).unwrap_or(usize::MAX)).max(4);
+    if n < want {
+        tracing::warn!(
+            "web page: {n} connections at most, not {want}: the file limit is {nofile} and \
+             {} are kept for BitTorrent (raise LimitNOFILE)",
+            reserved_fds(config)
+        );
+    }
+    n
+}
+
 /// The running daemon.
 pub struct Daemon {
     shared: Arc<Shared>,
@@ -107,6 +140,7 @@ impl Daemon {
                 site_title: config.web.title.clone(),
                 admin_token: config.web.admin_token.clone(),
                 extra_hosts: config.web.hosts.clone(),
+                limits: crate::web::ConnLimits::new(web_connections(&config)),
             };
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = crate::web::serve(listener, lib, wc).await {

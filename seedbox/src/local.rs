@@ -7,22 +7,34 @@
 //! next sequence number, signed with the seedbox's key and announced; the
 //! previous version stops being seeded.
 //!
+//! Which files are shared is [`crate::scan`]'s business: one unreadable
+//! file is skipped (and listed on the admin page), never a reason to share
+//! nothing. A file that changes while it is hashed (seen by its size,
+//! modification or change time, or inode moving) makes the version fail
+//! and be tried again: a version is never published with hashes of data
+//! that is no longer there.
+//!
 //! On start, a folder whose files (paths, sizes, modification times) are
 //! exactly as recorded for the last version is seeded again from the saved
 //! torrent and the session's resume data, without reading the files. A
 //! folder that changed while the daemon was down gets a new version.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piece_core::create::{auto_piece_length, create_torrent, CreateError, CreateOptions, Reuse};
+use piece_core::create::{
+    auto_piece_length, create_torrent, CreateError, CreateOptions, CreatedTorrent, Reuse,
+};
 use piece_core::metainfo::{Metainfo, Version as TorrentVersion};
 use swarm::discovery::signed::CollectionSig;
 use swarm::session::{AddOptions, TorrentHandle};
 use tokio::time::Instant;
 
 use crate::config::Collection;
-use crate::library::Origin;
+use crate::library::{FileIdentity, Origin};
+use crate::scan::{self, Filter, Listing, Private};
 use crate::shared::{Shared, Version};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest};
 
@@ -55,19 +67,74 @@ enum PublishError {
     Task(String),
 }
 
-async fn scan(folder: &std::path::Path) -> Result<Manifest, PublishError> {
-    let f = folder.to_path_buf();
-    tokio::task::spawn_blocking(move || Manifest::scan(&f))
-        .await
-        .map_err(|e| PublishError::Task(e.to_string()))?
-        .map_err(Into::into)
+/// A collection's folder and what of it is shared.
+struct Folder<'a> {
+    c: &'a Collection,
+    private: Private,
+}
+
+impl Folder<'_> {
+    /// The folder's shared files now (off the async threads).
+    async fn list(&self, shared: &Shared) -> Result<Listing, PublishError> {
+        let (root, filter, private) = (
+            self.c.path.clone(),
+            self.c.filter.clone(),
+            self.private.clone(),
+        );
+        let listing = tokio::task::spawn_blocking(move || scan::scan(&root, &filter, &private))
+            .await
+            .map_err(|e| PublishError::Task(e.to_string()))??;
+        if shared.set_skipped(&self.c.name, listing.skipped.clone()) {
+            for s in &listing.skipped {
+                tracing::warn!(
+                    "collection {}: {} not shared: {}",
+                    self.c.name,
+                    s.path,
+                    s.reason
+                );
+            }
+        }
+        Ok(listing)
+    }
+}
+
+/// Hash `listing`'s files into a torrent named `name`, then look at the
+/// folder again: if any of those files moved in the meantime (written,
+/// replaced, touched back to an old time), the hashes may not be the
+/// data's, and the version is refused ([`PublishError::Changed`]).
+/// `progress` is [`create_torrent`]'s.
+fn hash_version(
+    root: &Path,
+    name: &str,
+    (filter, private): (&Filter, &Private),
+    listing: &Listing,
+    reuse: Option<Arc<Reuse>>,
+    progress: Option<&(dyn Fn(u64, u64) + Sync)>,
+) -> Result<CreatedTorrent, PublishError> {
+    let opts = CreateOptions {
+        version: TorrentVersion::Hybrid,
+        name: Some(name.to_string()),
+        piece_length: reuse.as_ref().map(|r| r.previous.info.piece_length),
+        reuse,
+        files: Some(listing.files.clone()),
+        ..Default::default()
+    };
+    let created = create_torrent(root, &opts, progress)?;
+    if !scan::scan(root, filter, private)?.same_files(listing) {
+        return Err(PublishError::Changed);
+    }
+    Ok(created)
 }
 
 /// Watch `c`'s folder and keep its current version published. Runs until
 /// aborted.
 pub async fn run(shared: Arc<Shared>, c: Collection) {
     let files = CollectionFiles::new(shared.state_dir(), &c.name);
-    let mut cur = match resume_saved(&shared, &c, &files).await {
+    let folder = Folder {
+        c: &c,
+        private: Private::new(shared.state_dir(), Some(&shared.config.file)),
+    };
+    let mut cur = match resume_saved(&shared, &folder, &files).await {
         Ok(cur) => cur,
         Err(e) => {
             tracing::warn!("collection {}: saved version not reused: {e}", c.name);
@@ -91,7 +158,7 @@ pub async fn run(shared: Arc<Shared>, c: Collection) {
             _ = rescan.tick() => due = due.or(Some(Instant::now())),
             _ = sleep => {
                 due = None;
-                match update(&shared, &c, &files, &mut cur).await {
+                match update(&shared, &folder, &files, &mut cur).await {
                     Ok(()) => {}
                     Err(e) => {
                         tracing::warn!("collection {}: {e}; trying again in {RETRY:?}", c.name);
@@ -143,7 +210,7 @@ fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
 /// A version of this folder, as [`Shared::publish`] lists it.
 fn version<'a>(
     c: &'a Collection,
-    manifest: &'a Manifest,
+    (manifest, identities): (&'a Manifest, &'a HashMap<String, FileIdentity>),
     meta: &'a Metainfo,
     torrent: Vec<u8>,
     sig: CollectionSig,
@@ -155,8 +222,8 @@ fn version<'a>(
         title: &c.title,
         origin: Origin::Local,
         folder: &c.path,
-        manifest,
-        real_paths: true,
+        real: Some(manifest),
+        identities,
         meta,
         torrent,
         sig,
@@ -167,13 +234,15 @@ fn version<'a>(
 /// Seed the saved version again if the folder is exactly as it was.
 async fn resume_saved(
     shared: &Shared,
-    c: &Collection,
+    folder: &Folder<'_>,
     files: &CollectionFiles,
 ) -> Result<Option<Current>, PublishError> {
+    let c = folder.c;
     let Some((st, torrent)) = files.load()? else {
         return Ok(None);
     };
-    let manifest = scan(&c.path).await?;
+    let listing = folder.list(shared).await?;
+    let manifest = listing.manifest();
     if manifest != st.manifest {
         tracing::info!(
             "collection {}: files changed since version {}; making a new version",
@@ -204,8 +273,9 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
+    let identities = listing.identities().collect();
     shared.publish(
-        version(c, &manifest, &meta, torrent, sig, st.updated),
+        version(c, (&manifest, &identities), &meta, torrent, sig, st.updated),
         handle.clone(),
     );
     Ok(Some(Current { manifest, handle }))
@@ -242,11 +312,13 @@ fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Opt
 /// Publish a new version if the folder changed.
 async fn update(
     shared: &Shared,
-    c: &Collection,
+    folder: &Folder<'_>,
     files: &CollectionFiles,
     cur: &mut Option<Current>,
 ) -> Result<(), PublishError> {
-    let manifest = scan(&c.path).await?;
+    let c = folder.c;
+    let listing = folder.list(shared).await?;
+    let manifest = listing.manifest();
     if cur.as_ref().is_some_and(|k| k.manifest == manifest) {
         return Ok(());
     }
@@ -270,29 +342,38 @@ async fn update(
     };
     let saved_hashes = saved.as_ref().map(|m| m.info_hashes);
     let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest));
-    let (folder, name) = (c.path.clone(), c.name.clone());
-    let created = tokio::task::spawn_blocking(move || {
-        let opts = CreateOptions {
-            version: TorrentVersion::Hybrid,
-            name: Some(name),
-            piece_length: reuse.as_ref().map(|r| r.previous.info.piece_length),
-            reuse,
-            ..Default::default()
-        };
-        create_torrent(&folder, &opts, None)
-    })
-    .await
-    .map_err(|e| PublishError::Task(e.to_string()))??;
-    if scan(&c.path).await? != manifest {
-        return Err(PublishError::Changed);
-    }
+    let created = {
+        let (root, name) = (c.path.clone(), c.name.clone());
+        let (filter, private) = (c.filter.clone(), folder.private.clone());
+        let listing = listing.clone();
+        tokio::task::spawn_blocking(move || {
+            hash_version(&root, &name, (&filter, &private), &listing, reuse, None)
+        })
+        .await
+        .map_err(|e| PublishError::Task(e.to_string()))??
+    };
     let meta =
         Metainfo::from_bytes(&created.bytes).map_err(|e| PublishError::Task(e.to_string()))?;
     if let Some(k) = cur.as_mut() {
         if k.handle.info_hashes() == meta.info_hashes {
-            // Same content (only times changed): same version.
+            // Same content (only times changed): same version, listed
+            // again with the files as they are now (the web serves only
+            // files it knows as they are).
             st.manifest = manifest.clone();
             files.save_state(&st)?;
+            let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
+            let identities = listing.identities().collect();
+            shared.publish(
+                version(
+                    c,
+                    (&manifest, &identities),
+                    &meta,
+                    created.bytes,
+                    sig,
+                    st.updated,
+                ),
+                k.handle.clone(),
+            );
             k.manifest = manifest;
             return Ok(());
         }
@@ -339,8 +420,16 @@ async fn update(
             handle.magnet()
         );
     }
+    let identities = listing.identities().collect();
     shared.publish(
-        version(c, &manifest, &meta, created.bytes, sig, st.updated),
+        version(
+            c,
+            (&manifest, &identities),
+            &meta,
+            created.bytes,
+            sig,
+            st.updated,
+        ),
         handle.clone(),
     );
     *cur = Some(Current { manifest, handle });

@@ -8,7 +8,7 @@
 //! about either kind of task.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -20,7 +20,8 @@ use swarm::session::{Session, TorrentHandle};
 
 use crate::config::Config;
 use crate::library::{
-    CollectionSnapshot, CollectionStatus, FileEntry, Library, LibrarySnapshot, Origin, Status,
+    CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
+    Origin, SkippedFile, Status,
 };
 use crate::store;
 
@@ -39,7 +40,11 @@ pub struct Shared {
     entries: Mutex<BTreeMap<String, Entry>>,
     /// Torrents by handshake id, to route LAN peer hints.
     by_wire: Mutex<HashMap<[u8; 20], TorrentHandle>>,
+    /// Per local collection, the files left out of its folder.
+    skipped: Mutex<BTreeMap<String, Vec<SkippedFile>>>,
     started: Instant,
+    /// The state folder, resolved: nothing under it is ever listed.
+    state_real: PathBuf,
     pub(crate) session: Arc<Session>,
     pub(crate) presence: Arc<Presence>,
     pub(crate) publisher: Publisher,
@@ -67,11 +72,13 @@ pub(crate) struct Version<'a> {
     pub title: &'a str,
     pub origin: Origin,
     pub folder: &'a Path,
-    /// The files as on disk (for their modification times).
-    pub manifest: &'a store::Manifest,
-    /// A local folder: list and serve the files under `manifest`'s paths,
-    /// which parsing may have sanitised (see [`store::rooted_layout`]).
-    pub real_paths: bool,
+    /// A local folder: the files as on disk, listed and served under these
+    /// paths, which parsing may have sanitised (see [`store::rooted_layout`]).
+    pub real: Option<&'a store::Manifest>,
+    /// Each file (by path) as the daemon saw it complete: the web serves
+    /// only the very file named here; a file without one is listed as
+    /// incomplete and not served.
+    pub identities: &'a HashMap<String, FileIdentity>,
     pub meta: &'a Metainfo,
     pub torrent: Vec<u8>,
     pub sig: CollectionSig,
@@ -90,7 +97,10 @@ impl Shared {
             snapshot: RwLock::default(),
             entries: Mutex::default(),
             by_wire: Mutex::default(),
+            skipped: Mutex::default(),
             started: Instant::now(),
+            state_real: std::fs::canonicalize(&config.state_dir)
+                .unwrap_or_else(|_| config.state_dir.clone()),
             session,
             presence,
             publisher,
@@ -114,13 +124,7 @@ impl Shared {
     /// Make `v` the current version of its collection: list it in the
     /// snapshot and in the LAN catalogue (replacing the previous one).
     pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
-        let manifest = v.manifest;
-        let mtimes: HashMap<&str, i128> = manifest
-            .files
-            .iter()
-            .map(|m| (m.path.as_str(), m.mtime_ns))
-            .collect();
-        let rooted = store::rooted_layout(v.meta, v.real_paths.then_some(v.manifest)).ok();
+        let rooted = store::rooted_layout(v.meta, v.real).ok();
         let mut files = Vec::new();
         if let Some(layout) = &rooted {
             for (_, f) in layout.real_files() {
@@ -130,17 +134,27 @@ impl Shared {
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
-                let mtime = mtimes
-                    .get(path.as_str())
-                    .and_then(|ns| u64::try_from(ns / 1_000_000_000).ok())
+                let disk_path = v.folder.join(&f.path);
+                let identity = v.identities.get(&path).copied();
+                if identity.is_some() && self.under_state_dir(&disk_path) {
+                    tracing::error!(
+                        "collection {}: {} is under the state folder; never listed",
+                        v.name,
+                        disk_path.display()
+                    );
+                    continue;
+                }
+                let mtime = identity
+                    .and_then(|i| u64::try_from(i.mtime_ns / 1_000_000_000).ok())
                     .map(|s| UNIX_EPOCH + Duration::from_secs(s));
                 files.push(FileEntry {
                     id: file_id(&path),
-                    disk_path: v.folder.join(&f.path),
+                    disk_path,
                     path,
                     size: f.length,
                     mtime,
-                    complete: true,
+                    complete: identity.is_some(),
+                    identity,
                 });
             }
         }
@@ -189,6 +203,26 @@ impl Shared {
         lock(&self.by_wire).insert(h.wire_id(), handle);
         self.presence.add_share(share);
         self.rebuild_snapshot();
+    }
+
+    /// Whether `p` resolves to a place inside the state folder.
+    fn under_state_dir(&self, p: &Path) -> bool {
+        std::fs::canonicalize(p).is_ok_and(|r| r.starts_with(&self.state_real))
+    }
+
+    /// The files of collection `name`'s folder that are left out; `true`
+    /// when that list changed.
+    pub(crate) fn set_skipped(&self, name: &str, files: Vec<SkippedFile>) -> bool {
+        let mut all = lock(&self.skipped);
+        if all.get(name) == Some(&files) || (files.is_empty() && !all.contains_key(name)) {
+            return false;
+        }
+        if files.is_empty() {
+            all.remove(name);
+        } else {
+            all.insert(name.to_string(), files);
+        }
+        true
     }
 
     /// A handle is going away (a newer version replaces it): keep its
@@ -290,6 +324,7 @@ impl Library for Shared {
             collections,
             disk_used,
             disk_free: disk_free(&self.config.state_dir),
+            skipped: lock(&self.skipped).clone(),
         }
     }
 }

@@ -21,6 +21,7 @@ fn cfg() -> WebConfig {
         site_title: "Infoshop <Library>".into(),
         admin_token: None,
         extra_hosts: vec!["library.lan".into()],
+        ..Default::default()
     }
 }
 
@@ -750,12 +751,21 @@ fn admin_from_loopback() {
     let t = r.text();
     assert!(t.contains("Zines &amp; Pamphlets") && t.contains("Big Library"));
     assert!(t.contains("1 h 10 min"), "uptime shown");
+    assert!(
+        t.contains("Files not shared")
+            && t.contains("<td>zines</td><td>private/locked.pdf</td><td>cannot be read"),
+        "skipped files listed: {t}"
+    );
     let r = fx.get("/admin/api/status");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["status"]["uptime_secs"], 4242);
     assert_eq!(v["status"]["collections"][0]["peers"], 3);
+    assert_eq!(
+        v["status"]["skipped"]["zines"][0]["path"],
+        "private/locked.pdf"
+    );
     let colls = v["collections"].as_array().unwrap();
     assert_eq!(colls.len(), 2);
     let books = &colls[0];

@@ -3,13 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every regular file under `dir`: (path relative to `dir`, bytes), sorted.
+/// Every regular file under `dir`: (path relative to `dir`, bytes), sorted;
+/// a mirror's marker file aside.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
+            if p.file_name() == Some(seedbox::mirror_folder::MARKER.as_ref()) {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else {

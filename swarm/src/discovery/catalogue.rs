@@ -274,16 +274,14 @@ fn collection_from_value(c: &Value, name: &str, h: &InfoHashes) -> Option<Collec
     }
 }
 
+/// Whether `m` is a bounded magnet link whose info-hashes, as a magnet
+/// parser reads them, are exactly `h` (both v1 and v2: a link that names
+/// another torrent, or only half of a hybrid, is not this entry's).
 fn magnet_names(m: &str, h: &InfoHashes) -> bool {
     if m.len() > MAX_MAGNET_BYTES || !m.starts_with("magnet:?") || m.chars().any(char::is_control) {
         return false;
     }
-    let lower = m.to_ascii_lowercase();
-    let v1 =
-        h.v1.is_none_or(|h| lower.contains(&format!("xt=urn:btih:{}", h.to_hex())));
-    let v2 =
-        h.v2.is_none_or(|h| lower.contains(&format!("xt=urn:btmh:1220{}", h.to_hex())));
-    v1 && v2
+    piece_core::magnet::Magnet::parse(m).is_ok_and(|p| p.v1 == h.v1 && p.v2 == h.v2)
 }
 
 /// A magnet link for a torrent: `magnet:?xt=urn:btih:<hex>&xt=urn:btmh:1220<hex>&dn=<name>`.
@@ -495,6 +493,37 @@ mod tests {
         // no hash at all
         let raw = b"d6:sharesld5:filesi1e4:name1:x4:sizei1eee1:vi1ee";
         assert_eq!(Catalogue::decode(raw).unwrap().shares.len(), 0);
+    }
+
+    #[test]
+    fn a_magnet_naming_another_torrent_is_replaced() {
+        // The signed hashes appear only as text inside an unknown key: a
+        // magnet parser fetches EVIL. The entry must carry its own link.
+        let real = sample().shares[0].info_hashes;
+        let (v1, v2) = (real.v1.unwrap().to_hex(), real.v2.unwrap().to_hex());
+        let evil = "e".repeat(40);
+        for m in [
+            format!("magnet:?xt=urn:btih:{evil}&zz=xt=urn:btih:{v1}&yy=xt=urn:btmh:1220{v2}"),
+            format!("magnet:?xt=urn:btih:{v1}"),
+            format!("magnet:?xt=urn:btmh:1220{v2}&dn=x"),
+            format!("magnet:?xt=urn:btih:{v1}&xt=urn:btmh:1220{v2}&xt=urn:btih:{evil}"),
+        ] {
+            let mut c = sample();
+            c.shares[0].magnet = m.clone();
+            let d = Catalogue::decode(&c.encode().unwrap()).unwrap();
+            assert_eq!(d.shares[0].magnet, magnet_for("zines", &real), "{m}");
+        }
+        // The same torrent in another spelling (peers, name) is kept.
+        let mut c = sample();
+        let ok = format!(
+            "magnet:?xt=urn:btmh:1220{v2}&xt=urn:btih:{}&x.pe=10.0.0.1:6881",
+            v1.to_uppercase()
+        );
+        c.shares[0].magnet = ok.clone();
+        assert_eq!(
+            Catalogue::decode(&c.encode().unwrap()).unwrap().shares[0].magnet,
+            ok
+        );
     }
 
     #[test]
