@@ -435,3 +435,55 @@ async fn update(
     *cur = Some(Current { manifest, handle });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn a_file_rewritten_while_hashed_refuses_the_version() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("zines");
+        std::fs::create_dir(&root).unwrap();
+        let book = root.join("book.pdf");
+        std::fs::write(&book, vec![1u8; 4 << 20]).unwrap();
+        std::fs::write(root.join("small.txt"), b"small").unwrap();
+        let (filter, private) = (Filter::default(), Private::default());
+        let listing = scan::scan(&root, &filter, &private).unwrap();
+        let made = hash_version(&root, "z", (&filter, &private), &listing, None, None);
+        assert!(made.is_ok(), "an untouched folder makes a version");
+
+        // Rewritten mid-hash with its size and modification time put back
+        // (as `cp -p` or `rsync -t` over it would): size and mtime match,
+        // the hashes would not be the data's.
+        let listing = scan::scan(&root, &filter, &private).unwrap();
+        let mtime = std::fs::metadata(&book).unwrap().modified().unwrap();
+        let done = AtomicBool::new(false);
+        let rewrite = |_: u64, _: u64| {
+            if !done.swap(true, Ordering::SeqCst) {
+                std::fs::write(&book, vec![2u8; 4 << 20]).unwrap();
+                let f = std::fs::File::options().write(true).open(&book).unwrap();
+                f.set_modified(mtime).unwrap();
+            }
+        };
+        let made = hash_version(
+            &root,
+            "z",
+            (&filter, &private),
+            &listing,
+            None,
+            Some(&rewrite),
+        );
+        assert!(done.load(Ordering::SeqCst));
+        assert!(
+            matches!(made, Err(PublishError::Changed)),
+            "a version with stale hashes was made"
+        );
+        assert_eq!(
+            scan::scan(&root, &filter, &private).unwrap().manifest(),
+            listing.manifest(),
+            "the manifest alone (size, mtime) cannot see it"
+        );
+    }
+}

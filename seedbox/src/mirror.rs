@@ -484,7 +484,7 @@ async fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use piece_core::types::{InfoHashV1, InfoHashes};
+    use piece_core::types::{InfoHashV1, InfoHashV2};
     use swarm::discovery::signed::Publisher;
 
     fn offer(p: &Publisher, name: &str, seq: u64, h: u8, peer: u16) -> Offer {
@@ -530,5 +530,67 @@ mod tests {
             3
         );
         assert!(choose(&offers, "nope", None, 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn choose_ignores_records_that_do_not_sign_the_entry() {
+        let a = Publisher::from_seed([1; 32]);
+        let mut forged = offer(&a, "zines", 9, 9, 1);
+        // The record of version 9 pasted onto another torrent.
+        forged.share.info_hashes.v1 = Some(InfoHashV1([6; 20]));
+        let offers = vec![offer(&a, "zines", 2, 2, 2), forged];
+        let got = choose(&offers, "zines", Some(a.public()), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.sig.seq, 2);
+    }
+
+    #[test]
+    fn metadata_that_is_not_the_signed_version_writes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("zine.pdf"), vec![7u8; 100_000]).unwrap();
+        let made = piece_core::create::create_torrent(&src, &Default::default(), None).unwrap();
+        let meta = Metainfo::from_bytes(&made.bytes).unwrap();
+        let signed = meta.info_hashes;
+        assert!(signed.v1.is_some() && signed.v2.is_some(), "a hybrid");
+        let m = Mirror {
+            name: "zines".into(),
+            key: None,
+            path: d.path().join("copy"),
+            local_name: "zines".into(),
+            peers: Vec::new(),
+            poll_secs: 30,
+        };
+        let folder = Arc::new(Mutex::new(MirrorFolder::claim(&m.path).unwrap()));
+        let listing = || {
+            let mut v: Vec<String> = std::fs::read_dir(&m.path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let written = |f: &Arc<Mutex<MirrorFolder>>| f.lock().unwrap().written().len();
+        // Another torrent altogether, and the same torrent with only one of
+        // its two signed hashes matching: both refused before any write.
+        let other = InfoHashes {
+            v1: Some(InfoHashV1([1; 20])),
+            v2: Some(InfoHashV2([2; 32])),
+        };
+        let mut half = meta.clone();
+        half.info_hashes.v2 = Some(InfoHashV2([3; 32]));
+        for (sig, got) in [(other, &meta), (signed, &half)] {
+            let gate = gated_storage(&m, folder.clone(), sig);
+            let e = gate(&m.path, got, false).err().expect("refused");
+            assert!(e.to_string().contains("not the signed version"), "{e}");
+            assert_eq!(listing(), [crate::mirror_folder::MARKER]);
+            assert_eq!(written(&folder), 0);
+        }
+        // The signed version: its files are the mirror's before any write.
+        let gate = gated_storage(&m, folder.clone(), signed);
+        assert!(gate(&m.path, &meta, false).is_ok());
+        assert_eq!(written(&folder), 1);
     }
 }

@@ -12,8 +12,8 @@
 //! - the config file inside a shared folder (it can hold the admin token);
 //! - the web page and BitTorrent on the same TCP port.
 //!
-//! A mirror's folder must also be empty or already the seedbox's (see
-//! [`crate::mirror_folder::inspect`]).
+//! - a mirror folder that is neither new, empty nor already the seedbox's
+//!   (see [`crate::mirror_folder::inspect`]).
 
 use std::path::{Path, PathBuf};
 
@@ -146,6 +146,9 @@ pub(super) fn folders(
                 f.path.display()
             ),
         ));
+    }
+    for f in folders.iter().filter(|f| f.mirror) {
+        crate::mirror_folder::inspect(&f.path).map_err(|e| (f.line, format!("{}: {e}", f.what)))?;
     }
     Ok(())
 }

@@ -408,8 +408,6 @@ impl Config {
                 peers.push(addr(p, "mirror peers")?);
             }
             let path = abs(m.path.get_ref());
-            crate::mirror_folder::inspect(&path)
-                .map_err(|e| at(m.path.span(), format!("mirror {:?}: {e}", local.get_ref())))?;
             folders.push(checks::Folder::mirror(
                 local.get_ref(),
                 &path,
