@@ -207,28 +207,32 @@ fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
     }
 }
 
-/// A version of this folder, as [`Shared::publish`] lists it.
-fn version<'a>(
-    c: &'a Collection,
-    (manifest, identities): (&'a Manifest, &'a HashMap<String, FileIdentity>),
-    meta: &'a Metainfo,
-    torrent: Vec<u8>,
-    sig: CollectionSig,
-    updated: u64,
-) -> Version<'a> {
-    Version {
+/// List a version of this folder ([`Shared::publish`]) with its files as
+/// `listing` saw them: `(torrent, sig, updated)` describe the version.
+fn publish(
+    shared: &Shared,
+    c: &Collection,
+    listing: &Listing,
+    meta: &Metainfo,
+    (torrent, sig, updated): (Vec<u8>, CollectionSig, u64),
+    handle: TorrentHandle,
+) {
+    let manifest = listing.manifest();
+    let identities: HashMap<String, FileIdentity> = listing.identities().collect();
+    let v = Version {
         name: &c.name,
         share_name: &c.name,
         title: &c.title,
         origin: Origin::Local,
         folder: &c.path,
-        real: Some(manifest),
-        identities,
+        real: Some(&manifest),
+        identities: &identities,
         meta,
         torrent,
         sig,
         updated,
-    }
+    };
+    shared.publish(v, handle);
 }
 
 /// Seed the saved version again if the folder is exactly as it was.
@@ -273,9 +277,12 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
-    let identities = listing.identities().collect();
-    shared.publish(
-        version(c, (&manifest, &identities), &meta, torrent, sig, st.updated),
+    publish(
+        shared,
+        c,
+        &listing,
+        &meta,
+        (torrent, sig, st.updated),
         handle.clone(),
     );
     Ok(Some(Current { manifest, handle }))
@@ -362,16 +369,12 @@ async fn update(
             st.manifest = manifest.clone();
             files.save_state(&st)?;
             let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
-            let identities = listing.identities().collect();
-            shared.publish(
-                version(
-                    c,
-                    (&manifest, &identities),
-                    &meta,
-                    created.bytes,
-                    sig,
-                    st.updated,
-                ),
+            publish(
+                shared,
+                c,
+                &listing,
+                &meta,
+                (created.bytes, sig, st.updated),
                 k.handle.clone(),
             );
             k.manifest = manifest;
@@ -420,16 +423,12 @@ async fn update(
             handle.magnet()
         );
     }
-    let identities = listing.identities().collect();
-    shared.publish(
-        version(
-            c,
-            (&manifest, &identities),
-            &meta,
-            created.bytes,
-            sig,
-            st.updated,
-        ),
+    publish(
+        shared,
+        c,
+        &listing,
+        &meta,
+        (created.bytes, sig, st.updated),
         handle.clone(),
     );
     *cur = Some(Current { manifest, handle });

@@ -182,15 +182,7 @@ fn version_files(meta: &Metainfo) -> Result<Vec<(String, u64)>, piece_core::layo
     let layout = store::rooted_layout(meta, None)?;
     Ok(layout
         .real_files()
-        .map(|(_, f)| {
-            let path = f
-                .path
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            (path, f.length)
-        })
+        .map(|(_, f)| (store::slash_path(&f.path), f.length))
         .collect())
 }
 

@@ -128,12 +128,7 @@ impl Shared {
         let mut files = Vec::new();
         if let Some(layout) = &rooted {
             for (_, f) in layout.real_files() {
-                let path = f
-                    .path
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let path = store::slash_path(&f.path);
                 let disk_path = v.folder.join(&f.path);
                 let identity = v.identities.get(&path).copied();
                 if identity.is_some() && self.under_state_dir(&disk_path) {

@@ -196,6 +196,15 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// A relative path as the collection lists it: components joined by `/`
+/// (lossy for names that are not UTF-8).
+pub fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The torrent's layout with its top folder (the torrent's name) removed,
 /// so that its files live directly in a folder of our choosing, whatever
 /// the torrent is called. Single-file torrents keep their file name.

@@ -47,6 +47,21 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
     }
 }
 
+/// A daemon in `dir` publishing `lib` as collection `name`, at version 1.
+async fn publisher(dir: &Path, name: &str, lib: &Path) -> Daemon {
+    let d = Daemon::start(config(
+        dir,
+        &format!(
+            "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*d.shared(), name, 1, Duration::from_secs(30)).await;
+    d
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_follows_and_fetches_only_what_changed() {
     let a_dir = tempfile::tempdir().unwrap();
@@ -58,17 +73,8 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::write(lib_a.join("ebooks/big-book.epub"), &big).unwrap();
     std::fs::write(lib_a.join("readme.txt"), b"read me\n").unwrap();
     std::fs::write(lib_a.join("old-flyer.txt"), b"last month's events\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-            lib_a.display()
-        ),
-    ))
-    .await
-    .unwrap();
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
     let a_addr = a.tcp_addr().unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
 
     let copy = b_dir.path().join("zines-copy");
     let b = Daemon::start(config(
@@ -183,16 +189,7 @@ async fn names_other_systems_forbid_are_published_and_mirrored() {
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::write(lib.join("<script>alert(1)<script>.pdf"), b"not a script\n").unwrap();
     std::fs::write(lib.join("what?: a zine.txt"), b"questions\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"odd\"\npath = \"{}\"\n",
-            lib.display()
-        ),
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "odd", 1, Duration::from_secs(30)).await;
+    let a = publisher(a_dir.path(), "odd", &lib).await;
     let snap = a.shared().snapshot();
     let paths: Vec<&str> = snap
         .collection("odd")
@@ -281,16 +278,7 @@ async fn a_hostile_catalogue_cannot_swap_the_signed_version() {
     std::fs::create_dir_all(&lib_a).unwrap();
     std::fs::write(lib_a.join("real.txt"), b"the real zine\n").unwrap();
     std::fs::write(lib_a.join("keep.txt"), b"another real zine\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-            lib_a.display()
-        ),
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
 
     // The attacker seeds its own torrent and serves a catalogue of A's
     // records whose magnets point at it.
@@ -366,16 +354,7 @@ async fn a_mirror_deletes_only_files_it_downloaded() {
     std::fs::create_dir_all(lib_a.join("sub")).unwrap();
     std::fs::write(lib_a.join("flyer.txt"), b"last month\n").unwrap();
     std::fs::write(lib_a.join("sub/zine.txt"), b"a zine\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-            lib_a.display()
-        ),
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
 
     // A folder that already holds the librarian's files is refused,
     // by the config check and by the daemon, and stays as it was.
