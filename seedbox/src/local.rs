@@ -19,7 +19,7 @@
 //! torrent and the session's resume data, without reading the files. A
 //! folder that changed while the daemon was down gets a new version.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +47,8 @@ pub const RETRY: Duration = Duration::from_secs(10);
 
 struct Current {
     manifest: Manifest,
+    /// The files as listed for this version (identities, change times).
+    listing: Listing,
     handle: TorrentHandle,
 }
 
@@ -285,14 +287,23 @@ async fn resume_saved(
         (torrent, sig, st.updated),
         handle.clone(),
     );
-    Ok(Some(Current { manifest, handle }))
+    Ok(Some(Current {
+        manifest,
+        listing,
+        handle,
+    }))
 }
 
 /// The previous version's hashes for the files that did not change since
-/// (same path, size and modification time), when its piece length still
-/// suits the collection's size (within a factor of 4 of what would be
-/// picked now); `None` means hash everything.
-fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Option<Arc<Reuse>> {
+/// (same path, size and modification time, and not in `moved`), when its
+/// piece length still suits the collection's size (within a factor of 4 of
+/// what would be picked now); `None` means hash everything.
+fn reuse_for(
+    saved: &CollectionState,
+    previous: Metainfo,
+    now: &Manifest,
+    moved: &HashSet<String>,
+) -> Option<Arc<Reuse>> {
     let pl = previous.info.piece_length;
     let auto = auto_piece_length(now.total());
     if auto > pl.saturating_mul(4) || pl > auto.saturating_mul(4) {
@@ -308,6 +319,7 @@ fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Opt
         .files
         .iter()
         .filter(|f| before.get(f.path.as_str()).is_some_and(|o| *o == *f))
+        .filter(|f| !moved.contains(&f.path))
         .map(|f| f.path.split('/').map(str::to_owned).collect())
         .collect();
     Some(Arc::new(Reuse {
@@ -326,7 +338,17 @@ async fn update(
     let c = folder.c;
     let listing = folder.list(shared).await?;
     let manifest = listing.manifest();
-    if cur.as_ref().is_some_and(|k| k.manifest == manifest) {
+    // Files replaced or rewritten since they were listed although their
+    // size and mtime are as before (`cp -p`, `rsync -a`, `touch -d`):
+    // hashed again, and listed again with what is on disk now.
+    let moved = cur
+        .as_ref()
+        .map(|k| listing.moved_since(&k.listing))
+        .unwrap_or_default();
+    if cur
+        .as_ref()
+        .is_some_and(|k| k.manifest == manifest && moved.is_empty())
+    {
         return Ok(());
     }
     if manifest.total() == 0 {
@@ -348,7 +370,7 @@ async fn update(
         _ => (files.load_state().unwrap_or_default(), None),
     };
     let saved_hashes = saved.as_ref().map(|m| m.info_hashes);
-    let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest));
+    let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest, &moved));
     let created = {
         let (root, name) = (c.path.clone(), c.name.clone());
         let (filter, private) = (c.filter.clone(), folder.private.clone());
@@ -378,6 +400,7 @@ async fn update(
                 k.handle.clone(),
             );
             k.manifest = manifest;
+            k.listing = listing;
             return Ok(());
         }
     }
@@ -431,7 +454,11 @@ async fn update(
         (created.bytes, sig, st.updated),
         handle.clone(),
     );
-    *cur = Some(Current { manifest, handle });
+    *cur = Some(Current {
+        manifest,
+        listing,
+        handle,
+    });
     Ok(())
 }
 

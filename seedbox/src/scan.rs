@@ -262,6 +262,21 @@ impl Listing {
             .map(|f| (f.rel.join("/"), FileIdentity::of(&f.metadata)))
     }
 
+    /// The files of both listings whose identity or change time differs
+    /// (replaced, rewritten, touched).
+    pub fn moved_since(&self, before: &Listing) -> std::collections::HashSet<String> {
+        let old: std::collections::HashMap<&[String], (FileIdentity, i128)> = before
+            .files
+            .iter()
+            .map(|f| (f.rel.as_slice(), stamp(f)))
+            .collect();
+        self.files
+            .iter()
+            .filter(|f| old.get(f.rel.as_slice()).is_some_and(|s| *s != stamp(f)))
+            .map(|f| f.rel.join("/"))
+            .collect()
+    }
+
     /// Whether both listings hold the very same files, untouched: same
     /// paths, devices, inodes, sizes, modification and change times.
     pub fn same_files(&self, other: &Listing) -> bool {

@@ -274,3 +274,108 @@ fn check_and_run_refuse_what_could_lose_or_leak() {
     assert!(o.status.success());
     assert_eq!(mode(&new), 0o600);
 }
+
+/// GET `url` (off the async threads): status and body.
+async fn get(url: String) -> (u16, Vec<u8>) {
+    tokio::task::spawn_blocking(move || match ureq::get(&url).call() {
+        Ok(r) => {
+            let status = r.status();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
+            (status, body)
+        }
+        Err(ureq::Error::Status(code, _)) => (code, Vec::new()),
+        Err(e) => panic!("{e}"),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_with_its_old_size_and_time_is_seen() {
+    let d = tempfile::tempdir().unwrap();
+    let lib = d.path().join("zines");
+    let first: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    put(&lib, "book.pdf", &first);
+    put(&lib, "other.txt", b"other");
+    let file = d.path().join("seedbox.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"state\"\n{BASE}[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    )
+    .unwrap();
+    let daemon = seedbox::daemon::Daemon::start(Config::load(&file).unwrap())
+        .await
+        .unwrap();
+    let view = daemon.shared();
+    let seq = || view.snapshot().collection("zines").map_or(0, |c| c.seq);
+    let url = format!(
+        "http://{}/c/zines/f/{}",
+        daemon.web_addr().unwrap(),
+        seedbox::shared::file_id("book.pdf")
+    );
+    let wait = |what: &'static str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        move || assert!(Instant::now() < deadline, "{what}")
+    };
+    let bound = wait("version 1");
+    while seq() < 1 {
+        bound();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(url.clone()).await, (200, first.clone()));
+    let book = lib.join("book.pdf");
+    let mtime = std::fs::metadata(&book).unwrap().modified().unwrap();
+
+    // An identical copy renamed over it, its time kept (`rsync -a`, `cp -p`):
+    // a new inode, the same content. Served again, same version.
+    put(&lib, ".book.pdf.tmp", &first);
+    std::fs::File::options()
+        .write(true)
+        .open(lib.join(".book.pdf.tmp"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(lib.join(".book.pdf.tmp"), &book).unwrap();
+    let bound = wait("the replaced file is served again");
+    while get(url.clone()).await.0 != 200 {
+        bound();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(seq(), 1);
+
+    // Rewritten in place with its size and time put back: a new version,
+    // whose hashes and bytes are the new data's.
+    let second: Vec<u8> = first.iter().map(|b| b ^ 0x5a).collect();
+    std::fs::write(&book, &second).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&book)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let bound = wait("a new version for the rewritten file");
+    while seq() < 2 {
+        bound();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(url.clone()).await, (200, second));
+    let snap = view.snapshot();
+    let meta =
+        piece_core::metainfo::Metainfo::from_bytes(&snap.collection("zines").unwrap().torrent)
+            .unwrap();
+    let hashes = piece_core::hash::PieceHashes::new(&meta).unwrap();
+    let data: Vec<u8> = std::fs::read(&book).unwrap();
+    assert!(
+        (meta.info.piece_length as usize) < data.len(),
+        "book.pdf spans pieces"
+    );
+    assert!(hashes.verify(
+        piece_core::types::PieceIndex::new_unchecked(0),
+        &data[..meta.info.piece_length as usize]
+    ));
+    daemon.shutdown().await;
+}
