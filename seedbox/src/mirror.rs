@@ -11,7 +11,7 @@
 //! fetch is built from the signed info-hashes (v1 and v2), never from the
 //! magnet text a catalogue offers; and the metadata that arrives must hash
 //! to every signed info-hash before a byte of the version is written
-//! ([`gated_storage`], checked again on completion). A mismatch fails the
+//! (`gated_storage`, checked again on completion). A mismatch fails the
 //! fetch: nothing is written, published or deleted.
 //!
 //! A newer version is fetched **into the same folder**: files that did not

@@ -4,9 +4,13 @@
 //! reads a file and reports any problem with the line it is on: a syntax
 //! error, an unknown key (a typo must not be silently ignored), a missing
 //! folder, a duplicate or unsafe collection name, a bad address or
-//! pattern, and every arrangement of folders that could lose or leak a
-//! file (see [`checks`]): `seedbox check` and `seedbox run` refuse them
-//! alike.
+//! pattern, and every arrangement that could lose or leak a file, which
+//! `seedbox check` and `seedbox run` refuse alike: `state_dir` inside a
+//! shared folder (or one inside it), a collection inside another, a mirror
+//! inside, around or on another shared folder, a mirror folder that is
+//! neither new, empty nor the seedbox's, the config file inside a shared
+//! folder, and one TCP port for BitTorrent and the web page. Folders are
+//! compared with symlinks resolved.
 
 mod checks;
 mod template;
