@@ -76,16 +76,24 @@ struct Folder<'a> {
 }
 
 impl Folder<'_> {
-    /// The folder's shared files now (off the async threads).
-    async fn list(&self, shared: &Shared) -> Result<Listing, PublishError> {
+    /// The folder's shared files now (off the async threads); files as
+    /// `known` has them are not opened again.
+    async fn list(
+        &self,
+        shared: &Shared,
+        known: Option<&Listing>,
+    ) -> Result<Listing, PublishError> {
         let (root, filter, private) = (
             self.c.path.clone(),
             self.c.filter.clone(),
             self.private.clone(),
         );
-        let listing = tokio::task::spawn_blocking(move || scan::scan(&root, &filter, &private))
-            .await
-            .map_err(|e| PublishError::Task(e.to_string()))??;
+        let known = known.cloned();
+        let listing = tokio::task::spawn_blocking(move || {
+            scan::scan(&root, &filter, &private, known.as_ref())
+        })
+        .await
+        .map_err(|e| PublishError::Task(e.to_string()))??;
         if shared.set_skipped(&self.c.name, listing.skipped.clone()) {
             for s in &listing.skipped {
                 tracing::warn!(
@@ -122,7 +130,7 @@ fn hash_version(
         ..Default::default()
     };
     let created = create_torrent(root, &opts, progress)?;
-    if !scan::scan(root, filter, private)?.same_files(listing) {
+    if !scan::scan(root, filter, private, Some(listing))?.same_files(listing) {
         return Err(PublishError::Changed);
     }
     Ok(created)
@@ -247,7 +255,7 @@ async fn resume_saved(
     let Some((st, torrent)) = files.load()? else {
         return Ok(None);
     };
-    let listing = folder.list(shared).await?;
+    let listing = folder.list(shared, None).await?;
     let manifest = listing.manifest();
     if manifest != st.manifest {
         tracing::info!(
@@ -336,7 +344,9 @@ async fn update(
     cur: &mut Option<Current>,
 ) -> Result<(), PublishError> {
     let c = folder.c;
-    let listing = folder.list(shared).await?;
+    let listing = folder
+        .list(shared, cur.as_ref().map(|k| &k.listing))
+        .await?;
     let manifest = listing.manifest();
     // Files replaced or rewritten since they were listed although their
     // size and mtime are as before (`cp -p`, `rsync -a`, `touch -d`):
@@ -476,14 +486,14 @@ mod tests {
         std::fs::write(&book, vec![1u8; 4 << 20]).unwrap();
         std::fs::write(root.join("small.txt"), b"small").unwrap();
         let (filter, private) = (Filter::default(), Private::default());
-        let listing = scan::scan(&root, &filter, &private).unwrap();
+        let listing = scan::scan(&root, &filter, &private, None).unwrap();
         let made = hash_version(&root, "z", (&filter, &private), &listing, None, None);
         assert!(made.is_ok(), "an untouched folder makes a version");
 
         // Rewritten mid-hash with its size and modification time put back
         // (as `cp -p` or `rsync -t` over it would): size and mtime match,
         // the hashes would not be the data's.
-        let listing = scan::scan(&root, &filter, &private).unwrap();
+        let listing = scan::scan(&root, &filter, &private, None).unwrap();
         let mtime = std::fs::metadata(&book).unwrap().modified().unwrap();
         let done = AtomicBool::new(false);
         let rewrite = |_: u64, _: u64| {
@@ -507,7 +517,9 @@ mod tests {
             "a version with stale hashes was made"
         );
         assert_eq!(
-            scan::scan(&root, &filter, &private).unwrap().manifest(),
+            scan::scan(&root, &filter, &private, None)
+                .unwrap()
+                .manifest(),
             listing.manifest(),
             "the manifest alone (size, mtime) cannot see it"
         );

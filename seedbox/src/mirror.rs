@@ -270,7 +270,7 @@ fn version<'a>(
     m: &'a Mirror,
     st: &'a CollectionState,
     identities: &'a HashMap<String, FileIdentity>,
-    meta: &'a Metainfo,
+    (meta, torrent): (&'a Metainfo, Vec<u8>),
     sig: CollectionSig,
 ) -> Version<'a> {
     Version {
@@ -282,7 +282,7 @@ fn version<'a>(
         real: None,
         identities,
         meta,
-        torrent: meta.to_torrent_bytes(),
+        torrent,
         sig,
         updated: st.updated,
     }
@@ -342,7 +342,7 @@ async fn resume_saved(
         (true, Ok(f)) => identities(m, &f),
         _ => HashMap::new(),
     };
-    shared.publish(version(m, st, &ids, &meta, sig), handle.clone());
+    shared.publish(version(m, st, &ids, (&meta, torrent), sig), handle.clone());
     Some(handle)
 }
 
@@ -458,7 +458,8 @@ async fn fetch(
         updated: store::now_secs(),
         sig: Some(hex::encode(offer.sig.sig)),
     };
-    files.save(&st, &meta.to_torrent_bytes())?;
+    let torrent = meta.to_torrent_bytes();
+    files.save(&st, &torrent)?;
     let p = handle.progress();
     tracing::info!(
         "mirror {}: version {} complete ({} bytes downloaded for it)",
@@ -467,7 +468,7 @@ async fn fetch(
         p.downloaded
     );
     shared.publish(
-        version(m, &st, &ids, &meta, offer.sig.clone()),
+        version(m, &st, &ids, (&meta, torrent), offer.sig.clone()),
         handle.clone(),
     );
     Ok((handle, st))

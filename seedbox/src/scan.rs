@@ -290,8 +290,23 @@ impl Listing {
 }
 
 /// Walk `root` (see the module docs). Only a folder that cannot be read at
-/// all is an error.
-pub fn scan(root: &Path, filter: &Filter, private: &Private) -> Result<Listing, StoreError> {
+/// all is an error. A file that `known` (an earlier listing) holds with the
+/// same identity and change time is not opened again to see that it reads
+/// (a `chmod` or `chown` moves the change time).
+pub fn scan(
+    root: &Path,
+    filter: &Filter,
+    private: &Private,
+    known: Option<&Listing>,
+) -> Result<Listing, StoreError> {
+    let known: std::collections::HashMap<&[String], (FileIdentity, i128)> = known
+        .map(|l| {
+            l.files
+                .iter()
+                .map(|f| (f.rel.as_slice(), stamp(f)))
+                .collect()
+        })
+        .unwrap_or_default();
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StoreError::Io { path, source }
@@ -364,12 +379,14 @@ pub fn scan(root: &Path, filter: &Filter, private: &Private) -> Result<Listing, 
                         "the seedbox's key or config is never shared".into(),
                     );
                 } else if filter.keeps_file(&rel_str, name) {
-                    match readable(&path) {
-                        Ok(()) => files.push(FoundFile {
-                            rel: r,
-                            abs: path,
-                            metadata: md,
-                        }),
+                    let f = FoundFile {
+                        rel: r,
+                        abs: path,
+                        metadata: md,
+                    };
+                    let seen = known.get(f.rel.as_slice()) == Some(&stamp(&f));
+                    match if seen { Ok(()) } else { readable(&f.abs) } {
+                        Ok(()) => files.push(f),
                         Err(e) => skip(&rel_str, format!("cannot be read: {e}")),
                     }
                 }
@@ -433,7 +450,7 @@ mod tests {
         ] {
             put(r, f);
         }
-        let l = scan(r, &Filter::default(), &Private::default()).unwrap();
+        let l = scan(r, &Filter::default(), &Private::default(), None).unwrap();
         assert_eq!(paths(&l), ["sub/book.epub", "zine.pdf"]);
         assert!(l.skipped.is_empty(), "{:?}", l.skipped);
     }
@@ -454,10 +471,10 @@ mod tests {
         }
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let f = Filter::new(&s(&["*.pdf", "*.tif"]), &s(&["drafts", "scans/*.tif"])).unwrap();
-        let l = scan(r, &f, &Private::default()).unwrap();
+        let l = scan(r, &f, &Private::default(), None).unwrap();
         assert_eq!(paths(&l), ["a.pdf", "b.PDF"]);
         let f = Filter::new(&[], &s(&["/drafts/"])).unwrap();
-        let l = scan(r, &f, &Private::default()).unwrap();
+        let l = scan(r, &f, &Private::default(), None).unwrap();
         assert_eq!(
             paths(&l),
             ["a.pdf", "b.PDF", "c.epub", "scans/f.tif", "x/drafts/e.pdf"]
@@ -486,7 +503,7 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", r.join("passwd.pdf")).unwrap();
         let bad = std::ffi::OsStr::from_bytes(b"caf\xe9.pdf");
         std::fs::write(r.join(bad), b"latin-1 name").unwrap();
-        let l = scan(&r, &Filter::default(), &Private::new(&state, None)).unwrap();
+        let l = scan(&r, &Filter::default(), &Private::new(&state, None), None).unwrap();
         assert_eq!(paths(&l), ["ok.pdf"]);
         let skipped: Vec<&str> = l.skipped.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
@@ -504,8 +521,8 @@ mod tests {
         put(r, "a.pdf");
         let f = Filter::default();
         let p = Private::default();
-        let before = scan(r, &f, &p).unwrap();
-        assert!(before.same_files(&scan(r, &f, &p).unwrap()));
+        let before = scan(r, &f, &p, None).unwrap();
+        assert!(before.same_files(&scan(r, &f, &p, None).unwrap()));
         let md = std::fs::metadata(r.join("a.pdf")).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(r.join("a.pdf"), b"A.PDF").unwrap();
@@ -514,12 +531,38 @@ mod tests {
             .open(r.join("a.pdf"))
             .unwrap();
         file.set_modified(md.modified().unwrap()).unwrap();
-        let after = scan(r, &f, &p).unwrap();
+        let after = scan(r, &f, &p, None).unwrap();
         assert_eq!(
             after.manifest(),
             before.manifest(),
             "size and mtime as before"
         );
         assert!(!before.same_files(&after));
+    }
+
+    #[test]
+    fn a_chmod_makes_a_known_file_checked_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        put(r, "a.pdf");
+        put(r, "b.pdf");
+        let (f, p) = (Filter::default(), Private::default());
+        let before = scan(r, &f, &p, None).unwrap();
+        let again = scan(r, &f, &p, Some(&before)).unwrap();
+        assert!(again.same_files(&before) && again.moved_since(&before).is_empty());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let perms = std::fs::Permissions::from_mode(0o000);
+        std::fs::set_permissions(r.join("a.pdf"), perms).unwrap();
+        let after = scan(r, &f, &p, Some(&before)).unwrap();
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            // root reads it anyway: still shared, but seen as moved.
+            let moved: Vec<String> = after.moved_since(&before).into_iter().collect();
+            assert_eq!(moved, ["a.pdf"]);
+        } else {
+            assert_eq!(paths(&after), ["b.pdf"]);
+            assert_eq!(after.skipped[0].path, "a.pdf");
+        }
     }
 }

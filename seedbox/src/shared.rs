@@ -126,12 +126,20 @@ impl Shared {
     pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
         let rooted = store::rooted_layout(v.meta, v.real).ok();
         let mut files = Vec::new();
+        // Folders resolved once each, not once per file.
+        let mut private_dirs: HashMap<PathBuf, bool> = HashMap::new();
         if let Some(layout) = &rooted {
             for (_, f) in layout.real_files() {
                 let path = store::slash_path(&f.path);
                 let disk_path = v.folder.join(&f.path);
                 let identity = v.identities.get(&path).copied();
-                if identity.is_some() && self.under_state_dir(&disk_path) {
+                let private = identity.is_some()
+                    && disk_path.parent().is_some_and(|dir| {
+                        *private_dirs
+                            .entry(dir.to_path_buf())
+                            .or_insert_with(|| self.under_state_dir(dir))
+                    });
+                if private {
                     tracing::error!(
                         "collection {}: {} is under the state folder; never listed",
                         v.name,
@@ -200,7 +208,8 @@ impl Shared {
         self.rebuild_snapshot();
     }
 
-    /// Whether `p` resolves to a place inside the state folder.
+    /// Whether folder `p` resolves to a place inside the state folder (a
+    /// listed file is a regular file, not a link, so its folder decides).
     fn under_state_dir(&self, p: &Path) -> bool {
         std::fs::canonicalize(p).is_ok_and(|r| r.starts_with(&self.state_real))
     }
