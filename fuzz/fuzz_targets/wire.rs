@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(need >= 1);
                 break;
             }
-            Err(swarm::wire::DecodeError::UnknownId { frame_len, .. }) if frame_len <= rest.len() => {
+            Ok(Decoded::Unknown { frame_len, .. }) => {
+                assert!(frame_len >= 5 && frame_len <= rest.len());
                 rest = &rest[frame_len..];
             }
             Err(_) => break,

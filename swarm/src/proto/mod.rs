@@ -61,9 +61,7 @@
 //! An honest peer can only be banned if it alone sent a piece that failed,
 //! which an honest peer never does; mixed failures never ban anyone.
 
-mod bencode;
 mod choke;
-mod codec;
 mod config;
 mod download;
 mod hashes;

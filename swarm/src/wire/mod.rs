@@ -109,7 +109,6 @@ pub struct HashRequest {
     pub proof_layers: u32,
 }
 
-mod benc;
 pub mod codec;
 pub mod ext;
 pub mod fast;
@@ -117,8 +116,8 @@ pub mod handshake;
 pub mod metadata;
 
 pub use codec::{
-    decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
-    EncodeError, Out,
+    decode, decode_limited, encode, encode_extended, encode_piece_header, encoded_len, DecodeError,
+    Decoded, EncodeError, Out, PIECE_HEADER_LEN,
 };
 pub use ext::{ExtError, ExtHandshake};
 pub use fast::allowed_fast_set;
