@@ -33,6 +33,9 @@ const DOMAIN: &[u8] = b"swarm-collection-v1\0";
 
 /// Longest collection name that can be signed (bytes).
 pub const MAX_COLLECTION_NAME: usize = 1024;
+/// Highest sequence number that can be signed: the largest bencode
+/// integer, so every record fits a catalogue entry unchanged.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
 
 /// A publisher's public key: the collection's identity.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +83,8 @@ pub enum RecordError {
     BadName,
     #[error("record names no info-hash")]
     NoHash,
+    #[error("sequence number is larger than {MAX_SEQ}")]
+    BadSeq,
     #[error("publisher key is not a valid Ed25519 key")]
     BadKey,
     #[error("signature does not verify")]
@@ -93,6 +98,9 @@ pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u
     }
     if hashes.v1.is_none() && hashes.v2.is_none() {
         return Err(RecordError::NoHash);
+    }
+    if seq > MAX_SEQ {
+        return Err(RecordError::BadSeq);
     }
     let mut m = Vec::with_capacity(DOMAIN.len() + 2 + name.len() + 8 + 52);
     m.extend_from_slice(DOMAIN);
@@ -225,6 +233,24 @@ mod tests {
         assert_eq!(p.sign("", 1, &hashes(1)), Err(RecordError::BadName));
         let none = InfoHashes { v1: None, v2: None };
         assert_eq!(p.sign("a", 1, &none), Err(RecordError::NoHash));
+        // Found by the `signed` fuzz target: a record with a sequence
+        // number beyond i64 was signed but could not cross a catalogue
+        // (bencode integers are i64) and was silently dropped there.
+        assert_eq!(
+            p.sign("a", MAX_SEQ + 1, &hashes(1)),
+            Err(RecordError::BadSeq)
+        );
+        let top = p.sign("a", MAX_SEQ, &hashes(1)).unwrap();
+        let mut over = top.clone();
+        over.seq = MAX_SEQ + 1;
+        assert_eq!(over.verify("a", &hashes(1)), Err(RecordError::BadSeq));
+        let mut share = crate::discovery::catalogue::Share::new("a", 1, 1, hashes(1));
+        share.collection = Some(top.clone());
+        let cat = crate::discovery::catalogue::Catalogue {
+            shares: vec![share],
+        };
+        let back = crate::discovery::catalogue::Catalogue::decode(&cat.encode().unwrap()).unwrap();
+        assert_eq!(back.shares[0].collection, Some(top));
         assert_eq!(PublisherKey::from_hex("zz"), None);
         assert_eq!(PublisherKey::from_hex(&"00".repeat(31)), None);
     }
