@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -152,9 +152,15 @@ fn hash_request(base: u8, index: u8, length: u8, proof: u8) -> HashRequest {
 
 impl World {
     fn new(role: Role) -> World {
-        let data = content(LEN, 3);
-        let meta = make_v1("f.bin", &data, PIECE);
-        let hashes = PieceHashes::new(&meta).expect("hashes");
+        // Built once: hashing the content every run would dominate.
+        static TORRENT: OnceLock<(Vec<u8>, Arc<Metainfo>, PieceHashes)> = OnceLock::new();
+        let (data, meta, hashes) = TORRENT.get_or_init(|| {
+            let data = content(LEN, 3);
+            let meta = make_v1("f.bin", &data, PIECE);
+            let hashes = PieceHashes::new(&meta).expect("hashes");
+            (data, meta, hashes)
+        });
+        let (data, meta, hashes) = (data.clone(), meta.clone(), hashes.clone());
         let n = meta.info.lengths.num_pieces();
         let (storage, have) = match role {
             Role::Seed => (
