@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(hs) = ExtHandshake::decode(data) {
         assert!(hs.m.len() <= MAX_EXTENSIONS);
         assert!(hs.v.as_ref().is_none_or(|v| v.len() <= MAX_CLIENT_NAME));
-        assert!(hs.yourip.as_ref().is_none_or(|ip| ip.len() == 4 || ip.len() == 16));
+        assert!(hs
+            .yourip
+            .as_ref()
+            .is_none_or(|ip| ip.len() == 4 || ip.len() == 16));
         assert_ne!(hs.p, Some(0));
         assert_ne!(hs.swarm_quic, Some(0));
         let re = hs.encode();

@@ -43,7 +43,12 @@ fuzz_target!(|i: Input| {
             v1: Some(InfoHashV1([1; 20])),
             v2: None,
         };
-        let _ = CollectionSig { key, seq: i.seq, sig }.verify(&i.name, &h);
+        let _ = CollectionSig {
+            key,
+            seq: i.seq,
+            sig,
+        }
+        .verify(&i.name, &h);
     }
     let hashes = InfoHashes {
         v1: i.v1.map(InfoHashV1),
@@ -53,7 +58,8 @@ fuzz_target!(|i: Input| {
     let Ok(rec) = p.sign(&i.name, i.seq, &hashes) else {
         return;
     };
-    rec.verify(&i.name, &hashes).expect("a fresh record verifies");
+    rec.verify(&i.name, &hashes)
+        .expect("a fresh record verifies");
     let (mut name, mut h, mut rec2) = (i.name.clone(), hashes, rec.clone());
     let changed = match i.change {
         Change::None => false,

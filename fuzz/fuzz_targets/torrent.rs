@@ -43,15 +43,41 @@ struct Input {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Connect { peer: u8, incoming: bool, quic: bool },
-    Handshake { peer: u8, right_hash: bool, id: u8, bits: u8 },
-    Send { peer: u8, msg: Msg },
-    Raw { peer: u8, bytes: Vec<u8> },
-    Close { peer: u8 },
-    Tick { ms: u16 },
-    Verify { lie: bool },
-    Dial { ok: bool },
-    AddPeers { first: u8, n: u8 },
+    Connect {
+        peer: u8,
+        incoming: bool,
+        quic: bool,
+    },
+    Handshake {
+        peer: u8,
+        right_hash: bool,
+        id: u8,
+        bits: u8,
+    },
+    Send {
+        peer: u8,
+        msg: Msg,
+    },
+    Raw {
+        peer: u8,
+        bytes: Vec<u8>,
+    },
+    Close {
+        peer: u8,
+    },
+    Tick {
+        ms: u16,
+    },
+    Verify {
+        lie: bool,
+    },
+    Dial {
+        ok: bool,
+    },
+    AddPeers {
+        first: u8,
+        n: u8,
+    },
     Pause,
     Resume,
 }
@@ -65,22 +91,55 @@ enum Msg {
     NotInterested,
     Have(u8),
     Bitfield(Vec<u8>),
-    Request { piece: u8, block: u8, len: Len },
-    Cancel { piece: u8, block: u8, len: Len },
+    Request {
+        piece: u8,
+        block: u8,
+        len: Len,
+    },
+    Cancel {
+        piece: u8,
+        block: u8,
+        len: Len,
+    },
     /// A block: the real data unless `junk`.
-    Piece { piece: u8, block: u8, len: Len, junk: bool },
+    Piece {
+        piece: u8,
+        block: u8,
+        len: Len,
+        junk: bool,
+    },
     Port(u16),
     Suggest(u8),
     HaveAll,
     HaveNone,
-    Reject { piece: u8, block: u8, len: Len },
+    Reject {
+        piece: u8,
+        block: u8,
+        len: Len,
+    },
     AllowedFast(u8),
     Ext(Ext),
-    HashRequest { base: u8, index: u8, length: u8, proof: u8 },
-    Hashes { base: u8, index: u8, count: u8 },
-    HashReject { base: u8, index: u8, length: u8 },
+    HashRequest {
+        base: u8,
+        index: u8,
+        length: u8,
+        proof: u8,
+    },
+    Hashes {
+        base: u8,
+        index: u8,
+        count: u8,
+    },
+    HashReject {
+        base: u8,
+        index: u8,
+        length: u8,
+    },
     /// A frame with any id and payload.
-    Other { id: u8, payload: Vec<u8> },
+    Other {
+        id: u8,
+        payload: Vec<u8>,
+    },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -103,13 +162,24 @@ impl Len {
 #[derive(Arbitrary, Debug)]
 enum Ext {
     /// A BEP 10 handshake; `size` is the real metadata size unless `Some`.
-    Handshake { ut_metadata: u8, size: Option<u32>, quic: Option<u16>, reqq: Option<u32> },
+    Handshake {
+        ut_metadata: u8,
+        size: Option<u32>,
+        quic: Option<u16>,
+        reqq: Option<u32>,
+    },
     MetadataRequest(u8),
     /// Piece `piece` of the real metadata, with the real total size unless
     /// `total` is given.
-    MetadataData { piece: u8, total: Option<u32> },
+    MetadataData {
+        piece: u8,
+        total: Option<u32>,
+    },
     MetadataReject(u8),
-    Payload { id: u8, bytes: Vec<u8> },
+    Payload {
+        id: u8,
+        bytes: Vec<u8>,
+    },
 }
 
 struct Peer {
@@ -187,7 +257,9 @@ impl World {
             cfg,
             meta.info_hashes,
             (!matches!(role, Role::Magnet)).then(|| meta.clone()),
-            storage.clone().map(|s| s as Arc<dyn piece_core::storage::Storage>),
+            storage
+                .clone()
+                .map(|s| s as Arc<dyn piece_core::storage::Storage>),
             have,
             [0x55; 20],
             now,
@@ -228,7 +300,9 @@ impl World {
             Msg::Unchoke => Message::Unchoke,
             Msg::Interested => Message::Interested,
             Msg::NotInterested => Message::NotInterested,
-            Msg::Have(p) => Message::Have { piece: u32::from(*p) },
+            Msg::Have(p) => Message::Have {
+                piece: u32::from(*p),
+            },
             Msg::Bitfield(bits) => Message::Bitfield(bits),
             Msg::Request { piece, block, len } => Message::Request {
                 piece: u32::from(*piece),
@@ -240,17 +314,32 @@ impl World {
                 offset: blk(*block),
                 len: len.get(),
             },
-            Msg::Piece { piece, block, len, junk } => {
+            Msg::Piece {
+                piece,
+                block,
+                len,
+                junk,
+            } => {
                 let (piece, offset) = (u32::from(*piece), blk(*block));
                 let mut d = self.data_of(piece, offset, len.get().min(32 * 1024));
                 if *junk {
                     d.iter_mut().for_each(|x| *x ^= 0x5a);
                 }
-                wire::encode(&Message::Piece { piece, offset, data: &d }, &mut b).ok();
+                wire::encode(
+                    &Message::Piece {
+                        piece,
+                        offset,
+                        data: &d,
+                    },
+                    &mut b,
+                )
+                .ok();
                 return b;
             }
             Msg::Port(p) => Message::Port(*p),
-            Msg::Suggest(p) => Message::SuggestPiece { piece: u32::from(*p) },
+            Msg::Suggest(p) => Message::SuggestPiece {
+                piece: u32::from(*p),
+            },
             Msg::HaveAll => Message::HaveAll,
             Msg::HaveNone => Message::HaveNone,
             Msg::Reject { piece, block, len } => Message::RejectRequest {
@@ -258,10 +347,17 @@ impl World {
                 offset: blk(*block),
                 len: len.get(),
             },
-            Msg::AllowedFast(p) => Message::AllowedFast { piece: u32::from(*p) },
+            Msg::AllowedFast(p) => Message::AllowedFast {
+                piece: u32::from(*p),
+            },
             Msg::Ext(e) => {
                 let (id, payload) = match e {
-                    Ext::Handshake { ut_metadata, size, quic, reqq } => {
+                    Ext::Handshake {
+                        ut_metadata,
+                        size,
+                        quic,
+                        reqq,
+                    } => {
                         let hs = wire::ExtHandshake {
                             m: [(wire::ext::UT_METADATA.to_owned(), *ut_metadata)].into(),
                             metadata_size: Some(size.unwrap_or(info.len() as u32)),
@@ -271,35 +367,66 @@ impl World {
                         };
                         (0, hs.encode())
                     }
-                    Ext::MetadataRequest(p) => {
-                        (1, wire::MetadataMsg::Request { piece: u32::from(*p) }.encode())
-                    }
+                    Ext::MetadataRequest(p) => (
+                        1,
+                        wire::MetadataMsg::Request {
+                            piece: u32::from(*p),
+                        }
+                        .encode(),
+                    ),
                     Ext::MetadataData { piece, total } => {
                         let piece = u32::from(*piece % 4);
                         let d = wire::metadata::metadata_piece(info, piece).unwrap_or(&[]);
                         let total_size = total.unwrap_or(info.len() as u32);
-                        (1, wire::MetadataMsg::Data { piece, total_size, data: d }.encode())
+                        (
+                            1,
+                            wire::MetadataMsg::Data {
+                                piece,
+                                total_size,
+                                data: d,
+                            }
+                            .encode(),
+                        )
                     }
-                    Ext::MetadataReject(p) => {
-                        (1, wire::MetadataMsg::Reject { piece: u32::from(*p) }.encode())
-                    }
+                    Ext::MetadataReject(p) => (
+                        1,
+                        wire::MetadataMsg::Reject {
+                            piece: u32::from(*p),
+                        }
+                        .encode(),
+                    ),
                     Ext::Payload { id, bytes } => (*id, bytes.clone()),
                 };
                 ext_payload = payload;
-                Message::Extended { id, payload: &ext_payload }
+                Message::Extended {
+                    id,
+                    payload: &ext_payload,
+                }
             }
-            Msg::HashRequest { base, index, length, proof } => {
-                Message::HashRequest(hash_request(*base, *index, *length, *proof))
-            }
+            Msg::HashRequest {
+                base,
+                index,
+                length,
+                proof,
+            } => Message::HashRequest(hash_request(*base, *index, *length, *proof)),
             Msg::Hashes { base, index, count } => {
                 let hashes = vec![0x11; 32 * usize::from(*count % 16)];
                 let req = hash_request(*base, *index, *count % 16, 0);
-                wire::encode(&Message::Hashes { req, hashes: &hashes }, &mut b).ok();
+                wire::encode(
+                    &Message::Hashes {
+                        req,
+                        hashes: &hashes,
+                    },
+                    &mut b,
+                )
+                .ok();
                 return b;
             }
-            Msg::HashReject { base, index, length } => {
-                Message::HashReject(hash_request(*base, *index, *length, 0))
-            }
+            Msg::HashReject {
+                base,
+                index,
+                length,
+            } => Message::HashReject(hash_request(*base, *index, *length, 0)),
             Msg::Other { id, payload } => {
                 b.extend_from_slice(&(payload.len() as u32 + 1).to_be_bytes());
                 b.push(*id);
@@ -313,18 +440,44 @@ impl World {
 
     fn step(&mut self, op: &Op) {
         match op {
-            Op::Connect { peer, incoming, quic } => {
+            Op::Connect {
+                peer,
+                incoming,
+                quic,
+            } => {
                 if self.conn(*peer).is_some() {
                     return;
                 }
                 let conn = ConnId(self.next_conn);
                 self.next_conn += 1;
-                let dir = if *incoming { Direction::Incoming } else { Direction::Outgoing };
-                let kind = if *quic { TransportKind::Quic } else { TransportKind::Tcp };
-                self.peers.insert(*peer, Peer { conn, out: Vec::new(), shook: false, closed: false });
-                self.t.handle_connected(self.now, conn, addr(*peer), dir, kind);
+                let dir = if *incoming {
+                    Direction::Incoming
+                } else {
+                    Direction::Outgoing
+                };
+                let kind = if *quic {
+                    TransportKind::Quic
+                } else {
+                    TransportKind::Tcp
+                };
+                self.peers.insert(
+                    *peer,
+                    Peer {
+                        conn,
+                        out: Vec::new(),
+                        shook: false,
+                        closed: false,
+                    },
+                );
+                self.t
+                    .handle_connected(self.now, conn, addr(*peer), dir, kind);
             }
-            Op::Handshake { peer, right_hash, id, bits } => {
+            Op::Handshake {
+                peer,
+                right_hash,
+                id,
+                bits,
+            } => {
                 let Some(conn) = self.conn(*peer) else { return };
                 let hs = Handshake {
                     reserved: Reserved {
@@ -332,7 +485,11 @@ impl World {
                         fast: bits & 2 != 0,
                         v2: bits & 4 != 0,
                     },
-                    info_hash: if *right_hash { self.t.info_hashes().wire_id() } else { [9; 20] },
+                    info_hash: if *right_hash {
+                        self.t.info_hashes().wire_id()
+                    } else {
+                        [9; 20]
+                    },
                     peer_id: [*id; 20],
                 };
                 let mut b = Vec::new();
@@ -360,9 +517,13 @@ impl World {
                 self.t.handle_timeout(self.now);
             }
             Op::Verify { lie } => {
-                let Some(piece) = self.verifies.pop() else { return };
+                let Some(piece) = self.verifies.pop() else {
+                    return;
+                };
                 let p = self.t.metainfo().and_then(|m| m.info.lengths.piece(piece));
-                let (Some(p), Some(st)) = (p, self.storage.as_ref()) else { return };
+                let (Some(p), Some(st)) = (p, self.storage.as_ref()) else {
+                    return;
+                };
                 let ok = verify_piece(&self.hashes, st.as_ref(), p);
                 self.lied |= *lie;
                 self.t.handle_verified(self.now, p, ok != *lie);
@@ -373,14 +534,29 @@ impl World {
                     let peer = self.peers.keys().max().map_or(200, |k| k.saturating_add(1));
                     let conn = ConnId(self.next_conn);
                     self.next_conn += 1;
-                    self.peers.insert(peer, Peer { conn, out: Vec::new(), shook: false, closed: false });
-                    self.t.handle_connected(self.now, conn, a, Direction::Outgoing, TransportKind::Tcp);
+                    self.peers.insert(
+                        peer,
+                        Peer {
+                            conn,
+                            out: Vec::new(),
+                            shook: false,
+                            closed: false,
+                        },
+                    );
+                    self.t.handle_connected(
+                        self.now,
+                        conn,
+                        a,
+                        Direction::Outgoing,
+                        TransportKind::Tcp,
+                    );
                 } else {
                     self.t.handle_connect_failed(self.now, a);
                 }
             }
             Op::AddPeers { first, n } => {
-                let addrs: Vec<SocketAddr> = (0..*n % 16).map(|i| addr(first.wrapping_add(i))).collect();
+                let addrs: Vec<SocketAddr> =
+                    (0..*n % 16).map(|i| addr(first.wrapping_add(i))).collect();
                 self.t.add_peers(self.now, &addrs);
             }
             Op::Pause => self.t.pause(self.now),
@@ -405,11 +581,15 @@ impl World {
                     }
                 }
                 Event::MetadataReceived(bytes) => {
-                    assert_eq!(bytes, self.meta.info_bytes, "metadata verified against the info-hash");
+                    assert_eq!(
+                        bytes, self.meta.info_bytes,
+                        "metadata verified against the info-hash"
+                    );
                     let st = Arc::new(MemStorage::new(self.meta.info.layout.clone()));
                     self.storage = Some(st.clone());
                     let n = self.meta.info.lengths.num_pieces();
-                    self.t.handle_metadata(self.now, self.meta.clone(), st, Bitfield::new(n));
+                    self.t
+                        .handle_metadata(self.now, self.meta.clone(), st, Bitfield::new(n));
                 }
                 _ => {}
             }
@@ -439,7 +619,12 @@ impl World {
             loop {
                 match wire::decode(&p.out[pos..]) {
                     Ok(Decoded::Message(m, n)) => {
-                        if let Message::Piece { piece, offset, data } = m {
+                        if let Message::Piece {
+                            piece,
+                            offset,
+                            data,
+                        } = m
+                        {
                             let start = piece as usize * PIECE as usize + offset as usize;
                             assert!(
                                 lied || self.data.get(start..start + data.len()) == Some(data),
@@ -457,7 +642,10 @@ impl World {
         let s = self.t.stats();
         assert!(s.have_pieces <= s.num_pieces);
         assert!(s.peers <= 8);
-        assert_eq!(s.complete, s.num_pieces > 0 && s.have_pieces == s.num_pieces);
+        assert_eq!(
+            s.complete,
+            s.num_pieces > 0 && s.have_pieces == s.num_pieces
+        );
     }
 }
 

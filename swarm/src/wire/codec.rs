@@ -446,25 +446,5 @@ pub fn encode_piece_header(
     Ok(())
 }
 
-/// Frame an extension message (id 20) with extended id `ext` whose payload
-/// is the concatenation of `parts` (e.g. a bencoded dict and raw data).
-pub fn encode_extended(ext: u8, parts: &[&[u8]], out: &mut impl Out) -> Result<(), EncodeError> {
-    let payload: usize = parts.iter().map(|p| p.len()).sum();
-    let len = payload + 2;
-    if len > MAX_MESSAGE_LEN as usize {
-        return Err(EncodeError::TooLarge {
-            len,
-            max: MAX_MESSAGE_LEN,
-        });
-    }
-    out.reserve_more(4 + len);
-    put_header(out, len as u32, id::EXTENDED);
-    out.put(&[ext]);
-    for p in parts {
-        out.put(p);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests;

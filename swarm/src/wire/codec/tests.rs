@@ -382,19 +382,3 @@ fn encode_refuses_oversize() {
     encode(&Message::Bitfield(&big[1..]), &mut v).unwrap();
     assert_eq!(dec(&v), (Message::Bitfield(&big[1..]), v.len()));
 }
-
-#[test]
-fn extended_parts_concatenate() {
-    let mut a = Vec::new();
-    encode_extended(3, &[b"d1:ai1ee", b"raw"], &mut a).unwrap();
-    let mut b = Vec::new();
-    encode(
-        &Message::Extended {
-            id: 3,
-            payload: b"d1:ai1eeraw",
-        },
-        &mut b,
-    )
-    .unwrap();
-    assert_eq!(a, b);
-}
