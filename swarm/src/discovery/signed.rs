@@ -19,6 +19,9 @@
 //! 32 bytes v2 info-hash, or 32 zero bytes when absent
 //! ```
 //!
+//! An all-zero info-hash cannot be told apart from an absent one, so it is
+//! never signed nor verified ([`RecordError::ZeroHash`]).
+//!
 //! # In the catalogue
 //!
 //! A catalogue entry (see [`super::catalogue`]) may carry the record as
@@ -85,6 +88,8 @@ pub enum RecordError {
     NoHash,
     #[error("sequence number is larger than {MAX_SEQ}")]
     BadSeq,
+    #[error("an all-zero info-hash reads as an absent one")]
+    ZeroHash,
     #[error("publisher key is not a valid Ed25519 key")]
     BadKey,
     #[error("signature does not verify")]
@@ -101,6 +106,9 @@ pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u
     }
     if seq > MAX_SEQ {
         return Err(RecordError::BadSeq);
+    }
+    if hashes.v1.is_some_and(|h| h.0 == [0; 20]) || hashes.v2.is_some_and(|h| h.0 == [0; 32]) {
+        return Err(RecordError::ZeroHash);
     }
     let mut m = Vec::with_capacity(DOMAIN.len() + 2 + name.len() + 8 + 52);
     m.extend_from_slice(DOMAIN);
@@ -251,6 +259,20 @@ mod tests {
         };
         let back = crate::discovery::catalogue::Catalogue::decode(&cat.encode().unwrap()).unwrap();
         assert_eq!(back.shares[0].collection, Some(top));
+        // Also found by fuzzing: absent hashes are signed as zeros, so a
+        // v2-only record also verified for "v1 = 000...0". Zero hashes are
+        // refused both ways now.
+        let v2_only = InfoHashes {
+            v1: None,
+            v2: Some(InfoHashV2([5; 32])),
+        };
+        let rec = p.sign("a", 1, &v2_only).unwrap();
+        let claimed = InfoHashes {
+            v1: Some(InfoHashV1([0; 20])),
+            ..v2_only
+        };
+        assert_eq!(rec.verify("a", &claimed), Err(RecordError::ZeroHash));
+        assert_eq!(p.sign("a", 1, &claimed), Err(RecordError::ZeroHash));
         assert_eq!(PublisherKey::from_hex("zz"), None);
         assert_eq!(PublisherKey::from_hex(&"00".repeat(31)), None);
     }
