@@ -530,29 +530,32 @@ impl World {
             }
             Op::Dial { ok } => {
                 let Some(a) = self.dials.pop() else { return };
-                if *ok {
-                    let peer = self.peers.keys().max().map_or(200, |k| k.saturating_add(1));
-                    let conn = ConnId(self.next_conn);
-                    self.next_conn += 1;
-                    self.peers.insert(
-                        peer,
-                        Peer {
-                            conn,
-                            out: Vec::new(),
-                            shook: false,
-                            closed: false,
-                        },
-                    );
-                    self.t.handle_connected(
-                        self.now,
-                        conn,
-                        a,
-                        Direction::Outgoing,
-                        TransportKind::Tcp,
-                    );
-                } else {
+                // Dialled addresses come from AddPeers: back to the peer
+                // number, so later events can talk on the connection.
+                let peer = match a.ip() {
+                    std::net::IpAddr::V4(ip) => {
+                        let o = ip.octets();
+                        o[2].wrapping_mul(16).wrapping_add(o[3].wrapping_sub(1))
+                    }
+                    std::net::IpAddr::V6(_) => return,
+                };
+                if !*ok || self.conn(peer).is_some() {
                     self.t.handle_connect_failed(self.now, a);
+                    return;
                 }
+                let conn = ConnId(self.next_conn);
+                self.next_conn += 1;
+                self.peers.insert(
+                    peer,
+                    Peer {
+                        conn,
+                        out: Vec::new(),
+                        shook: false,
+                        closed: false,
+                    },
+                );
+                self.t
+                    .handle_connected(self.now, conn, a, Direction::Outgoing, TransportKind::Tcp);
             }
             Op::AddPeers { first, n } => {
                 let addrs: Vec<SocketAddr> =
