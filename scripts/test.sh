@@ -9,6 +9,8 @@
 #                        about 2.5 min of fuzzing after the fuzz build; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One cold build per run: incremental state would only cost disk and time.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 if [ "${SWARM_NO_INSTALL:-0}" != 1 ]; then
   bash scripts/install-deps.sh
