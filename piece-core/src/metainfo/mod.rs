@@ -27,6 +27,7 @@ use std::collections::HashMap;
 
 mod error;
 mod parse;
+mod raw;
 pub mod v2;
 
 pub use error::MetainfoError;

@@ -8,6 +8,7 @@ use sha1::{Digest as _, Sha1};
 use sha2::Sha256;
 
 use super::error::MetainfoError;
+use super::raw::{parse_symlink, RawFile};
 use super::v2;
 use super::{FileInfo, Info, Metainfo, Version, MAX_FILES, MAX_METAINFO_SIZE};
 use crate::bencode::{self, BencodeErrorKind, Dict, Limits, Value};
@@ -16,21 +17,6 @@ use crate::path::{sanitize_name, sanitize_path, Deduper, MAX_PATH_DEPTH};
 use crate::types::{
     InfoHashV1, InfoHashV2, InfoHashes, Lengths, LengthsError, BLOCK_SIZE, MAX_PIECE_LENGTH,
 };
-
-/// A file as parsed, before the name is prefixed and duplicates renamed.
-#[derive(Clone, Debug)]
-pub(super) struct RawFile<'a> {
-    /// Raw path components as in the torrent (for comparing v1 and v2).
-    pub raw: Vec<&'a [u8]>,
-    /// Sanitised components (without the torrent name).
-    pub path: Vec<String>,
-    pub length: u64,
-    pub pad: bool,
-    pub executable: bool,
-    pub hidden: bool,
-    pub symlink: Option<Vec<String>>,
-    pub pieces_root: Option<[u8; 32]>,
-}
 
 pub(super) fn decode_err(e: bencode::BencodeError) -> MetainfoError {
     if e.kind == BencodeErrorKind::DepthExceeded {
@@ -162,32 +148,6 @@ fn attr_flags(d: &Dict<'_>) -> (bool, bool, bool, bool) {
         a.contains(&b'h'),
         a.contains(&b'l'),
     )
-}
-
-/// Parses the `symlink path` of a file whose `attr` has `l`.
-pub(super) fn parse_symlink(
-    d: &Dict<'_>,
-    what: &str,
-) -> Result<Option<Vec<String>>, MetainfoError> {
-    let list = d
-        .get(b"symlink path")
-        .and_then(Value::as_list)
-        .ok_or_else(|| MetainfoError::InvalidSymlink(format!("{what}: no symlink path list")))?;
-    if list.len() > MAX_PATH_DEPTH {
-        return Err(MetainfoError::InvalidSymlink(format!(
-            "{what}: target too deep"
-        )));
-    }
-    let mut raw = Vec::with_capacity(list.len());
-    for c in list {
-        raw.push(c.as_bytes().ok_or_else(|| {
-            MetainfoError::InvalidSymlink(format!("{what}: target component is not a string"))
-        })?);
-    }
-    let target = sanitize_path(raw);
-    // A target that sanitises to nothing would point at the torrent root:
-    // drop the link (the entry stays as an empty file).
-    Ok((!target.is_empty()).then_some(target))
 }
 
 fn get_len(d: &Dict<'_>, what: &str) -> Result<u64, MetainfoError> {

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::error::MetainfoError;
-use super::parse::{parse_symlink, RawFile};
+use super::raw::{parse_symlink, RawFile};
 use super::{FileInfo, MAX_FILES};
 use crate::bencode::{Dict, Value};
 use crate::merkle;
