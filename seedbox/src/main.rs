@@ -6,7 +6,7 @@
 //! seedbox run   [--config FILE]             run in the foreground
 //! ```
 //!
-//! The config defaults to `$SEEDBOX_CONFIG`, else `/etc/seedbox/seedbox.toml`.
+//! The config defaults to `$SEEDBOX_CONFIG`, else `/etc/seedbox.toml`.
 //! Logs go to stderr through `tracing` (`RUST_LOG=debug` for more).
 
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// Config file [default: $SEEDBOX_CONFIG or /etc/seedbox/seedbox.toml]
+    /// Config file [default: $SEEDBOX_CONFIG or /etc/seedbox.toml]
     #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -40,7 +40,7 @@ impl ConfigArg {
         self.config
             .clone()
             .or_else(|| std::env::var_os("SEEDBOX_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("/etc/seedbox/seedbox.toml"))
+            .unwrap_or_else(|| PathBuf::from("/etc/seedbox.toml"))
     }
 }
 
