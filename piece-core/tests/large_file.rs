@@ -42,15 +42,10 @@ fn layout() -> Layout {
 
 /// Deterministic bytes that differ at every offset that matters.
 fn data(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    use rand::{RngCore, SeedableRng};
+    let mut b = vec![0u8; n];
+    rand::rngs::StdRng::seed_from_u64(seed.into()).fill_bytes(&mut b);
+    b
 }
 
 fn last_piece(l: &Layout) -> PieceIndex {
