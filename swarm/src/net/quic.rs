@@ -11,7 +11,7 @@
 //! - Cipher: AES-GCM when both ends have AES instructions, otherwise
 //!   ChaCha20-Poly1305 (a Raspberry Pi 4 has no AES instructions). Each
 //!   side lists its suites in the order its CPU prefers
-//!   ([`super::cert::provider_for`]); a server with AES follows the client's
+//!   (`cert::provider_for`); a server with AES follows the client's
 //!   order, a server without insists on its own, so ChaCha20 is chosen
 //!   whenever either end lacks AES.
 
