@@ -5,10 +5,13 @@
 # namespaces), the examples, and each fuzz target for a short bounded time.
 #
 #   SWARM_NO_INSTALL=1   skip the install step
-#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 20; 0 skips fuzzing)
+#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 10: 12 targets, so
+#                        about 2.5 min of fuzzing after the fuzz build; 0 skips)
 #   SWARM_NO_PI=1        skip the Raspberry Pi builds, packages and qemu tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One cold build per run: incremental state would only cost disk and time.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 if [ "${SWARM_NO_INSTALL:-0}" != 1 ]; then
   bash scripts/install-deps.sh
@@ -36,7 +39,7 @@ if [ "${SWARM_NO_PI:-0}" != 1 ]; then
   bash scripts/cross-smoke.sh aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf
 fi
 
-FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then
   echo "== fuzz (${FUZZ_SECONDS}s per target)"
   export RUSTC_BOOTSTRAP=1
