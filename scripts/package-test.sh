@@ -25,7 +25,7 @@ for pair in amd64:x86-64 arm64:aarch64 armhf:ARM; do
   list=$(dpkg-deb -c "$deb" | awk '{print $1, $2, $NF}')
   for want in "-rwxr-xr-x root/root ./usr/bin/seedbox" "-rwxr-xr-x root/root ./usr/bin/swarm" \
     "-rw-r--r-- root/root ./usr/lib/systemd/system/seedbox.service" \
-    "-rw-r--r-- root/root ./etc/seedbox.toml" \
+    "-rw-r----- root/root ./etc/seedbox.toml" \
     "-rw-r--r-- root/root ./usr/share/doc/seedbox/README.md" \
     "-rw-r--r-- root/root ./usr/share/doc/seedbox/copyright" \
     "-rw-r--r-- root/root ./usr/share/doc/seedbox/examples/home-mirror.conf"; do
@@ -63,6 +63,8 @@ getent passwd seedbox | grep -q ':/var/lib/seedbox:/usr/sbin/nologin$' || fail "
 [ "$(getent passwd seedbox | cut -d: -f3)" -lt 1000 ] || fail "seedbox is not a system user"
 [ "$(stat -c '%U %a' /var/lib/seedbox)" = "seedbox 700" ] || fail "/var/lib/seedbox"
 [ -f /usr/lib/systemd/system/seedbox.service ] || fail "no unit file"
+# the config can hold the admin token: the daemon's group reads it, others not
+[ "$(stat -c '%U %G %a' /etc/seedbox.toml)" = "root seedbox 640" ] || fail "/etc/seedbox.toml owner or mode"
 if command -v systemd-analyze >/dev/null; then
   # offline syntax check: a misspelt key or a bad value is reported with
   # its line (and ignored by systemd, which would weaken the hardening)

@@ -66,7 +66,7 @@ for arch in "${arches[@]}"; do
   install -m 0644 seedbox/dist/seedbox.service "$st/usr/lib/systemd/system/"
   install -m 0644 seedbox/dist/home-mirror.conf "$st/usr/share/doc/seedbox/examples/"
   stage_config "$st/etc/seedbox.toml"
-  chmod 0644 "$st/etc/seedbox.toml"
+  chmod 0640 "$st/etc/seedbox.toml" # group seedbox: postinst
   install -m 0644 README.md "$st/usr/share/doc/seedbox/README.md"
   cat >"$st/usr/share/doc/seedbox/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
