@@ -17,10 +17,11 @@ cd "$(dirname "$0")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 
+# one cargo run for all targets: it keeps both cores busy to the end
+echo "-- cross: ${targets[*]}"
+cargo build --locked --profile dist "${targets[@]/#/--target=}" -p swarm -p seedbox --bin swarm --bin seedbox
 for t in "${targets[@]}"; do
-  echo "-- cross: $t"
-  cargo build --locked --profile dist --target "$t" -p swarm -p seedbox --bin swarm --bin seedbox
   for b in swarm seedbox; do
-    printf '   %-8s %s bytes\n' "$b" "$(stat -c %s "target/$t/dist/$b")"
+    printf '   %-30s %-8s %s bytes\n' "$t" "$b" "$(stat -c %s "target/$t/dist/$b")"
   done
 done
