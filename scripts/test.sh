@@ -7,6 +7,7 @@
 #   SWARM_NO_INSTALL=1   skip the install step
 #   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 10: 12 targets, so
 #                        about 2.5 min of fuzzing after the fuzz build; 0 skips)
+#   SWARM_NO_PI=1        skip the Raspberry Pi builds, packages and qemu tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # One cold build per run: incremental state would only cost disk and time.
@@ -29,6 +30,14 @@ cargo test --workspace --locked --no-fail-fast
 
 echo "== examples"
 cargo run --locked -q -p swarm --example seed_and_leech
+
+if [ "${SWARM_NO_PI:-0}" != 1 ]; then
+  echo "== Raspberry Pi: cross builds, Debian packages, smoke tests under qemu-user"
+  bash scripts/cross.sh
+  bash scripts/package.sh
+  bash scripts/package-test.sh
+  bash scripts/cross-smoke.sh aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf
+fi
 
 FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then

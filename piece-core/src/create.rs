@@ -801,8 +801,11 @@ pub fn create_torrent(
         e.end();
     }
     e.end();
+    let mut bytes = e.finish();
+    // kept for the torrent's lifetime (a seedbox serves it): no slack
+    bytes.shrink_to_fit();
     Ok(CreatedTorrent {
-        bytes: e.finish(),
+        bytes,
         info_hashes,
         num_pieces: plan.layout.lengths().num_pieces(),
         piece_length: plan.layout.lengths().piece_length(),

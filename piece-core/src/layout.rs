@@ -47,6 +47,8 @@ pub enum LayoutError {
     UnsafePath(usize),
     #[error("padding at file {0} does not end on a piece boundary")]
     PadNotAligned(usize),
+    #[error("file {0} ends past the largest possible offset")]
+    Overflow(usize),
 }
 
 /// The validated mapping between pieces and files.
@@ -88,7 +90,10 @@ impl Layout {
             if !f.pad && !is_safe_relative(&f.path) {
                 return Err(LayoutError::UnsafePath(i));
             }
-            expected = f.offset + f.length;
+            expected = f
+                .offset
+                .checked_add(f.length)
+                .ok_or(LayoutError::Overflow(i))?;
             if f.pad && f.length > 0 && expected % pl != 0 && expected != lengths.total() {
                 return Err(LayoutError::PadNotAligned(i));
             }
@@ -346,5 +351,10 @@ mod tests {
         assert!(Layout::new(l, vec![file("x", 0, 99, false)]).is_err());
         assert!(Layout::new(l, vec![file("x", 1, 99, false)]).is_err());
         assert!(Layout::new(l, vec![file("x", 0, 100, false)]).is_ok());
+        let two = vec![
+            file("x", 0, 100, false),
+            file("y", 100, u64::MAX - 50, false),
+        ];
+        assert_eq!(Layout::new(l, two).unwrap_err(), LayoutError::Overflow(1));
     }
 }

@@ -47,7 +47,9 @@ fn web_connections(config: &Config) -> usize {
     };
     // SAFETY: a valid out-pointer.
     let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        lim.rlim_cur
+        // rlim_t is u32 on armv7 (32-bit Raspberry Pi OS), u64 here
+        #[allow(clippy::useless_conversion)]
+        u64::from(lim.rlim_cur)
     } else {
         1024
     };

@@ -218,15 +218,22 @@ fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
 }
 
 /// List a version of this folder ([`Shared::publish`]) with its files as
-/// `listing` saw them: `(torrent, sig, updated)` describe the version.
+/// `listing` saw them: `(torrent, sig, updated)` describe the version,
+/// which `handle` seeds. Its metadata is the session's: a torrent of
+/// 10,000 files is parsed once, not once more here (each parse is ~10 MiB
+/// on top of the session's).
 fn publish(
     shared: &Shared,
     c: &Collection,
     listing: &Listing,
-    meta: &Metainfo,
     (torrent, sig, updated): (Vec<u8>, CollectionSig, u64),
-    handle: TorrentHandle,
+    handle: &TorrentHandle,
 ) {
+    let Some(meta) = handle.metainfo() else {
+        // never: a handle added from a .torrent has its metadata at once
+        tracing::error!("collection {}: no metadata; not listed", c.name);
+        return;
+    };
     let manifest = listing.manifest();
     let identities: HashMap<String, FileIdentity> = listing.identities().collect();
     let v = Version {
@@ -237,12 +244,12 @@ fn publish(
         folder: &c.path,
         real: Some(&manifest),
         identities: &identities,
-        meta,
+        meta: &meta,
         torrent,
         sig,
         updated,
     };
-    shared.publish(v, handle);
+    shared.publish(v, handle.clone());
 }
 
 /// Seed the saved version again if the folder is exactly as it was.
@@ -265,7 +272,6 @@ async fn resume_saved(
         );
         return Ok(None);
     }
-    let meta = Metainfo::from_bytes(&torrent).map_err(|e| PublishError::Task(e.to_string()))?;
     let handle = shared
         .session
         .add_torrent_bytes(&torrent, add_options(c, &manifest))
@@ -279,7 +285,9 @@ async fn resume_saved(
         handle.remove().await;
         return Ok(None);
     }
-    let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
+    let sig = shared
+        .publisher
+        .sign(&c.name, st.seq, &handle.info_hashes())?;
     tracing::info!(
         "collection {}: version {} seeding again ({} files, {} bytes) without rehashing",
         c.name,
@@ -287,14 +295,7 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
-    publish(
-        shared,
-        c,
-        &listing,
-        &meta,
-        (torrent, sig, st.updated),
-        handle.clone(),
-    );
+    publish(shared, c, &listing, (torrent, sig, st.updated), &handle);
     Ok(Some(Current {
         manifest,
         listing,
@@ -391,23 +392,21 @@ async fn update(
         .await
         .map_err(|e| PublishError::Task(e.to_string()))??
     };
-    let meta =
-        Metainfo::from_bytes(&created.bytes).map_err(|e| PublishError::Task(e.to_string()))?;
+    let hashes = created.info_hashes;
     if let Some(k) = cur.as_mut() {
-        if k.handle.info_hashes() == meta.info_hashes {
+        if k.handle.info_hashes() == hashes {
             // Same content (only times changed): same version, listed
             // again with the files as they are now (the web serves only
             // files it knows as they are).
             st.manifest = manifest.clone();
             files.save_state(&st)?;
-            let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
+            let sig = shared.publisher.sign(&c.name, st.seq, &hashes)?;
             publish(
                 shared,
                 c,
                 &listing,
-                &meta,
                 (created.bytes, sig, st.updated),
-                k.handle.clone(),
+                &k.handle,
             );
             k.manifest = manifest;
             k.listing = listing;
@@ -416,13 +415,13 @@ async fn update(
     }
     // Same content as the saved version (files touched while we were
     // down): same version number, no new publication.
-    let same_as_saved = saved_hashes == Some(meta.info_hashes);
+    let same_as_saved = saved_hashes == Some(hashes);
     let seq = if same_as_saved && st.seq > 0 {
         st.seq
     } else {
         st.seq + 1
     };
-    let sig = shared.publisher.sign(&c.name, seq, &meta.info_hashes)?;
+    let sig = shared.publisher.sign(&c.name, seq, &hashes)?;
     st = CollectionState {
         seq,
         key: Some(shared.publisher.public().to_hex()),
@@ -460,9 +459,8 @@ async fn update(
         shared,
         c,
         &listing,
-        &meta,
         (created.bytes, sig, st.updated),
-        handle.clone(),
+        &handle,
     );
     *cur = Some(Current {
         manifest,

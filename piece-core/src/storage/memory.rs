@@ -25,15 +25,27 @@ impl MemoryStorage {
     }
 
     /// The bytes of real file `i` (zeros if never written), or `None` for
-    /// padding or an index out of range.
+    /// padding, an index out of range or a file too large for memory.
     pub fn file_contents(&self, i: usize) -> Option<Vec<u8>> {
         let f = self.layout.files().get(i)?;
         if f.pad {
             return None;
         }
         let g = self.files[i].read().unwrap_or_else(|p| p.into_inner());
-        Some(g.clone().unwrap_or_else(|| vec![0; f.length as usize]))
+        match &*g {
+            Some(v) => Some(v.clone()),
+            None => Some(vec![0; in_memory_len(f.length).ok()?]),
+        }
     }
+}
+
+/// A file's length as a `Vec` length: a file larger than the address space
+/// (over 2 GiB on a 32-bit target) cannot be held in memory.
+fn in_memory_len(length: u64) -> Result<usize, std::io::Error> {
+    usize::try_from(length)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))
 }
 
 impl Storage for MemoryStorage {
@@ -63,7 +75,8 @@ impl Storage for MemoryStorage {
             if s.pad {
                 continue;
             }
-            let len = self.layout.files()[s.file].length as usize;
+            let f = &self.layout.files()[s.file];
+            let len = in_memory_len(f.length).map_err(|e| super::io_err(&f.path, e))?;
             let mut g = self.files[s.file]
                 .write()
                 .unwrap_or_else(|p| p.into_inner());

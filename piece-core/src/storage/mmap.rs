@@ -7,7 +7,13 @@
 //! when the file could be opened for writing. At most
 //! [`MmapOptions::max_maps`] windows and [`MmapOptions::max_handles`] file
 //! handles stay open (LRU), so a library of 10,000 files, or a 32-bit
-//! seedbox, does not run out of descriptors or address space. `flush`
+//! seedbox, does not run out of descriptors or address space: on 32-bit
+//! targets the defaults keep a storage's mapped windows within 128 MiB of
+//! the process's 2-3 GiB of address space (a seedbox holds one storage per
+//! collection). File offsets are `u64` throughout (`mmap64`), so files
+//! past 4 GiB work on 32-bit too. (QEMU's user-mode emulator before 8.1 truncated `mmap2`
+//! offsets of 32-bit guests to 32 bits; scripts/install-deps.sh installs a
+//! newer one and `tests/large_file.rs` catches an old one.) `flush`
 //! msyncs every live writable window and fsyncs every file written since
 //! the last flush (windows evicted meanwhile left their pages in the page
 //! cache, which the fsync writes back).
@@ -65,13 +71,14 @@ pub struct MmapOptions {
 
 impl Default for MmapOptions {
     fn default() -> Self {
+        #[cfg(target_pointer_width = "64")]
+        let (max_maps, window) = (256, 256 << 20);
+        #[cfg(not(target_pointer_width = "64"))]
+        let (max_maps, window) = (16, 8 << 20);
         MmapOptions {
             max_handles: DEFAULT_MAX_HANDLES,
-            max_maps: 256,
-            #[cfg(target_pointer_width = "64")]
-            window: 256 << 20,
-            #[cfg(not(target_pointer_width = "64"))]
-            window: 8 << 20,
+            max_maps,
+            window,
         }
     }
 }

@@ -17,7 +17,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{CipherSuite, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of a certificate's DER encoding.
@@ -77,9 +77,59 @@ impl Identity {
     }
 }
 
-/// The ring crypto provider (never aws-lc-rs).
+/// Does this CPU have AES instructions, with the carry-less multiply that
+/// AES-GCM's GHASH needs (x86: AES-NI and PCLMULQDQ; ARMv8: AES and PMULL)?
+/// Without them ring computes AES-GCM in constant-time software, several
+/// times slower than ChaCha20-Poly1305; the Raspberry Pi 4's Cortex-A72 is
+/// such a CPU (the Pi 5's Cortex-A76 has them).
+pub fn aes_hardware() -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // Rust's "aes" feature on aarch64 is FEAT_AES together with PMULL.
+        std::arch::is_aarch64_feature_detected!("aes")
+    }
+    #[cfg(all(target_arch = "arm", target_os = "linux"))]
+    {
+        // ARMv8 in AArch32 state (a 32-bit OS on a Pi 3/4/5): the kernel's
+        // hwcaps; AT_HWCAP2 bit 0 is AES, bit 1 PMULL.
+        // SAFETY: getauxval has no preconditions.
+        let caps = unsafe { libc::getauxval(libc::AT_HWCAP2) };
+        caps & 0b11 == 0b11
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        all(target_arch = "arm", target_os = "linux")
+    )))]
+    {
+        false
+    }
+}
+
+/// The ring crypto provider (never aws-lc-rs) for this CPU; see
+/// [`provider_for`].
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    provider_for(aes_hardware())
+}
+
+/// The ring provider with its TLS 1.3 suites in our order of preference:
+/// AES-256-GCM, AES-128-GCM, ChaCha20-Poly1305 (ring's default) when the
+/// CPU has AES instructions, ChaCha20-Poly1305 first when it has not.
+/// AES-128-GCM stays in the list either way: QUIC's Initial packets use it.
+pub(crate) fn provider_for(aes_hardware: bool) -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if !aes_hardware {
+        // stable: the AES suites keep their order behind ChaCha20
+        p.cipher_suites
+            .sort_by_key(|s| s.suite() != CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+    }
+    Arc::new(p)
 }
 
 /// Accepts any self-signed certificate (optionally only one with a pinned
