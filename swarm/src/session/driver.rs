@@ -9,8 +9,12 @@
 //! - timers come from [`Torrent::poll_timeout`];
 //! - [`VerifyJob`]s run on `spawn_blocking`, at most
 //!   [`MAX_VERIFY_JOBS`] at a time;
-//! - the resume file is saved at most every [`RESUME_DEBOUNCE`] while
-//!   pieces complete, on completion and on shutdown.
+//! - the resume file is saved while pieces complete, in the background
+//!   (one save at a time), at most every [`RESUME_DEBOUNCE`] and never
+//!   more often than [`RESUME_COST_FACTOR`] times the last save took (a
+//!   save stats every file: with 100,000 files it takes seconds, and
+//!   saving every second would leave no time to download); and in the
+//!   foreground on completion and on shutdown.
 //!
 //! # Moving swarm peers to QUIC
 //! - A TCP peer that offers QUIC (`swarm_quic` in its extension handshake,
@@ -48,7 +52,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
 use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
-use crate::resume::{self, ResumeData};
+use crate::resume;
 use crate::wire::Handshake;
 
 /// A peer whose unsent data exceeds this is dropped (it does not read).
@@ -57,6 +61,9 @@ pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
 pub const MAX_VERIFY_JOBS: usize = 2;
 /// Least time between two resume saves while downloading.
 pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
+/// While downloading, the gap between two resume saves is at least this
+/// many times what the last one took (saves use at most ~5% of the time).
+pub const RESUME_COST_FACTOR: u32 = 20;
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 /// Most addresses remembered for the QUIC preference (tried upgrades,
@@ -86,6 +93,8 @@ enum Internal {
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
     Metadata(Box<Result<MetadataReady, String>>),
+    /// A background resume save finished.
+    ResumeSaved(Result<Duration, resume::SaveError>),
     /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
     QuicFallback(SocketAddr),
 }
@@ -145,7 +154,12 @@ pub(crate) struct Driver {
     verifying: usize,
     verify_queue: VecDeque<VerifyJob>,
     resume_dirty: bool,
-    last_save: Instant,
+    /// When the next background save may start.
+    next_save: Instant,
+    /// A background save is running.
+    saving: bool,
+    save_order: resume::SaveOrder,
+    save_seq: u64,
     failed: bool,
     metadata_pending: bool,
     /// v2 magnets: the metainfo with the piece layers received so far.
@@ -180,7 +194,10 @@ impl Driver {
             // Save soon after start: records what was found (or created)
             // so that a restart, even after SIGKILL, need not rehash.
             resume_dirty: true,
-            last_save: Instant::now(),
+            next_save: Instant::now() + RESUME_DEBOUNCE,
+            saving: false,
+            save_order: resume::SaveOrder::default(),
+            save_seq: 0,
             failed: false,
             metadata_pending: false,
             layered: None,
@@ -197,8 +214,8 @@ impl Driver {
                 .t
                 .poll_timeout()
                 .unwrap_or(now + Duration::from_secs(3600));
-            if self.resume_dirty {
-                deadline = deadline.min(self.last_save + RESUME_DEBOUNCE);
+            if self.resume_dirty && !self.saving {
+                deadline = deadline.min(self.next_save);
             }
             let sleep = tokio::time::sleep_until(deadline.max(now).into());
             tokio::select! {
@@ -213,8 +230,8 @@ impl Driver {
                     if self.t.poll_timeout().is_some_and(|d| d <= now) {
                         self.t.handle_timeout(now);
                     }
-                    if self.resume_dirty && self.last_save + RESUME_DEBOUNCE <= now {
-                        self.save_resume();
+                    if self.resume_dirty && !self.saving && self.next_save <= now {
+                        self.save_resume_in_background();
                     }
                 }
             }
@@ -326,6 +343,14 @@ impl Driver {
                 self.t.handle_verified(now, p, ok);
             }
             Internal::Metadata(r) => self.on_metadata_ready(*r),
+            Internal::ResumeSaved(r) => {
+                self.saving = false;
+                let took = r.unwrap_or_else(|e| {
+                    self.emit(TorrentEvent::Error(e.to_string()));
+                    Duration::ZERO
+                });
+                self.next_save = now + RESUME_DEBOUNCE.max(took * RESUME_COST_FACTOR);
+            }
         }
     }
 
@@ -716,26 +741,39 @@ impl Driver {
         }
     }
 
-    fn save_resume(&mut self) {
+    /// What a resume save needs, numbered; `None` without a resume file
+    /// or data.
+    #[allow(clippy::type_complexity)]
+    fn resume_job(&mut self) -> Option<(u64, PathBuf, [u8; 20], Bitfield, Arc<dyn Storage>)> {
         self.resume_dirty = false;
-        self.last_save = Instant::now();
         let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have())
         else {
+            return None;
+        };
+        self.save_seq += 1;
+        let wire = self.t.info_hashes().wire_id();
+        Some((self.save_seq, path.clone(), wire, have.clone(), st.clone()))
+    }
+
+    /// Saves now, in the foreground (completion, shutdown).
+    fn save_resume(&mut self) {
+        if let Some((seq, path, wire, have, st)) = self.resume_job() {
+            if let Err(e) = self.save_order.save(seq, &path, wire, &have, st.as_ref()) {
+                self.emit(TorrentEvent::Error(e.to_string()));
+            }
+        }
+    }
+
+    fn save_resume_in_background(&mut self) {
+        let Some((seq, path, wire, have, st)) = self.resume_job() else {
             return;
         };
-        // The resume file must never claim data that is not durable.
-        if let Err(e) = st.flush() {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("flushing data: {e}")));
-            return;
-        }
-        let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
-        if let Err(e) = resume::save(path, &data) {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
-        }
+        self.saving = true;
+        let (order, int) = (self.save_order.clone(), self.int_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let r = order.save(seq, &path, wire, &have, st.as_ref());
+            let _ = int.blocking_send(Internal::ResumeSaved(r));
+        });
     }
 
     fn emit(&self, e: TorrentEvent) {
