@@ -40,6 +40,13 @@ pub struct TorrentConfig {
     /// Blocks a peer may send that we never requested (beyond late blocks
     /// of cancelled requests) before it is banned.
     pub max_unrequested_blocks: u32,
+    /// BEP 52 hash requests plus BEP 9 metadata requests answered per peer
+    /// and second; up to as many more wait for the next second, the rest
+    /// are rejected (`proto::pacing`).
+    pub max_metadata_requests_per_sec: u32,
+    /// Bytes of Merkle trees kept to answer hash requests (built once per
+    /// file; the most recent one is kept even if larger).
+    pub hash_tree_cache_bytes: usize,
     /// Client name advertised in the BEP 10 handshake.
     pub client_version: String,
     /// Our TCP listen port, advertised as `p` in the BEP 10 handshake.
@@ -68,6 +75,8 @@ impl Default for TorrentConfig {
             optimistic_interval: Duration::from_secs(30),
             max_metadata_size: 16 * 1024 * 1024,
             max_unrequested_blocks: 32,
+            max_metadata_requests_per_sec: 250,
+            hash_tree_cache_bytes: 32 * 1024 * 1024,
             client_version: "swarm/0.1".into(),
             listen_port: None,
             quic_port: None,

@@ -126,7 +126,7 @@ impl Torrent {
             }
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
-            Message::HashRequest(req) => self.on_hash_request(conn, req),
+            Message::HashRequest(req) => self.pace(conn, super::pacing::Paced::Hashes(req)),
             Message::Hashes { req, hashes } => self.on_hashes(conn, req, hashes)?,
             Message::HashReject(req) => self.on_hash_reject(conn, req),
         }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use sha1::Digest;
 
 use super::bencode::{self, Writer};
+use super::pacing::Paced;
 use super::peer::MAX_METADATA_REQUESTS;
 use super::{ConnId, Event, PeerMisbehaved, Torrent};
 use crate::wire::ext::{port, SWARM_QUIC};
@@ -160,43 +161,9 @@ impl Torrent {
         let their_id = self.peers.get(&conn).and_then(|p| p.ut_metadata);
         match ty {
             0 => {
-                let Some(their_id) = their_id else {
-                    return Ok(());
-                };
-                let mut w = Writer::default();
-                let busy = self
-                    .peers
-                    .get(&conn)
-                    .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
-                let info = self.meta.as_ref().map(|m| m.info_bytes.clone());
-                let start = piece as usize * METADATA_PIECE as usize;
-                match info {
-                    Some(info) if start < info.len() && !busy => {
-                        let end = (start + METADATA_PIECE as usize).min(info.len());
-                        w.dict()
-                            .bytes(b"msg_type")
-                            .int(1)
-                            .bytes(b"piece")
-                            .int(piece as i64);
-                        w.bytes(b"total_size").int(info.len() as i64).end();
-                        w.0.extend_from_slice(&info[start..end]);
-                    }
-                    _ => {
-                        w.dict()
-                            .bytes(b"msg_type")
-                            .int(2)
-                            .bytes(b"piece")
-                            .int(piece as i64)
-                            .end();
-                    }
+                if their_id.is_some() {
+                    self.pace(conn, Paced::Metadata(piece));
                 }
-                self.send(
-                    conn,
-                    Message::Extended {
-                        id: their_id,
-                        payload: &w.0,
-                    },
-                );
             }
             1 => {
                 let data = &payload[used..];
@@ -242,6 +209,50 @@ impl Torrent {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Answers a metadata request (paced by [`super::pacing`]): the piece,
+    /// or a reject when `serve` is false, the piece does not exist or the
+    /// peer is not reading what we send. Only the piece is copied.
+    pub(crate) fn send_metadata_piece(&mut self, conn: ConnId, piece: u32, serve: bool) {
+        let Some(p) = self.peers.get(&conn) else {
+            return;
+        };
+        let Some(their_id) = p.ut_metadata else {
+            return;
+        };
+        let busy = p.out.len() >= super::peer::MAX_QUEUED_OUT;
+        let mut w = Writer::default();
+        let info = self.meta.as_ref().map(|m| m.info_bytes.as_slice());
+        let start = piece as usize * METADATA_PIECE as usize;
+        match info {
+            Some(info) if serve && start < info.len() && !busy => {
+                let end = (start + METADATA_PIECE as usize).min(info.len());
+                w.dict()
+                    .bytes(b"msg_type")
+                    .int(1)
+                    .bytes(b"piece")
+                    .int(piece as i64);
+                w.bytes(b"total_size").int(info.len() as i64).end();
+                w.0.extend_from_slice(&info[start..end]);
+                self.metadata_copied += (end - start) as u64;
+            }
+            _ => {
+                w.dict()
+                    .bytes(b"msg_type")
+                    .int(2)
+                    .bytes(b"piece")
+                    .int(piece as i64)
+                    .end();
+            }
+        }
+        self.send(
+            conn,
+            Message::Extended {
+                id: their_id,
+                payload: &w.0,
+            },
+        );
     }
 
     fn metadata_check(&mut self) {

@@ -67,14 +67,18 @@ mod codec;
 mod config;
 mod download;
 mod hashes;
+#[cfg(test)]
+mod hostile_tests;
 mod layers;
 mod metadata;
 mod misbehaved;
+mod pacing;
 mod peer;
 mod picker;
 #[cfg(test)]
 mod tests;
 mod torrent;
+mod trees;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -93,6 +93,10 @@ pub(crate) struct Peer {
     pub md_requests: Vec<(u32, Instant)>,
     /// Its QUIC port (`swarm_quic` in its extension handshake).
     pub quic_port: Option<u16>,
+    /// Hash and metadata requests answered this second, and those waiting
+    /// for the next (see `proto::pacing`).
+    pub paced_used: u32,
+    pub paced_queue: VecDeque<super::pacing::Paced>,
 }
 
 impl Peer {
@@ -147,6 +151,8 @@ impl Peer {
             metadata_size: None,
             md_requests: Vec::new(),
             quic_port: None,
+            paced_used: 0,
+            paced_queue: VecDeque::new(),
         }
     }
 

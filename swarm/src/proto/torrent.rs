@@ -54,6 +54,11 @@ pub struct Torrent {
     pub(crate) md: Option<MetadataFetch>,
     pub(crate) layers: Option<LayerFetch>,
     pub(crate) complete_sent: bool,
+    /// Hash trees of the files we serve hashes of.
+    pub(crate) trees: super::trees::TreeCache,
+    /// Bytes of the info dictionary copied into metadata answers (a test
+    /// counts the work a request costs).
+    pub(crate) metadata_copied: u64,
 }
 
 impl Torrent {
@@ -97,6 +102,8 @@ impl Torrent {
             md: None,
             layers: None,
             complete_sent: false,
+            trees: Default::default(),
+            metadata_copied: 0,
         };
         if let (Some(m), Some(s)) = (meta, storage) {
             t.install_metadata(m, s, have);
@@ -602,6 +609,7 @@ impl Torrent {
         }
         self.metadata_timeouts();
         self.layer_timeouts();
+        self.pace_tick();
         if now >= self.next_choke {
             self.choke_round();
         }
