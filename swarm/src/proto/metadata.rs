@@ -160,11 +160,7 @@ impl Torrent {
         let piece = u32::try_from(piece).map_err(|_| bad.clone())?;
         let their_id = self.peers.get(&conn).and_then(|p| p.ut_metadata);
         match ty {
-            0 => {
-                if their_id.is_some() {
-                    self.pace(conn, Paced::Metadata(piece));
-                }
-            }
+            0 if their_id.is_some() => self.pace(conn, Paced::Metadata(piece)),
             1 => {
                 let data = &payload[used..];
                 let Some(md) = self.md.as_mut() else {
