@@ -1,59 +1,10 @@
 //! `swarm share` and `swarm get` as processes on 127.0.0.1.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn swarm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_swarm"));
-    c.stdin(Stdio::null());
-    c
-}
-
-/// Starts `swarm share` and returns it with its magnet, TCP and QUIC addresses.
-fn share(path: &Path, state: &Path) -> (Kill, String, String, String) {
-    let mut child = swarm()
-        .arg("share")
-        .arg(path)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--quic-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let guard = Kill(child);
-    let (mut magnet, mut tcp, mut quic) = (String::new(), String::new(), String::new());
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        if line.starts_with("magnet:") {
-            magnet = line;
-        } else if let Some(a) = line.strip_prefix("listening on tcp ") {
-            tcp = a.to_string();
-        } else if let Some(a) = line.strip_prefix("listening on ") {
-            quic = a.to_string();
-        } else if line.starts_with("seeding") {
-            break;
-        }
-    }
-    assert!(magnet.starts_with("magnet:?xt=urn:btih:"), "{magnet}");
-    assert!(quic.starts_with("quic://127.0.0.1:"), "{quic}");
-    (guard, magnet, tcp, quic)
-}
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{share, swarm};
 
 #[test]
 fn share_then_get_over_quic_and_tcp() {

@@ -47,6 +47,17 @@ pub struct TorrentConfig {
     /// Bytes of Merkle trees kept to answer hash requests (built once per
     /// file; the most recent one is kept even if larger).
     pub hash_tree_cache_bytes: usize,
+    /// Bytes queued for one peer (written by us, not yet by the transport)
+    /// above which we stop serving it until it reads
+    /// (`proto::backpressure`).
+    pub max_send_buffer: usize,
+    /// The same for all peers of the torrent together.
+    pub max_send_buffer_total: usize,
+    /// A peer with data queued that reads none of it for this long is
+    /// choked (its slot goes to another peer)...
+    pub stall_choke_after: Duration,
+    /// ...and dropped after this long.
+    pub stall_drop_after: Duration,
     /// Client name advertised in the BEP 10 handshake.
     pub client_version: String,
     /// Our TCP listen port, advertised as `p` in the BEP 10 handshake.
@@ -77,6 +88,10 @@ impl Default for TorrentConfig {
             max_unrequested_blocks: 32,
             max_metadata_requests_per_sec: 250,
             hash_tree_cache_bytes: 32 * 1024 * 1024,
+            max_send_buffer: 1024 * 1024,
+            max_send_buffer_total: 16 * 1024 * 1024,
+            stall_choke_after: Duration::from_secs(10),
+            stall_drop_after: Duration::from_secs(30),
             client_version: "swarm/0.1".into(),
             listen_port: None,
             quic_port: None,

@@ -17,10 +17,7 @@ const MAX_RUN: u32 = 512;
 
 impl Torrent {
     pub(crate) fn on_hash_request(&mut self, conn: ConnId, req: HashRequest) {
-        let busy = self
-            .peers
-            .get(&conn)
-            .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
+        let busy = !self.send_room(conn);
         match (!busy).then(|| self.hashes_for(&req)).flatten() {
             Some(h) => {
                 let bytes: Vec<u8> = h.iter().flatten().copied().collect();

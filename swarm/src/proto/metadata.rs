@@ -217,7 +217,7 @@ impl Torrent {
         let Some(their_id) = p.ut_metadata else {
             return;
         };
-        let busy = p.out.len() >= super::peer::MAX_QUEUED_OUT;
+        let busy = !self.send_room(conn);
         let mut w = Writer::default();
         let info = self.meta.as_ref().map(|m| m.info_bytes.as_slice());
         let start = piece as usize * METADATA_PIECE as usize;

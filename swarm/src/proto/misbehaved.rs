@@ -45,6 +45,7 @@ pub enum PeerMisbehaved {
 
 /// Why the state machine asks the glue to close a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The peer broke the protocol; its address is now banned.
     Misbehaved(PeerMisbehaved),
@@ -64,6 +65,9 @@ pub enum DisconnectReason {
     Paused,
     /// Both sides have every piece; the connection is useless.
     BothSeeds,
+    /// The peer does not read what we send (`proto::backpressure`): the
+    /// glue discards what it still holds for it instead of flushing.
+    NotReading,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -78,6 +82,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Timeout => f.write_str("peer silent for too long"),
             DisconnectReason::Paused => f.write_str("torrent paused"),
             DisconnectReason::BothSeeds => f.write_str("both sides are seeds"),
+            DisconnectReason::NotReading => f.write_str("peer does not read what we send"),
         }
     }
 }

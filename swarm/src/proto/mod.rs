@@ -9,7 +9,7 @@
 //!
 //! | output | what the glue does |
 //! |---|---|
-//! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order |
+//! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order, reporting each write with [`Torrent::handle_sent`] |
 //! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
 //! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
 //! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
@@ -61,6 +61,7 @@
 //! An honest peer can only be banned if it alone sent a piece that failed,
 //! which an honest peer never does; mixed failures never ban anyone.
 
+mod backpressure;
 mod bencode;
 mod choke;
 mod codec;
@@ -214,4 +215,7 @@ pub struct TorrentStats {
     pub paused: bool,
     /// Addresses banned so far.
     pub banned: usize,
+    /// Bytes queued for peers: written by us, not yet by the transport
+    /// (bounded by `TorrentConfig::max_send_buffer_total` plus one block).
+    pub queued: usize,
 }

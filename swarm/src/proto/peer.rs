@@ -12,10 +12,6 @@ use super::{ConnId, Direction, TransportKind};
 /// Late blocks of cancelled requests we still accept without counting them
 /// as unrequested (bounded memory).
 pub(crate) const MAX_CANCELLED_MEMORY: usize = 512;
-/// Bytes queued for a peer above which we stop serving blocks (until the
-/// glue drains them with `poll_transmit`) and reject metadata and hash
-/// requests: bounds memory against request floods.
-pub(crate) const MAX_QUEUED_OUT: usize = 2 * 1024 * 1024;
 /// Outstanding metadata piece requests per peer.
 pub(crate) const MAX_METADATA_REQUESTS: usize = 2;
 
@@ -46,6 +42,13 @@ pub(crate) struct Peer {
     pub v2: bool,
     pub rbuf: Vec<u8>,
     pub out: BytesMut,
+    /// Bytes polled by the glue and not yet reported written
+    /// (`proto::backpressure`).
+    pub unsent: usize,
+    /// Last time some of them were written (or when they started waiting).
+    pub last_drain: Instant,
+    /// Choked for not reading; not unchoked until it has read everything.
+    pub stalled: bool,
     pub connected_at: Instant,
     pub last_recv: Instant,
     pub last_sent: Instant,
@@ -120,6 +123,9 @@ impl Peer {
             v2: false,
             rbuf: Vec::new(),
             out: BytesMut::new(),
+            unsent: 0,
+            last_drain: now,
+            stalled: false,
             connected_at: now,
             last_recv: now,
             last_sent: now,

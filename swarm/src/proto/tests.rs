@@ -81,11 +81,14 @@ pub(super) fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
     b.to_vec()
 }
 
-/// Everything the torrent sent on `conn`, decoded (handshake skipped).
+/// Everything the torrent sent on `conn`, decoded (handshake skipped);
+/// everything polled is reported written.
 pub(super) fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
     let mut raw = Vec::new();
     let mut other = Vec::new();
     while let Some(tx) = t.poll_transmit() {
+        // as the glue does: written at once
+        t.handle_sent(t.now, tx.conn, tx.data.len());
         if tx.conn == conn {
             raw.extend_from_slice(&tx.data);
         } else {

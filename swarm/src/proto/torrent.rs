@@ -164,6 +164,7 @@ impl Torrent {
         s.complete = self.is_complete();
         s.paused = self.paused;
         s.banned = self.banned.len();
+        s.queued = self.queued_total();
         s
     }
 
@@ -540,6 +541,7 @@ impl Torrent {
         if self.paused {
             return;
         }
+        self.drop_overfull();
         self.fill_free_slots();
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
@@ -607,6 +609,7 @@ impl Torrent {
         for c in snubbed {
             self.snub(c);
         }
+        self.stall_tick();
         self.metadata_timeouts();
         self.layer_timeouts();
         self.pace_tick();
@@ -640,7 +643,8 @@ impl Torrent {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
         let conn = p.conn;
         let data = p.out.split().freeze();
-        // serving stops at MAX_QUEUED_OUT; refill now that it drained
+        self.polled(conn, data.len());
+        // refill within the send-buffer bounds (super::backpressure)
         self.serve(conn);
         Some(Transmit { conn, data })
     }

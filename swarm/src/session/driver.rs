@@ -3,9 +3,12 @@
 //!
 //! - every connection has a reader task (bytes go to the driver through
 //!   one bounded channel: a slow driver slows the readers down) and a
-//!   writer task (transmits go through a channel whose queued bytes are
-//!   counted; a peer that lets more than [`MAX_QUEUED_BYTES`] pile up is
-//!   dropped);
+//!   writer task, which reports every write to the state machine
+//!   ([`Torrent::handle_sent`]): the state machine bounds what is queued
+//!   per peer and in total, and drops a peer that does not read
+//!   (`proto::backpressure`); the writer of a closed connection flushes
+//!   for at most [`CLOSE_LINGER`], of one dropped for not reading not at
+//!   all;
 //! - timers come from [`Torrent::poll_timeout`];
 //! - [`VerifyJob`]s run on `spawn_blocking`, at most
 //!   [`MAX_VERIFY_JOBS`] at a time;
@@ -37,7 +40,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,12 +53,12 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
-use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
+use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
 use crate::resume;
 use crate::wire::Handshake;
 
-/// A peer whose unsent data exceeds this is dropped (it does not read).
-pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
+/// How long the writer of a closed connection may still flush.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// Concurrent hash checks per torrent.
 pub const MAX_VERIFY_JOBS: usize = 2;
 /// Least time between two resume saves while downloading.
@@ -89,6 +91,8 @@ pub(crate) enum Cmd {
 
 enum Internal {
     Data(ConnId, Bytes),
+    /// The writer wrote this many bytes of the connection's transmits.
+    Sent(ConnId, usize),
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
@@ -104,8 +108,8 @@ type MetadataReady = (Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>, Bitfiel
 
 struct ConnHandle {
     tx: mpsc::UnboundedSender<Bytes>,
-    queued: Arc<AtomicUsize>,
     reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::AbortHandle,
     kind: TransportKind,
     addr: SocketAddr,
     dir: Direction,
@@ -311,8 +315,9 @@ impl Driver {
         let now = Instant::now();
         match m {
             Internal::Data(c, b) => self.t.handle_data(now, c, &b),
+            Internal::Sent(c, n) => self.t.handle_sent(now, c, n),
             Internal::Closed(c) => {
-                self.conn_gone(c);
+                self.conn_gone(c, true);
                 self.t.handle_closed(now, c);
             }
             Internal::Dialed(addr, Ok(conn)) => {
@@ -388,19 +393,26 @@ impl Driver {
             }
             let _ = int.send(Internal::Closed(id)).await;
         });
+        // Unbounded: the state machine bounds what it queues (it is told of
+        // every write).
         let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let q = queued.clone();
         let int = self.int_tx.clone();
-        tokio::spawn(async move {
+        let writer_task = tokio::spawn(async move {
             let _quic = quic; // keeps the QUIC connection open while writing
             while let Some(b) = rx.recv().await {
-                let n = b.len();
-                if writer.write_all(&b).await.is_err() {
-                    let _ = int.send(Internal::Closed(id)).await;
-                    return;
+                let mut pos = 0;
+                while pos < b.len() {
+                    match writer.write(&b[pos..]).await {
+                        Ok(n) if n > 0 => {
+                            pos += n;
+                            let _ = int.send(Internal::Sent(id, n)).await;
+                        }
+                        _ => {
+                            let _ = int.send(Internal::Closed(id)).await;
+                            return;
+                        }
+                    }
                 }
-                q.fetch_sub(n, Ordering::Relaxed);
             }
             let _ = writer.shutdown().await;
             if let Some(c) = &_quic {
@@ -412,8 +424,8 @@ impl Driver {
             id,
             ConnHandle {
                 tx,
-                queued,
                 reader: reader_task,
+                writer: writer_task.abort_handle(),
                 kind,
                 addr,
                 dir,
@@ -422,12 +434,22 @@ impl Driver {
         );
     }
 
-    /// Forgets a connection's handle (its writer flushes, then closes). A
+    /// Forgets a connection's handle: its writer flushes for at most
+    /// [`CLOSE_LINGER`] (not at all with `linger` false), then closes. A
     /// QUIC connection to a swarm peer that closes before its handshake
     /// completed falls back to the peer's TCP address.
-    fn conn_gone(&mut self, c: ConnId) {
+    fn conn_gone(&mut self, c: ConnId, linger: bool) {
         if let Some(h) = self.conns.remove(&c) {
             h.reader.abort();
+            if linger {
+                let w = h.writer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CLOSE_LINGER).await;
+                    w.abort();
+                });
+            } else {
+                h.writer.abort();
+            }
             if h.kind == TransportKind::Quic && h.peer_id.is_none() {
                 self.fall_back_to_tcp(h.addr);
             }
@@ -542,10 +564,8 @@ impl Driver {
         let Some(h) = self.conns.get(&conn) else {
             return;
         };
-        let n = data.len();
-        let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
-        if too_much || h.tx.send(data).is_err() {
-            self.conn_gone(conn);
+        if h.tx.send(data).is_err() {
+            self.conn_gone(conn, false);
             self.t.handle_closed(Instant::now(), conn);
         }
     }
@@ -646,8 +666,9 @@ impl Driver {
                 Event::Disconnect { conn, reason } => {
                     tracing::debug!(conn = conn.0, %reason, "disconnecting peer");
                     // Dropping the sender lets the writer flush what is
-                    // queued, then close.
-                    self.conn_gone(conn);
+                    // queued (briefly), then close; a peer that does not
+                    // read gets nothing more.
+                    self.conn_gone(conn, reason != DisconnectReason::NotReading);
                 }
                 Event::PieceLayer {
                     pieces_root,
