@@ -4,7 +4,6 @@ use piece_core::{Bitfield, BlockInfo, PieceIndex};
 
 use super::picker::{PeerHas, Received};
 use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent, VerifyJob};
-use crate::proto::peer::ban_key;
 use crate::wire::Message;
 
 /// Largest raw bitfield kept per peer for a magnet before the metadata is
@@ -542,12 +541,7 @@ impl Torrent {
             });
             if let [only] = contributors[..] {
                 // it alone supplied the piece: it sent corrupt data
-                let addr = self
-                    .peers
-                    .values()
-                    .find(|p| p.key == ban_key(only))
-                    .map_or(only, |p| p.addr);
-                self.ban(addr, PeerMisbehaved::HashFailures { pieces: 1 });
+                self.ban(only, PeerMisbehaved::HashFailures { pieces: 1 });
             } else {
                 self.parole.extend(contributors);
             }

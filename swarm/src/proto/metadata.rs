@@ -145,6 +145,7 @@ impl Torrent {
                         self.md = Some(MetadataFetch::new(s));
                     }
                 }
+                self.listen_port_learned(conn, tcp_port);
                 Ok(())
             }
             UT_METADATA_ID => self.on_ut_metadata(conn, payload),
@@ -185,7 +186,7 @@ impl Torrent {
                 md.got[i] = true;
                 md.requested[i] = None;
                 if let Some(p) = self.peers.get(&conn) {
-                    md.sources.insert(p.addr);
+                    md.sources.insert(p.key);
                 }
                 if let Some(p) = self.peers.get_mut(&conn) {
                     p.md_requests.retain(|(x, _)| *x != piece);

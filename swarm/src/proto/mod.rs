@@ -37,9 +37,9 @@
 //!
 //! # Misbehaviour and banning
 //! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
-//! its address: the IP address, or the exact socket address for loopback
-//! peers (so that several local test peers stay distinct). Banned
-//! addresses are refused on connect and never dialled.
+//! its address and listen port for a while (not its whole IP; a failed
+//! handshake bans nothing); banned addresses are refused on connect and
+//! never dialled. See `bans.rs` for the rule and its bounds.
 //!
 //! # Duplicate connections
 //! Two connections with the same peer id are one peer: when the second
@@ -62,10 +62,12 @@
 //! which an honest peer never does; mixed failures never ban anyone.
 
 mod backpressure;
+mod bans;
 mod bencode;
 mod choke;
 mod codec;
 mod config;
+mod dials;
 mod download;
 mod hashes;
 #[cfg(test)]
@@ -76,6 +78,7 @@ mod misbehaved;
 mod pacing;
 mod peer;
 mod picker;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod torrent;
@@ -148,7 +151,7 @@ pub enum Event {
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
     /// A piece failed its hash check; `contributors` supplied its blocks
-    /// (as ban keys: the IP with port 0, or the full address on loopback).
+    /// (by address and listen port, as bans are keyed: see `proto::bans`).
     PieceFailed {
         piece: PieceIndex,
         contributors: Vec<SocketAddr>,
@@ -158,10 +161,11 @@ pub enum Event {
     /// Magnet: the info dictionary, verified against the info-hash. The
     /// glue parses it, builds storage and calls [`Torrent::handle_metadata`].
     MetadataReceived(Vec<u8>),
-    /// A peer misbehaved; its address is banned.
+    /// A peer misbehaved; its address and port are banned for `duration`.
     PeerBanned {
         addr: SocketAddr,
         reason: PeerMisbehaved,
+        duration: std::time::Duration,
     },
     /// Close this connection (the state machine has forgotten it already;
     /// a later `handle_closed` for it is ignored).

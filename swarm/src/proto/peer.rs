@@ -15,21 +15,14 @@ pub(crate) const MAX_CANCELLED_MEMORY: usize = 512;
 /// Outstanding metadata piece requests per peer.
 pub(crate) const MAX_METADATA_REQUESTS: usize = 2;
 
-/// The address under which bans and hash-failure attribution are kept: the
-/// IP address (port zeroed), except for loopback peers, which keep their
-/// port so that several local peers stay distinct.
-pub(crate) fn ban_key(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_loopback() {
-        addr
-    } else {
-        SocketAddr::new(addr.ip(), 0)
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub conn: ConnId,
     pub addr: SocketAddr,
+    /// Its address and listen port, under which bans and hash-failure
+    /// attribution are kept (`proto::bans`): the address dialled, or for an
+    /// incoming peer its IP with the port from its extension handshake
+    /// (`p`), else its source port.
     pub key: SocketAddr,
     pub dir: Direction,
     pub transport: TransportKind,
@@ -52,6 +45,9 @@ pub(crate) struct Peer {
     pub connected_at: Instant,
     pub last_recv: Instant,
     pub last_sent: Instant,
+    /// Last block received from it or served to it (or the connection
+    /// time): how idle it is for eviction (`proto::slots`).
+    pub last_active: Instant,
     /// Some message other than the handshake was received (bitfield,
     /// have all/none must come first).
     pub got_first: bool,
@@ -113,7 +109,7 @@ impl Peer {
         Peer {
             conn,
             addr,
-            key: ban_key(addr),
+            key: addr,
             dir,
             transport,
             active: false,
@@ -129,6 +125,7 @@ impl Peer {
             connected_at: now,
             last_recv: now,
             last_sent: now,
+            last_active: now,
             got_first: false,
             have: None,
             seed: false,

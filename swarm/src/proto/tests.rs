@@ -51,9 +51,10 @@ pub(super) fn addr(n: u8) -> SocketAddr {
     SocketAddr::from(([10, 1, 0, n], 6881))
 }
 
-/// The form in which bans and contributors are keyed (IP, port 0).
+/// The form in which bans and contributors are keyed: address and port
+/// (here, the address dialled).
 pub(super) fn key(n: u8) -> SocketAddr {
-    SocketAddr::from(([10, 1, 0, n], 0))
+    addr(n)
 }
 
 pub(super) fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
@@ -212,7 +213,7 @@ fn sole_supplier_of_a_bad_piece_is_banned() {
     assert!(ev.iter().any(
         |e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])
     ));
-    assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. } } if *a == addr(1))));
+    assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. }, .. } if *a == addr(1))));
     assert!(ev
         .iter()
         .any(|e| matches!(e, Event::Disconnect { conn, .. } if *conn == c)));
@@ -634,13 +635,15 @@ fn incoming_routed_by_the_glue() {
         ..hs
     };
     r.t.handle_incoming(r.now, ConnId(4), addr(4), other, &[], TransportKind::Tcp);
+    // closed, not banned: a failed handshake is no misbehaviour
     assert!(events(&mut r.t).iter().any(|e| matches!(
         e,
-        Event::PeerBanned {
-            reason: PeerMisbehaved::WrongInfoHash,
+        Event::Disconnect {
+            reason: DisconnectReason::HandshakeFailed(PeerMisbehaved::WrongInfoHash),
             ..
         }
     )));
+    assert_eq!(r.t.stats().banned, 0);
 }
 
 mod fuzz {

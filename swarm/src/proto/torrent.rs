@@ -10,10 +10,11 @@ use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
 
+use super::bans::BanList;
 use super::codec::{self, Decoded, HANDSHAKE_LEN};
 use super::layers::LayerFetch;
 use super::metadata::MetadataFetch;
-use super::peer::{ban_key, Peer};
+use super::peer::Peer;
 use super::picker::Picker;
 use super::{
     ConnId, Direction, DisconnectReason, Event, PeerMisbehaved, TorrentConfig, TorrentStats,
@@ -37,9 +38,10 @@ pub struct Torrent {
     pub(crate) peers: BTreeMap<ConnId, Peer>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) verify: VecDeque<VerifyJob>,
-    candidates: VecDeque<SocketAddr>,
-    dialing: BTreeSet<SocketAddr>,
-    pub(crate) banned: BTreeSet<SocketAddr>,
+    pub(crate) candidates: VecDeque<SocketAddr>,
+    pub(crate) dialing: BTreeSet<SocketAddr>,
+    pub(crate) dials: super::dials::Dials,
+    pub(crate) banned: BanList,
     pub(crate) parole: BTreeSet<SocketAddr>,
     pub(crate) paused: bool,
     pub(crate) now: Instant,
@@ -74,6 +76,7 @@ impl Torrent {
         peer_id: [u8; 20],
         now: Instant,
     ) -> Self {
+        let dials = super::dials::Dials::new(cfg.max_dials_per_sec);
         let mut t = Torrent {
             cfg,
             info_hashes,
@@ -87,7 +90,8 @@ impl Torrent {
             verify: VecDeque::new(),
             candidates: VecDeque::new(),
             dialing: BTreeSet::new(),
-            banned: BTreeSet::new(),
+            dials,
+            banned: BanList::default(),
             parole: BTreeSet::new(),
             paused: false,
             now,
@@ -150,9 +154,9 @@ impl Torrent {
     pub fn is_complete(&self) -> bool {
         self.picker.as_ref().is_some_and(|p| p.is_complete())
     }
-    /// Is this address banned?
+    /// Is this address (and port) banned?
     pub fn is_banned(&self, addr: SocketAddr) -> bool {
-        self.banned.contains(&ban_key(addr))
+        self.banned.contains(addr, self.now)
     }
 
     /// Counters and rates.
@@ -184,45 +188,6 @@ impl Torrent {
         self.now = now;
         self.paused = false;
         self.next_tick = now;
-    }
-
-    /// Adds addresses to dial (from a tracker, LAN discovery, PEX...).
-    /// Banned, known and connected addresses are skipped.
-    pub fn add_peers(&mut self, now: Instant, addrs: &[SocketAddr]) {
-        self.now = now;
-        for &a in addrs {
-            let connected = self.peers.values().any(|p| p.addr == a);
-            if !self.is_banned(a)
-                && !connected
-                && !self.dialing.contains(&a)
-                && !self.candidates.contains(&a)
-                && self.candidates.len() < 1000
-            {
-                self.candidates.push_back(a);
-            }
-        }
-    }
-
-    /// Next address the glue should dial, while below `max_peers`.
-    pub fn poll_connect(&mut self) -> Option<SocketAddr> {
-        if self.paused || self.is_complete() && self.peers.len() >= self.cfg.max_peers / 2 {
-            return None;
-        }
-        while self.peers.len() + self.dialing.len() < self.cfg.max_peers {
-            let a = self.candidates.pop_front()?;
-            if self.is_banned(a) || self.peers.values().any(|p| p.addr == a) {
-                continue;
-            }
-            self.dialing.insert(a);
-            return Some(a);
-        }
-        None
-    }
-
-    /// A dial from [`Torrent::poll_connect`] failed.
-    pub fn handle_connect_failed(&mut self, now: Instant, addr: SocketAddr) {
-        self.now = now;
-        self.dialing.remove(&addr);
     }
 
     /// A connection is open. For outgoing ones we send our handshake now;
@@ -271,25 +236,6 @@ impl Torrent {
         }
     }
 
-    fn admit(&mut self, conn: ConnId, addr: SocketAddr) -> bool {
-        let reason = if self.paused {
-            Some(DisconnectReason::Paused)
-        } else if self.is_banned(addr) {
-            Some(DisconnectReason::Banned)
-        } else if self.peers.len() >= self.cfg.max_peers {
-            Some(DisconnectReason::TooManyPeers)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                self.events.push_back(Event::Disconnect { conn, reason });
-                false
-            }
-            None => true,
-        }
-    }
-
     fn encode_handshake(&self, out: &mut BytesMut) {
         let v2 = self.info_hashes.v2.is_some();
         codec::encode_handshake(
@@ -310,6 +256,7 @@ impl Torrent {
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.now = now;
         if let Some(p) = self.peers.remove(&conn) {
+            self.closed_by_peer(p.addr, p.dir, p.active);
             self.forget_peer(p);
             if !self.paused {
                 self.fill_free_slots();
@@ -334,7 +281,8 @@ impl Torrent {
                     return;
                 }
                 Some(Err(())) => {
-                    self.misbehaved(conn, PeerMisbehaved::BadHandshake);
+                    let r = DisconnectReason::HandshakeFailed(PeerMisbehaved::BadHandshake);
+                    self.drop_peer(conn, r);
                     return;
                 }
                 Some(Ok(h)) => {
@@ -388,7 +336,8 @@ impl Torrent {
     /// Returns false if the peer was dropped.
     fn on_handshake(&mut self, conn: ConnId, h: Handshake) -> bool {
         if !self.info_hashes.matches_wire_id(&h.info_hash) {
-            self.misbehaved(conn, PeerMisbehaved::WrongInfoHash);
+            let r = DisconnectReason::HandshakeFailed(PeerMisbehaved::WrongInfoHash);
+            self.drop_peer(conn, r);
             return false;
         }
         if h.peer_id == self.peer_id {
@@ -447,6 +396,9 @@ impl Torrent {
         p.v2 = h.reserved.v2 || self.info_hashes.v1.is_none();
         p.last_sent = now;
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
+        if p.dir == Direction::Outgoing {
+            self.dial_succeeded(addr);
+        }
         if ext {
             let hs = self.ext_handshake();
             self.send(
@@ -480,25 +432,31 @@ impl Torrent {
         }
     }
 
-    /// Disconnects a peer for misbehaving and bans its address.
+    /// Disconnects a peer for misbehaving and bans its address and port.
     pub(crate) fn misbehaved(&mut self, conn: ConnId, reason: PeerMisbehaved) {
         let Some(p) = self.peers.get(&conn) else {
             return;
         };
-        let addr = p.addr;
-        self.ban(addr, reason);
+        let key = p.key;
+        self.ban(key, reason);
     }
 
-    /// Bans an address and drops every connection from it.
-    pub(crate) fn ban(&mut self, addr: SocketAddr, reason: PeerMisbehaved) {
-        let key = ban_key(addr);
-        if self.banned.insert(key) {
+    /// Bans an address and port (a peer's key, see `proto::bans`) and drops
+    /// every connection under it.
+    pub(crate) fn ban(&mut self, key: SocketAddr, reason: PeerMisbehaved) {
+        let duration = self.cfg.ban_duration;
+        if self
+            .banned
+            .ban(key, self.now, duration, self.cfg.max_banned)
+        {
+            tracing::info!(%key, ?duration, %reason, "peer banned");
             self.events.push_back(Event::PeerBanned {
-                addr,
+                addr: key,
                 reason: reason.clone(),
+                duration,
             });
         }
-        self.candidates.retain(|a| ban_key(*a) != key);
+        self.candidates.retain(|a| *a != key);
         let conns: Vec<ConnId> = self
             .peers
             .values()
@@ -610,6 +568,10 @@ impl Torrent {
             self.snub(c);
         }
         self.stall_tick();
+        self.dials_tick();
+        for key in self.banned.expire(now) {
+            tracing::info!(%key, "ban ended");
+        }
         self.metadata_timeouts();
         self.layer_timeouts();
         self.pace_tick();
@@ -632,7 +594,7 @@ impl Torrent {
 
     /// When [`Torrent::handle_timeout`] wants to be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.peers.is_empty() && self.verify.is_empty() {
+        if self.peers.is_empty() && self.verify.is_empty() && !self.wants_dials() {
             return None;
         }
         Some(self.next_tick)

@@ -659,7 +659,7 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
+                Event::PeerBanned { addr, reason, .. } => self.emit(TorrentEvent::PeerBanned {
                     addr,
                     reason: reason.to_string(),
                 }),
