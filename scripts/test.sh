@@ -5,9 +5,12 @@
 # namespaces), the examples, and each fuzz target for a short bounded time.
 #
 #   SWARM_NO_INSTALL=1   skip the install step
-#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 20; 0 skips fuzzing)
+#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 10: 12 targets, so
+#                        about 2.5 min of fuzzing after the fuzz build; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One cold build per run: incremental state would only cost disk and time.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 if [ "${SWARM_NO_INSTALL:-0}" != 1 ]; then
   bash scripts/install-deps.sh
@@ -27,7 +30,7 @@ cargo test --workspace --locked --no-fail-fast
 echo "== examples"
 cargo run --locked -q -p swarm --example seed_and_leech
 
-FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${SWARM_FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then
   echo "== fuzz (${FUZZ_SECONDS}s per target)"
   export RUSTC_BOOTSTRAP=1

@@ -1,4 +1,6 @@
-//! Bencode: a strict, bounded decoder to a borrowed [`Value`] and an encoder.
+//! Bencode: the one decoder and encoder of the workspace, used for
+//! `.torrent` files, the peer wire's extension messages (BEP 9/10), tracker
+//! answers, the LAN catalogue and resume files.
 //!
 //! # Format
 //! - integer: `i<decimal>e`, canonical: no leading zeros, no `-0`, fits `i64`;
@@ -8,53 +10,84 @@
 //!   raw byte order (sorted and unique).
 //!
 //! # Limits
-//! Decoding is bounded by [`Limits`]: nesting depth and the total number of
-//! values (so that memory use is bounded by a small multiple of the input).
-//! String lengths are checked against the remaining input before anything
-//! is sliced; strings are borrowed, never copied. Every error carries the
-//! byte offset where it was found.
+//! Every decode is bounded by [`Limits`], which each format sets next to its
+//! parser: the bytes one value may span ([`Limits::max_len`]), the nesting
+//! depth and the total number of values, keys included (so memory use is
+//! bounded by a small multiple of the input). String lengths are checked
+//! against the remaining input before anything is sliced; strings are
+//! borrowed, never copied. Every error carries the byte offset where it was
+//! found.
+//!
+//! # Key order
+//! [`KeyOrder::Strict`] refuses dictionaries whose keys are not sorted, for
+//! formats we write ourselves (catalogue, resume files) and for checking
+//! canonical output. [`KeyOrder::Lenient`] accepts them, for input from
+//! other programs (torrents, trackers and peers often get the order wrong):
+//! entries are sorted for lookup and [`Dict::in_order`] says whether they
+//! were. Duplicate keys are refused in both modes, so two readers can never
+//! see different values for one key.
 //!
 //! Dictionaries keep the raw bytes they were decoded from
 //! ([`Dict::raw`]), so the info-hash can be computed over the info
 //! dictionary exactly as it appears in the file.
 //!
-//! (The workspace also depends on `bendy`; this module hand-rolls the
-//! decoder because it needs raw byte spans, byte offsets in errors and
-//! explicit limits, which bendy's decoder does not expose together.)
+//! (The design names `bendy`; it is not used: this module needs raw byte
+//! spans, byte offsets in errors, explicit limits and a lenient key order
+//! together, and bendy's decoder refuses unsorted keys and offers no length
+//! or item-count limit. See DESIGN.md.)
 
 use std::fmt;
+use std::io::Write as _;
 
-/// Decoding limits.
+/// How a decoder treats dictionary keys that are not in sorted order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Unsorted keys are an error ([`BencodeErrorKind::UnsortedKeys`]).
+    Strict,
+    /// Unsorted keys are accepted and sorted for lookup; the dictionary is
+    /// marked [`Dict::in_order`] `== false`.
+    Lenient,
+}
+
+/// Decoding limits. Each format defines its own (a `const` next to its
+/// parser), starting from [`Limits::strict`] or [`Limits::lenient`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Most bytes the decoded value may span ([`BencodeErrorKind::TooLarge`]).
+    pub max_len: usize,
     /// Deepest nesting of lists/dicts (the top-level value is depth 1).
     pub max_depth: u32,
     /// Most values (of any kind, keys included) in one document.
     pub max_tokens: u32,
-    /// Refuse dictionaries whose keys are not sorted. When `false`, such
-    /// dictionaries are accepted, sorted for lookup, and marked with
-    /// [`Dict::in_order`] `== false` (duplicate keys are always refused).
-    pub require_sorted_keys: bool,
+    /// Whether unsorted dictionary keys are refused.
+    pub key_order: KeyOrder,
 }
 
 impl Default for Limits {
-    /// Depth 100 and 2,000,000 values, like libtorrent; sorted keys required.
+    /// [`Limits::strict`].
     fn default() -> Self {
-        Limits {
-            max_depth: 100,
-            max_tokens: 2_000_000,
-            require_sorted_keys: true,
-        }
+        Limits::strict()
     }
 }
 
 impl Limits {
-    /// Default limits that accept unsorted dictionary keys (many real
-    /// torrents have them).
-    pub fn lenient() -> Self {
+    /// Sorted keys required; depth 100 and 2,000,000 values, like
+    /// libtorrent; no length limit beyond the input's.
+    pub const fn strict() -> Self {
         Limits {
-            require_sorted_keys: false,
-            ..Limits::default()
+            max_len: usize::MAX,
+            max_depth: 100,
+            max_tokens: 2_000_000,
+            key_order: KeyOrder::Strict,
+        }
+    }
+
+    /// As [`Limits::strict`] but accepting unsorted dictionary keys (many
+    /// real torrents, trackers and clients produce them).
+    pub const fn lenient() -> Self {
+        Limits {
+            key_order: KeyOrder::Lenient,
+            ..Limits::strict()
         }
     }
 }
@@ -80,6 +113,11 @@ pub enum BencodeErrorKind {
     TooManyTokens,
     /// Bytes after the top-level value.
     TrailingData,
+    /// The value spans more than [`Limits::max_len`] bytes.
+    TooLarge {
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// A decoding error with the byte offset where it was detected.
@@ -104,6 +142,7 @@ impl fmt::Display for BencodeErrorKind {
             Self::DepthExceeded => write!(f, "nesting too deep"),
             Self::TooManyTokens => write!(f, "too many values"),
             Self::TrailingData => write!(f, "trailing data after the value"),
+            Self::TooLarge { max } => write!(f, "value longer than the limit of {max} bytes"),
         }
     }
 }
@@ -194,6 +233,14 @@ pub fn decode(input: &[u8]) -> Result<Value<'_>, BencodeError> {
 
 /// Decodes exactly one value spanning all of `input`.
 pub fn decode_with(input: &[u8], limits: Limits) -> Result<Value<'_>, BencodeError> {
+    if input.len() > limits.max_len {
+        return Err(BencodeError {
+            kind: BencodeErrorKind::TooLarge {
+                max: limits.max_len,
+            },
+            offset: limits.max_len,
+        });
+    }
     let (v, end) = decode_prefix(input, limits)?;
     if end != input.len() {
         return Err(BencodeError {
@@ -206,10 +253,12 @@ pub fn decode_with(input: &[u8], limits: Limits) -> Result<Value<'_>, BencodeErr
 
 /// Decodes one value at the start of `input` and returns it with the
 /// number of bytes it used (for a value followed by other data, as in
-/// `ut_metadata` messages).
+/// `ut_metadata` messages). The value must end within
+/// [`Limits::max_len`] bytes; what follows it is not looked at.
 pub fn decode_prefix(input: &[u8], limits: Limits) -> Result<(Value<'_>, usize), BencodeError> {
     let mut d = Decoder {
-        buf: input,
+        buf: &input[..input.len().min(limits.max_len)],
+        truncated: input.len() > limits.max_len,
         pos: 0,
         tokens: 0,
         limits,
@@ -219,7 +268,10 @@ pub fn decode_prefix(input: &[u8], limits: Limits) -> Result<(Value<'_>, usize),
 }
 
 struct Decoder<'a> {
+    /// The input, cut at [`Limits::max_len`].
     buf: &'a [u8],
+    /// Was the input cut? Then running out of `buf` means "too large".
+    truncated: bool,
     pos: usize,
     tokens: u32,
     limits: Limits,
@@ -230,10 +282,20 @@ impl<'a> Decoder<'a> {
         Err(BencodeError { kind, offset })
     }
 
+    /// The input ended at `offset` in the middle of a value.
+    fn eof<T>(&self, offset: usize) -> Result<T, BencodeError> {
+        if self.truncated {
+            let max = self.limits.max_len;
+            self.err(BencodeErrorKind::TooLarge { max }, max)
+        } else {
+            self.err(BencodeErrorKind::UnexpectedEof, offset)
+        }
+    }
+
     fn peek(&self) -> Result<u8, BencodeError> {
         match self.buf.get(self.pos) {
             Some(b) => Ok(*b),
-            None => self.err(BencodeErrorKind::UnexpectedEof, self.pos),
+            None => self.eof(self.pos),
         }
     }
 
@@ -303,7 +365,7 @@ impl<'a> Decoder<'a> {
                                 return self.err(BencodeErrorKind::DuplicateKey, key_at)
                             }
                             std::cmp::Ordering::Greater => {
-                                if self.limits.require_sorted_keys {
+                                if self.limits.key_order == KeyOrder::Strict {
                                     return self.err(BencodeErrorKind::UnsortedKeys, key_at);
                                 }
                                 in_order = false;
@@ -329,7 +391,7 @@ impl<'a> Decoder<'a> {
         let rest = &self.buf[start..];
         let Some(len) = rest.iter().take(21).position(|&b| b == term) else {
             if rest.len() < 21 {
-                return self.err(BencodeErrorKind::UnexpectedEof, self.buf.len());
+                return self.eof(self.buf.len());
             }
             return self.err(kind, start);
         };
@@ -369,6 +431,9 @@ impl<'a> Decoder<'a> {
         let n = self.integer(b':')?;
         let remaining = self.buf.len() - self.pos;
         if n < 0 || n as u64 > remaining as u64 {
+            if self.truncated {
+                return self.eof(at);
+            }
             return self.err(BencodeErrorKind::BadStringLength, at);
         }
         let s = &self.buf[self.pos..self.pos + n as usize];
@@ -379,7 +444,8 @@ impl<'a> Decoder<'a> {
 
 /// A canonical bencode writer. Dictionary keys must be written in sorted
 /// order by the caller (use [`Encoder::begin_dict`] with sorted keys, or
-/// [`Value`] whose [`Dict`] entries are sorted).
+/// [`Encoder::value`], which sorts). Each format's tests decode what it
+/// writes with [`KeyOrder::Strict`], which catches a key out of place.
 #[derive(Default, Debug)]
 pub struct Encoder {
     out: Vec<u8>,
@@ -394,17 +460,29 @@ impl Encoder {
     pub fn finish(self) -> Vec<u8> {
         self.out
     }
+    /// An encoder with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Self {
+        Encoder {
+            out: Vec::with_capacity(n),
+        }
+    }
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+    /// Nothing written yet?
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
     /// Writes an integer.
     pub fn int(&mut self, n: i64) -> &mut Self {
-        self.out.push(b'i');
-        self.out.extend_from_slice(n.to_string().as_bytes());
-        self.out.push(b'e');
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.out, "i{n}e");
         self
     }
     /// Writes a byte string.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        self.out.extend_from_slice(b.len().to_string().as_bytes());
-        self.out.push(b':');
+        let _ = write!(self.out, "{}:", b.len());
         self.out.extend_from_slice(b);
         self
     }
@@ -535,7 +613,7 @@ mod tests {
         let lim = Limits {
             max_depth: 10,
             max_tokens: 3,
-            ..Limits::default()
+            ..Limits::strict()
         };
         assert!(decode_with(b"li1ei2ee", lim).is_ok());
         assert_eq!(
@@ -588,5 +666,43 @@ mod tests {
         let (v, n) = decode_prefix(b"d1:ai1eeXYZ", Limits::default()).unwrap();
         assert_eq!(n, 8);
         assert_eq!(v.get(b"a").unwrap().as_int(), Some(1));
+    }
+
+    #[test]
+    fn length_limit() {
+        let lim = |max_len| Limits {
+            max_len,
+            ..Limits::strict()
+        };
+        let too_large = |r: Result<(Value<'_>, usize), BencodeError>, max| {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, BencodeErrorKind::TooLarge { max }, "{e}");
+        };
+        assert!(decode_with(b"d1:ai1ee", lim(8)).is_ok());
+        assert_eq!(
+            decode_with(b"d1:ai1ee", lim(7)).unwrap_err().kind,
+            BencodeErrorKind::TooLarge { max: 7 }
+        );
+        // A prefix value must end within the limit; what follows is free.
+        assert_eq!(
+            decode_prefix(b"d1:ai1eeDATA", lim(8)).unwrap().1,
+            8,
+            "data after the value does not count"
+        );
+        too_large(decode_prefix(b"d1:ai1eeDATA", lim(7)), 7);
+        // Cut inside a string, its length, an integer or a key.
+        too_large(decode_prefix(b"l5:abcdee", lim(4)), 4);
+        too_large(decode_prefix(b"l12345:", lim(4)), 4);
+        too_large(decode_prefix(b"li12345ee", lim(4)), 4);
+        too_large(decode_prefix(b"d3:abci1ee", lim(3)), 3);
+        // Genuine errors inside the limit keep their kind.
+        assert_eq!(
+            decode_prefix(b"l01:ae", lim(100)).unwrap_err().kind,
+            BencodeErrorKind::BadStringLength
+        );
+        assert_eq!(
+            decode_prefix(b"li1e", lim(100)).unwrap_err().kind,
+            BencodeErrorKind::UnexpectedEof
+        );
     }
 }

@@ -74,6 +74,11 @@ pub struct CreateOptions {
     /// Hashes to reuse for unchanged files (see the module docs). Ignored
     /// for v1-only torrents and when the piece length differs.
     pub reuse: Option<std::sync::Arc<Reuse>>,
+    /// For a folder: the files to put in the torrent, as the caller listed
+    /// them (for example [`list_files`] with some files left out); they
+    /// are sorted by path components like [`list_files`]. `None` takes
+    /// every file [`list_files`] finds.
+    pub files: Option<Vec<FoundFile>>,
 }
 
 /// An earlier torrent of the same folder and the files that have not
@@ -97,6 +102,7 @@ impl Default for CreateOptions {
             private: false,
             threads: None,
             reuse: None,
+            files: None,
         }
     }
 }
@@ -229,9 +235,14 @@ pub fn list_files(dir: &Path) -> Result<Vec<FoundFile>, CreateError> {
     Ok(out)
 }
 
-/// The input files of a folder torrent.
-fn walk(dir: &Path) -> Result<Vec<InFile>, CreateError> {
-    Ok(list_files(dir)?
+/// The input files of a folder torrent: `listed`, else every file.
+fn walk(dir: &Path, listed: Option<&[FoundFile]>) -> Result<Vec<InFile>, CreateError> {
+    let mut found = match listed {
+        Some(l) => l.to_vec(),
+        None => list_files(dir)?,
+    };
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found
         .into_iter()
         .map(|f| InFile {
             length: f.metadata.len(),
@@ -276,7 +287,7 @@ fn plan(path: &Path, opts: &CreateOptions) -> Result<Plan, CreateError> {
         };
         (true, vec![f])
     } else if md.is_dir() {
-        (false, walk(path)?)
+        (false, walk(path, opts.files.as_deref())?)
     } else {
         return Err(CreateError::Empty(path.to_path_buf()));
     };

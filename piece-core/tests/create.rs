@@ -336,3 +336,33 @@ fn reuse_of_unchanged_files_matches_a_full_rehash() {
         assert_ne!(fresh.info_hashes, full.info_hashes);
     }
 }
+
+#[test]
+fn only_the_listed_files_of_a_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("lib");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("b.pdf"), bytes(40_000, 1)).unwrap();
+    std::fs::write(root.join("sub/a.pdf"), bytes(10, 2)).unwrap();
+    std::fs::write(root.join("secret.key"), bytes(64, 3)).unwrap();
+    let listed: Vec<_> = piece_core::create::list_files(&root)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.rel != ["secret.key"])
+        .rev()
+        .collect();
+    let o = CreateOptions {
+        files: Some(listed),
+        ..opts(Version::Hybrid)
+    };
+    let made = create_torrent(&root, &o, None).unwrap();
+    let meta = Metainfo::from_bytes(&made.bytes).unwrap();
+    let real: Vec<String> = meta
+        .info
+        .files
+        .iter()
+        .filter(|f| !f.pad)
+        .map(|f| f.path.join("/"))
+        .collect();
+    assert_eq!(real, ["lib/b.pdf", "lib/sub/a.pdf"], "listed files, sorted");
+}

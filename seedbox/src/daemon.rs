@@ -1,27 +1,19 @@
 //! The running daemon: one swarm [`Session`] for every collection, a LAN
-//! presence that lists them (with their signed version records), one task
-//! per local collection (see [`crate::local`]) and per mirror (see
-//! [`crate::mirror`]), and the shared state the web page reads through
-//! [`Library`].
+//! presence that lists them (with their signed version records), the
+//! [`Shared`] state, one task per local collection (see [`crate::local`])
+//! and per mirror (see [`crate::mirror`]), and the web page.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::Arc;
 
-use piece_core::metainfo::Metainfo;
 use swarm::discovery::presence::{Presence, PresenceConfig};
-use swarm::discovery::signed::{CollectionSig, Publisher};
-use swarm::discovery::Share;
 use swarm::net::PeerAddr;
-use swarm::session::{Session, SessionConfig, TorrentHandle};
+use swarm::session::{Session, SessionConfig};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::library::{
-    CollectionSnapshot, CollectionStatus, FileEntry, Library, LibrarySnapshot, Origin, Status,
-};
+use crate::library::Library;
+use crate::shared::Shared;
 use crate::store::{self, StoreError};
 
 /// Start-up failures.
@@ -39,256 +31,37 @@ pub enum DaemonError {
     },
 }
 
-/// One collection as the daemon holds it.
-struct Entry {
-    snap: CollectionSnapshot,
-    handle: Option<TorrentHandle>,
-    /// Transfer totals of earlier versions' handles (since start).
-    uploaded_before: u64,
-    downloaded_before: u64,
+/// File descriptors kept for everything but the web page: each torrent's
+/// peers (and some slack for its files and dials), plus the daemon's own.
+fn reserved_fds(config: &Config) -> u64 {
+    let torrents = (config.collections.len() + config.mirrors.len()).max(1) as u64;
+    torrents * (config.limits.max_peers as u64 + 16) + 256
 }
 
-/// State shared by the collection tasks and the web page.
-pub struct Shared {
-    snapshot: RwLock<Arc<LibrarySnapshot>>,
-    entries: Mutex<BTreeMap<String, Entry>>,
-    /// Torrents by handshake id, to route LAN peer hints.
-    by_wire: Mutex<HashMap<[u8; 20], TorrentHandle>>,
-    started: Instant,
-    pub(crate) session: Arc<Session>,
-    pub(crate) presence: Arc<Presence>,
-    pub(crate) publisher: Publisher,
-    pub(crate) config: Config,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A stable, URL-safe id for a file of a collection: the first 16 bytes of
-/// SHA-256 of its path, in hex. Same path, same id, across versions.
-pub fn file_id(path: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(path.as_bytes())[..16])
-}
-
-/// What a published or fetched version is, for [`Shared::publish`].
-pub(crate) struct Version<'a> {
-    /// The collection's name here (snapshot, web links).
-    pub name: &'a str,
-    /// Its name in the LAN catalogue: the publisher's name, which the
-    /// signature covers (same as `name` for a local collection).
-    pub share_name: &'a str,
-    pub title: &'a str,
-    pub origin: Origin,
-    pub folder: &'a Path,
-    /// The files as on disk (for their modification times).
-    pub manifest: &'a store::Manifest,
-    /// A local folder: list and serve the files under `manifest`'s paths,
-    /// which parsing may have sanitised (see [`store::rooted_layout`]).
-    pub real_paths: bool,
-    pub meta: &'a Metainfo,
-    pub torrent: Vec<u8>,
-    pub sig: CollectionSig,
-    pub updated: u64,
-}
-
-impl Shared {
-    /// Make `v` the current version of its collection: list it in the
-    /// snapshot and in the LAN catalogue (replacing the previous one).
-    pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
-        let manifest = v.manifest;
-        let mtimes: HashMap<&str, i128> = manifest
-            .files
-            .iter()
-            .map(|m| (m.path.as_str(), m.mtime_ns))
-            .collect();
-        let rooted = store::rooted_layout(v.meta, v.real_paths.then_some(v.manifest)).ok();
-        let mut files = Vec::new();
-        if let Some(layout) = &rooted {
-            for (_, f) in layout.real_files() {
-                let path = f
-                    .path
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                let mtime = mtimes
-                    .get(path.as_str())
-                    .and_then(|ns| u64::try_from(ns / 1_000_000_000).ok())
-                    .map(|s| UNIX_EPOCH + Duration::from_secs(s));
-                files.push(FileEntry {
-                    id: file_id(&path),
-                    disk_path: v.folder.join(&f.path),
-                    path,
-                    size: f.length,
-                    mtime,
-                    complete: true,
-                });
-            }
-        }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        let h = v.meta.info_hashes;
-        let snap = CollectionSnapshot {
-            name: v.name.to_string(),
-            title: v.title.to_string(),
-            origin: v.origin,
-            key: v.sig.key.to_hex(),
-            seq: v.sig.seq,
-            info_hash_v1: h.v1.map(|x| x.to_hex()),
-            info_hash_v2: h.v2.map(|x| x.to_hex()),
-            magnet: handle.magnet(),
-            torrent: Arc::new(v.torrent),
-            updated: UNIX_EPOCH + Duration::from_secs(v.updated),
-            files,
-        };
-        // The LAN catalogue entry carries the signed record, so that others
-        // can follow this collection, through us or through any mirror.
-        let real = v.meta.info.files.iter().filter(|f| !f.pad);
-        let mut share = Share::new(
-            v.share_name,
-            real.clone().map(|f| f.length).sum(),
-            real.count() as u32,
-            h,
-        );
-        share.magnet = handle.magnet();
-        share.collection = Some(v.sig);
-        let old = {
-            let mut entries = lock(&self.entries);
-            let e = entries.entry(v.name.to_string()).or_insert_with(|| Entry {
-                snap: snap.clone(),
-                handle: None,
-                uploaded_before: 0,
-                downloaded_before: 0,
-            });
-            e.snap = snap;
-            e.handle.replace(handle.clone())
-        };
-        if let Some(old) = old {
-            if old.info_hashes() != h {
-                self.forget_handle(v.name, &old);
-            }
-        }
-        lock(&self.by_wire).insert(h.wire_id(), handle);
-        self.presence.add_share(share);
-        self.rebuild_snapshot();
-    }
-
-    /// A handle is going away (a newer version replaces it): keep its
-    /// totals and stop listing it.
-    pub(crate) fn forget_handle(&self, name: &str, old: &TorrentHandle) {
-        let p = old.progress();
-        if let Some(e) = lock(&self.entries).get_mut(name) {
-            e.uploaded_before += p.uploaded;
-            e.downloaded_before += p.downloaded;
-            if e.handle
-                .as_ref()
-                .is_some_and(|h| h.info_hashes() == old.info_hashes())
-            {
-                e.handle = None;
-            }
-        }
-        lock(&self.by_wire).remove(&old.info_hashes().wire_id());
-        self.presence.remove_share(&old.info_hashes());
-    }
-
-    /// Stop seeding an old version for good: unlist it, stop it, and
-    /// delete its resume files (its data stays: the new version uses it).
-    pub(crate) async fn retire(&self, name: &str, old: TorrentHandle) {
-        self.forget_handle(name, &old);
-        old.remove().await;
-        let resume = swarm::resume::path_for(
-            &self.config.state_dir.join("resume"),
-            old.info_hashes().wire_id(),
-        );
-        let _ = std::fs::remove_file(resume.with_extension("info"));
-        let _ = std::fs::remove_file(resume);
-    }
-
-    /// Drop a collection from the snapshot (its folder became empty; its
-    /// handle was [`Shared::retire`]d).
-    pub(crate) fn withdraw(&self, name: &str) {
-        lock(&self.entries).remove(name);
-        self.rebuild_snapshot();
-    }
-
-    fn rebuild_snapshot(&self) {
-        let collections = lock(&self.entries)
-            .values()
-            .map(|e| e.snap.clone())
-            .collect();
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(LibrarySnapshot { collections });
-    }
-
-    /// Bytes downloaded for collection `name` since the daemon started
-    /// (every version).
-    pub fn downloaded(&self, name: &str) -> u64 {
-        lock(&self.entries)
-            .get(name)
-            .map(|e| e.downloaded_before + e.handle.as_ref().map_or(0, |h| h.progress().downloaded))
-            .unwrap_or(0)
-    }
-
-    /// The state folder.
-    pub fn state_dir(&self) -> &Path {
-        &self.config.state_dir
-    }
-}
-
-impl Library for Shared {
-    fn snapshot(&self) -> Arc<LibrarySnapshot> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn status(&self) -> Status {
-        let entries = lock(&self.entries);
-        let mut disk_used = 0;
-        let collections = entries
-            .values()
-            .map(|e| {
-                disk_used += e.snap.total_size();
-                let p = e.handle.as_ref().map(|h| h.progress()).unwrap_or_default();
-                CollectionStatus {
-                    name: e.snap.name.clone(),
-                    seq: e.snap.seq,
-                    peers: p.peers,
-                    progress: if p.num_pieces == 0 {
-                        0.0
-                    } else {
-                        f64::from(p.have_pieces) / f64::from(p.num_pieces)
-                    },
-                    upload_rate: p.upload_rate,
-                    download_rate: p.download_rate,
-                    uploaded: e.uploaded_before + p.uploaded,
-                    downloaded: e.downloaded_before + p.downloaded,
-                }
-            })
-            .collect();
-        Status {
-            uptime_secs: self.started.elapsed().as_secs(),
-            collections,
-            disk_used,
-            disk_free: disk_free(&self.config.state_dir),
-        }
-    }
-}
-
-/// Free bytes on the file system holding `path` (0 if unknown).
-fn disk_free(path: &Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
+/// `web.max_connections`, lowered if the file limit would otherwise let
+/// web clients take descriptors the BitTorrent side needs.
+fn web_connections(config: &Config) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a valid NUL-terminated path, st a valid out-pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
+    // SAFETY: a valid out-pointer.
+    let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    let room = nofile.saturating_sub(reserved_fds(config));
+    let want = config.web.max_connections;
+    let n = want.min(usize::try_from(room).unwrap_or(usize::MAX)).max(4);
+    if n < want {
+        tracing::warn!(
+            "web page: {n} connections at most, not {want}: the file limit is {nofile} and \
+             {} are kept for BitTorrent (raise LimitNOFILE)",
+            reserved_fds(config)
+        );
     }
-    (st.f_bavail as u64).saturating_mul(st.f_frsize as u64)
+    n
 }
 
 /// The running daemon.
@@ -330,23 +103,18 @@ impl Daemon {
         let presence = Arc::new(Presence::start(pc, hint_tx));
         session.serve_lan_catalogue(presence.clone());
         let session = Arc::new(session);
-        let shared = Arc::new(Shared {
-            snapshot: RwLock::default(),
-            entries: Mutex::default(),
-            by_wire: Mutex::default(),
-            started: Instant::now(),
-            session: session.clone(),
+        let shared = Arc::new(Shared::new(
+            session.clone(),
             presence,
             publisher,
-            config: config.clone(),
-        });
+            config.clone(),
+        ));
         let mut tasks = Vec::new();
         {
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(hint) = hints.recv().await {
-                    let h = lock(&shared.by_wire).get(&hint.info_hash).cloned();
-                    if let Some(h) = h {
+                    if let Some(h) = shared.handle_for_wire(&hint.info_hash) {
                         h.add_peer(PeerAddr::Tcp(hint.addr)).await;
                     }
                 }
@@ -372,6 +140,7 @@ impl Daemon {
                 site_title: config.web.title.clone(),
                 admin_token: config.web.admin_token.clone(),
                 extra_hosts: config.web.hosts.clone(),
+                limits: crate::web::ConnLimits::new(web_connections(&config)),
             };
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = crate::web::serve(listener, lib, wc).await {
@@ -422,11 +191,7 @@ impl Daemon {
         for t in self.tasks {
             let _ = t.await;
         }
-        let handles: Vec<TorrentHandle> = lock(&self.shared.entries)
-            .values()
-            .filter_map(|e| e.handle.clone())
-            .collect();
-        for h in handles {
+        for h in self.shared.handles() {
             h.remove().await;
         }
         drop(self.http_mdns);

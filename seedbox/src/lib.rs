@@ -13,5 +13,8 @@ pub mod http_mdns;
 pub mod library;
 pub mod local;
 pub mod mirror;
+pub mod mirror_folder;
+pub mod scan;
+pub mod shared;
 pub mod store;
 pub mod web;

@@ -6,6 +6,7 @@
 //! up by `(collection name, file id)` in the snapshot and opens the
 //! [`FileEntry::disk_path`] the daemon put there.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -43,6 +44,49 @@ pub struct FileEntry {
     /// Where the daemon keeps the file. Not serialised.
     #[serde(skip)]
     pub disk_path: PathBuf,
+    /// The file as the daemon saw it when it listed this version. The web
+    /// serves a file only if the file it opens (without following a
+    /// symlink) is this one; `None`: not served. Not serialised.
+    #[serde(skip)]
+    pub identity: Option<FileIdentity>,
+}
+
+/// Which file on disk, and in which state: what the web checks the file it
+/// opened against before sending a byte of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    /// Device and inode: the same file, not another one put at its path
+    /// (a symlink, a rename, a hard link to something else).
+    pub dev: u64,
+    pub ino: u64,
+    /// Size and modification time: the same contents.
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileIdentity {
+    /// The identity of a file's metadata (as `stat`/`fstat` give it).
+    pub fn of(md: &std::fs::Metadata) -> FileIdentity {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.len(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+        }
+    }
+}
+
+/// A file of a collection folder that is not shared, and why (it could not
+/// be read, its name is not UTF-8, it is a symbolic link...). Files left
+/// out by the collection's exclude rules are not listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    /// Path inside the collection folder (`/`-separated; lossy for names
+    /// that are not UTF-8).
+    pub path: String,
+    /// Why it is not shared.
+    pub reason: String,
 }
 
 /// One collection, at one version.
@@ -108,6 +152,8 @@ pub struct Status {
     pub disk_used: u64,
     /// Free bytes on the state directory's file system.
     pub disk_free: u64,
+    /// Per local collection: the files of its folder that are not shared.
+    pub skipped: BTreeMap<String, Vec<SkippedFile>>,
 }
 
 /// Transfer figures of one collection.

@@ -7,23 +7,35 @@
 //! next sequence number, signed with the seedbox's key and announced; the
 //! previous version stops being seeded.
 //!
+//! Which files are shared is [`crate::scan`]'s business: one unreadable
+//! file is skipped (and listed on the admin page), never a reason to share
+//! nothing. A file that changes while it is hashed (seen by its size,
+//! modification or change time, or inode moving) makes the version fail
+//! and be tried again: a version is never published with hashes of data
+//! that is no longer there.
+//!
 //! On start, a folder whose files (paths, sizes, modification times) are
 //! exactly as recorded for the last version is seeded again from the saved
 //! torrent and the session's resume data, without reading the files. A
 //! folder that changed while the daemon was down gets a new version.
 
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piece_core::create::{auto_piece_length, create_torrent, CreateError, CreateOptions, Reuse};
+use piece_core::create::{
+    auto_piece_length, create_torrent, CreateError, CreateOptions, CreatedTorrent, Reuse,
+};
 use piece_core::metainfo::{Metainfo, Version as TorrentVersion};
 use swarm::discovery::signed::CollectionSig;
 use swarm::session::{AddOptions, TorrentHandle};
 use tokio::time::Instant;
 
 use crate::config::Collection;
-use crate::daemon::{Shared, Version};
-use crate::library::Origin;
+use crate::library::{FileIdentity, Origin};
+use crate::scan::{self, Filter, Listing, Private};
+use crate::shared::{Shared, Version};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest};
 
 /// How long a folder must be quiet (no change events) before a new
@@ -35,6 +47,8 @@ pub const RETRY: Duration = Duration::from_secs(10);
 
 struct Current {
     manifest: Manifest,
+    /// The files as listed for this version (identities, change times).
+    listing: Listing,
     handle: TorrentHandle,
 }
 
@@ -55,19 +69,82 @@ enum PublishError {
     Task(String),
 }
 
-async fn scan(folder: &std::path::Path) -> Result<Manifest, PublishError> {
-    let f = folder.to_path_buf();
-    tokio::task::spawn_blocking(move || Manifest::scan(&f))
+/// A collection's folder and what of it is shared.
+struct Folder<'a> {
+    c: &'a Collection,
+    private: Private,
+}
+
+impl Folder<'_> {
+    /// The folder's shared files now (off the async threads); files as
+    /// `known` has them are not opened again.
+    async fn list(
+        &self,
+        shared: &Shared,
+        known: Option<&Listing>,
+    ) -> Result<Listing, PublishError> {
+        let (root, filter, private) = (
+            self.c.path.clone(),
+            self.c.filter.clone(),
+            self.private.clone(),
+        );
+        let known = known.cloned();
+        let listing = tokio::task::spawn_blocking(move || {
+            scan::scan(&root, &filter, &private, known.as_ref())
+        })
         .await
-        .map_err(|e| PublishError::Task(e.to_string()))?
-        .map_err(Into::into)
+        .map_err(|e| PublishError::Task(e.to_string()))??;
+        if shared.set_skipped(&self.c.name, listing.skipped.clone()) {
+            for s in &listing.skipped {
+                tracing::warn!(
+                    "collection {}: {} not shared: {}",
+                    self.c.name,
+                    s.path,
+                    s.reason
+                );
+            }
+        }
+        Ok(listing)
+    }
+}
+
+/// Hash `listing`'s files into a torrent named `name`, then look at the
+/// folder again: if any of those files moved in the meantime (written,
+/// replaced, touched back to an old time), the hashes may not be the
+/// data's, and the version is refused ([`PublishError::Changed`]).
+/// `progress` is [`create_torrent`]'s.
+fn hash_version(
+    root: &Path,
+    name: &str,
+    (filter, private): (&Filter, &Private),
+    listing: &Listing,
+    reuse: Option<Arc<Reuse>>,
+    progress: Option<&(dyn Fn(u64, u64) + Sync)>,
+) -> Result<CreatedTorrent, PublishError> {
+    let opts = CreateOptions {
+        version: TorrentVersion::Hybrid,
+        name: Some(name.to_string()),
+        piece_length: reuse.as_ref().map(|r| r.previous.info.piece_length),
+        reuse,
+        files: Some(listing.files.clone()),
+        ..Default::default()
+    };
+    let created = create_torrent(root, &opts, progress)?;
+    if !scan::scan(root, filter, private, Some(listing))?.same_files(listing) {
+        return Err(PublishError::Changed);
+    }
+    Ok(created)
 }
 
 /// Watch `c`'s folder and keep its current version published. Runs until
 /// aborted.
 pub async fn run(shared: Arc<Shared>, c: Collection) {
     let files = CollectionFiles::new(shared.state_dir(), &c.name);
-    let mut cur = match resume_saved(&shared, &c, &files).await {
+    let folder = Folder {
+        c: &c,
+        private: Private::new(shared.state_dir(), Some(&shared.config.file)),
+    };
+    let mut cur = match resume_saved(&shared, &folder, &files).await {
         Ok(cur) => cur,
         Err(e) => {
             tracing::warn!("collection {}: saved version not reused: {e}", c.name);
@@ -91,7 +168,7 @@ pub async fn run(shared: Arc<Shared>, c: Collection) {
             _ = rescan.tick() => due = due.or(Some(Instant::now())),
             _ = sleep => {
                 due = None;
-                match update(&shared, &c, &files, &mut cur).await {
+                match update(&shared, &folder, &files, &mut cur).await {
                     Ok(()) => {}
                     Err(e) => {
                         tracing::warn!("collection {}: {e}; trying again in {RETRY:?}", c.name);
@@ -140,40 +217,46 @@ fn add_options(c: &Collection, real: &Manifest) -> AddOptions {
     }
 }
 
-/// A version of this folder, as [`Shared::publish`] lists it.
-fn version<'a>(
-    c: &'a Collection,
-    manifest: &'a Manifest,
-    meta: &'a Metainfo,
-    torrent: Vec<u8>,
-    sig: CollectionSig,
-    updated: u64,
-) -> Version<'a> {
-    Version {
+/// List a version of this folder ([`Shared::publish`]) with its files as
+/// `listing` saw them: `(torrent, sig, updated)` describe the version.
+fn publish(
+    shared: &Shared,
+    c: &Collection,
+    listing: &Listing,
+    meta: &Metainfo,
+    (torrent, sig, updated): (Vec<u8>, CollectionSig, u64),
+    handle: TorrentHandle,
+) {
+    let manifest = listing.manifest();
+    let identities: HashMap<String, FileIdentity> = listing.identities().collect();
+    let v = Version {
         name: &c.name,
         share_name: &c.name,
         title: &c.title,
         origin: Origin::Local,
         folder: &c.path,
-        manifest,
-        real_paths: true,
+        real: Some(&manifest),
+        identities: &identities,
         meta,
         torrent,
         sig,
         updated,
-    }
+    };
+    shared.publish(v, handle);
 }
 
 /// Seed the saved version again if the folder is exactly as it was.
 async fn resume_saved(
     shared: &Shared,
-    c: &Collection,
+    folder: &Folder<'_>,
     files: &CollectionFiles,
 ) -> Result<Option<Current>, PublishError> {
+    let c = folder.c;
     let Some((st, torrent)) = files.load()? else {
         return Ok(None);
     };
-    let manifest = scan(&c.path).await?;
+    let listing = folder.list(shared, None).await?;
+    let manifest = listing.manifest();
     if manifest != st.manifest {
         tracing::info!(
             "collection {}: files changed since version {}; making a new version",
@@ -204,18 +287,31 @@ async fn resume_saved(
         manifest.files.len(),
         manifest.total()
     );
-    shared.publish(
-        version(c, &manifest, &meta, torrent, sig, st.updated),
+    publish(
+        shared,
+        c,
+        &listing,
+        &meta,
+        (torrent, sig, st.updated),
         handle.clone(),
     );
-    Ok(Some(Current { manifest, handle }))
+    Ok(Some(Current {
+        manifest,
+        listing,
+        handle,
+    }))
 }
 
 /// The previous version's hashes for the files that did not change since
-/// (same path, size and modification time), when its piece length still
-/// suits the collection's size (within a factor of 4 of what would be
-/// picked now); `None` means hash everything.
-fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Option<Arc<Reuse>> {
+/// (same path, size and modification time, and not in `moved`), when its
+/// piece length still suits the collection's size (within a factor of 4 of
+/// what would be picked now); `None` means hash everything.
+fn reuse_for(
+    saved: &CollectionState,
+    previous: Metainfo,
+    now: &Manifest,
+    moved: &HashSet<String>,
+) -> Option<Arc<Reuse>> {
     let pl = previous.info.piece_length;
     let auto = auto_piece_length(now.total());
     if auto > pl.saturating_mul(4) || pl > auto.saturating_mul(4) {
@@ -231,6 +327,7 @@ fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Opt
         .files
         .iter()
         .filter(|f| before.get(f.path.as_str()).is_some_and(|o| *o == *f))
+        .filter(|f| !moved.contains(&f.path))
         .map(|f| f.path.split('/').map(str::to_owned).collect())
         .collect();
     Some(Arc::new(Reuse {
@@ -242,12 +339,26 @@ fn reuse_for(saved: &CollectionState, previous: Metainfo, now: &Manifest) -> Opt
 /// Publish a new version if the folder changed.
 async fn update(
     shared: &Shared,
-    c: &Collection,
+    folder: &Folder<'_>,
     files: &CollectionFiles,
     cur: &mut Option<Current>,
 ) -> Result<(), PublishError> {
-    let manifest = scan(&c.path).await?;
-    if cur.as_ref().is_some_and(|k| k.manifest == manifest) {
+    let c = folder.c;
+    let listing = folder
+        .list(shared, cur.as_ref().map(|k| &k.listing))
+        .await?;
+    let manifest = listing.manifest();
+    // Files replaced or rewritten since they were listed although their
+    // size and mtime are as before (`cp -p`, `rsync -a`, `touch -d`):
+    // hashed again, and listed again with what is on disk now.
+    let moved = cur
+        .as_ref()
+        .map(|k| listing.moved_since(&k.listing))
+        .unwrap_or_default();
+    if cur
+        .as_ref()
+        .is_some_and(|k| k.manifest == manifest && moved.is_empty())
+    {
         return Ok(());
     }
     if manifest.total() == 0 {
@@ -269,31 +380,37 @@ async fn update(
         _ => (files.load_state().unwrap_or_default(), None),
     };
     let saved_hashes = saved.as_ref().map(|m| m.info_hashes);
-    let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest));
-    let (folder, name) = (c.path.clone(), c.name.clone());
-    let created = tokio::task::spawn_blocking(move || {
-        let opts = CreateOptions {
-            version: TorrentVersion::Hybrid,
-            name: Some(name),
-            piece_length: reuse.as_ref().map(|r| r.previous.info.piece_length),
-            reuse,
-            ..Default::default()
-        };
-        create_torrent(&folder, &opts, None)
-    })
-    .await
-    .map_err(|e| PublishError::Task(e.to_string()))??;
-    if scan(&c.path).await? != manifest {
-        return Err(PublishError::Changed);
-    }
+    let reuse = saved.and_then(|m| reuse_for(&st, m, &manifest, &moved));
+    let created = {
+        let (root, name) = (c.path.clone(), c.name.clone());
+        let (filter, private) = (c.filter.clone(), folder.private.clone());
+        let listing = listing.clone();
+        tokio::task::spawn_blocking(move || {
+            hash_version(&root, &name, (&filter, &private), &listing, reuse, None)
+        })
+        .await
+        .map_err(|e| PublishError::Task(e.to_string()))??
+    };
     let meta =
         Metainfo::from_bytes(&created.bytes).map_err(|e| PublishError::Task(e.to_string()))?;
     if let Some(k) = cur.as_mut() {
         if k.handle.info_hashes() == meta.info_hashes {
-            // Same content (only times changed): same version.
+            // Same content (only times changed): same version, listed
+            // again with the files as they are now (the web serves only
+            // files it knows as they are).
             st.manifest = manifest.clone();
             files.save_state(&st)?;
+            let sig = shared.publisher.sign(&c.name, st.seq, &meta.info_hashes)?;
+            publish(
+                shared,
+                c,
+                &listing,
+                &meta,
+                (created.bytes, sig, st.updated),
+                k.handle.clone(),
+            );
             k.manifest = manifest;
+            k.listing = listing;
             return Ok(());
         }
     }
@@ -339,10 +456,72 @@ async fn update(
             handle.magnet()
         );
     }
-    shared.publish(
-        version(c, &manifest, &meta, created.bytes, sig, st.updated),
+    publish(
+        shared,
+        c,
+        &listing,
+        &meta,
+        (created.bytes, sig, st.updated),
         handle.clone(),
     );
-    *cur = Some(Current { manifest, handle });
+    *cur = Some(Current {
+        manifest,
+        listing,
+        handle,
+    });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn a_file_rewritten_while_hashed_refuses_the_version() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("zines");
+        std::fs::create_dir(&root).unwrap();
+        let book = root.join("book.pdf");
+        std::fs::write(&book, vec![1u8; 4 << 20]).unwrap();
+        std::fs::write(root.join("small.txt"), b"small").unwrap();
+        let (filter, private) = (Filter::default(), Private::default());
+        let listing = scan::scan(&root, &filter, &private, None).unwrap();
+        let made = hash_version(&root, "z", (&filter, &private), &listing, None, None);
+        assert!(made.is_ok(), "an untouched folder makes a version");
+
+        // Rewritten mid-hash with its size and modification time put back
+        // (as `cp -p` or `rsync -t` over it would): size and mtime match,
+        // the hashes would not be the data's.
+        let listing = scan::scan(&root, &filter, &private, None).unwrap();
+        let mtime = std::fs::metadata(&book).unwrap().modified().unwrap();
+        let done = AtomicBool::new(false);
+        let rewrite = |_: u64, _: u64| {
+            if !done.swap(true, Ordering::SeqCst) {
+                std::fs::write(&book, vec![2u8; 4 << 20]).unwrap();
+                let f = std::fs::File::options().write(true).open(&book).unwrap();
+                f.set_modified(mtime).unwrap();
+            }
+        };
+        let made = hash_version(
+            &root,
+            "z",
+            (&filter, &private),
+            &listing,
+            None,
+            Some(&rewrite),
+        );
+        assert!(done.load(Ordering::SeqCst));
+        assert!(
+            matches!(made, Err(PublishError::Changed)),
+            "a version with stale hashes was made"
+        );
+        assert_eq!(
+            scan::scan(&root, &filter, &private, None)
+                .unwrap()
+                .manifest(),
+            listing.manifest(),
+            "the manifest alone (size, mtime) cannot see it"
+        );
+    }
 }

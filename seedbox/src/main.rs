@@ -94,7 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(d).with_context(|| d.display().to_string())?;
             }
-            std::fs::write(&path, TEMPLATE).with_context(|| path.display().to_string())?;
+            write_private(&path, TEMPLATE).with_context(|| path.display().to_string())?;
             println!(
                 "wrote {}; edit the [[collection]] entries, then: seedbox run --config {}",
                 path.display(),
@@ -118,6 +118,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(serve(c))
         }
     }
+}
+
+/// Write `text` to `path` readable by its owner only (0600), as the config
+/// can hold the admin token; an existing file is made 0600 too.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 async fn serve(c: Config) -> anyhow::Result<ExitCode> {

@@ -5,30 +5,43 @@
 //! signed version record (see [`swarm::discovery::signed`]). It keeps only
 //! records signed by the pinned key (from the config, or else the first and
 //! only key seen, remembered in the state folder) and newer than the
-//! version it holds. A newer version is fetched by magnet link **into the
-//! same folder**: files that did not change verify in place against the new
-//! torrent's hashes and are not transferred again; only changed and new
-//! pieces come over the network. Once complete, files the new version no
-//! longer has are deleted (only regular files inside the mirror folder),
-//! and the copy is seeded and listed on the LAN with the publisher's own
-//! signature, so other mirrors can follow through this one.
+//! version it holds.
+//!
+//! **The signed record is the only source of what a version is.** The
+//! fetch is built from the signed info-hashes (v1 and v2), never from the
+//! magnet text a catalogue offers; and the metadata that arrives must hash
+//! to every signed info-hash before a byte of the version is written
+//! (`gated_storage`, checked again on completion). A mismatch fails the
+//! fetch: nothing is written, published or deleted.
+//!
+//! A newer version is fetched **into the same folder**: files that did not
+//! change verify in place against the new torrent's hashes and are not
+//! transferred again; only changed and new pieces come over the network.
+//! The folder is the mirror's own ([`crate::mirror_folder`]): the mirror
+//! writes only files it records as its own before writing them, and once a
+//! version is complete deletes only recorded files the version no longer
+//! has. The copy is then seeded and listed on the LAN with the publisher's
+//! own signature, so other mirrors can follow through this one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use piece_core::metainfo::Metainfo;
+use piece_core::storage::StorageError;
+use piece_core::types::InfoHashes;
 use swarm::discovery::catalogue;
 use swarm::discovery::signed::{CollectionSig, PublisherKey};
 use swarm::discovery::Share;
 use swarm::net::PeerAddr;
-use swarm::session::{AddOptions, TorrentHandle};
+use swarm::session::{AddOptions, StorageFactory, TorrentHandle};
 
 use crate::config::Mirror;
-use crate::daemon::{Shared, Version};
-use crate::library::Origin;
-use crate::store::{self, CollectionFiles, CollectionState, Manifest};
+use crate::library::{FileIdentity, Origin};
+use crate::mirror_folder::{FolderError, MirrorFolder};
+use crate::shared::{Shared, Version};
+use crate::store::{self, CollectionFiles, CollectionState, Manifest, ManifestFile};
 
 /// Longest a version may take to download before the mirror gives up on
 /// it and looks again.
@@ -44,16 +57,20 @@ pub struct Offer {
     pub peers: Vec<SocketAddr>,
 }
 
-/// Of the offers, the newest one this mirror may take: named `name`,
-/// signed by `pinned` (or, with no pin, by the only key seen), newer than
-/// `have`. Several keys for one name and no pin: none (ambiguous).
+/// Of the offers, the newest one this mirror may take: named `name`, with
+/// a record that verifies over its name and info-hashes, signed by
+/// `pinned` (or, with no pin, by the only key seen), newer than `have`.
+/// Several keys for one name and no pin: none (ambiguous).
 pub fn choose(
     offers: &[Offer],
     name: &str,
     pinned: Option<PublisherKey>,
     have: u64,
 ) -> Result<Option<Offer>, String> {
-    let named: Vec<&Offer> = offers.iter().filter(|o| o.share.name == name).collect();
+    let named: Vec<&Offer> = offers
+        .iter()
+        .filter(|o| o.share.name == name && o.sig.verify(name, &o.share.info_hashes).is_ok())
+        .collect();
     let key = match pinned {
         Some(k) => k,
         None => {
@@ -121,10 +138,63 @@ async fn gather(m: &Mirror, lan: bool) -> Vec<Offer> {
     offers
 }
 
-fn add_options(m: &Mirror, peers: &[SocketAddr]) -> AddOptions {
+/// The storage of a version of `m` signed as `signed`: refuses metadata
+/// that does not hash to every signed info-hash, and a version that would
+/// write over a file the mirror did not write; records the version's
+/// files as the mirror's before anything is written.
+fn gated_storage(
+    m: &Mirror,
+    folder: Arc<Mutex<MirrorFolder>>,
+    signed: InfoHashes,
+) -> StorageFactory {
+    let root = m.path.clone();
+    let inner = store::rooted_storage(root.clone(), None);
+    Arc::new(move |save_dir, meta: &Metainfo, existing| {
+        let refuse = |msg: String| StorageError::Io {
+            path: root.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg),
+        };
+        if meta.info_hashes != signed {
+            return Err(refuse(format!(
+                "the metadata received ({}) is not the signed version ({})",
+                hashes_text(&meta.info_hashes),
+                hashes_text(&signed)
+            )));
+        }
+        let files = version_files(meta).map_err(|e| refuse(e.to_string()))?;
+        folder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prepare(files.iter().map(|(p, _)| p.as_str()))
+            .map_err(|e| refuse(e.to_string()))?;
+        inner(save_dir, meta, existing)
+    })
+}
+
+fn hashes_text(h: &InfoHashes) -> String {
+    let v1 = h.v1.map_or("-".into(), |x| x.to_hex());
+    let v2 = h.v2.map_or("-".into(), |x| x.to_hex());
+    format!("v1 {v1}, v2 {v2}")
+}
+
+/// A version's files in the mirror folder: (path, length).
+fn version_files(meta: &Metainfo) -> Result<Vec<(String, u64)>, piece_core::layout::LayoutError> {
+    let layout = store::rooted_layout(meta, None)?;
+    Ok(layout
+        .real_files()
+        .map(|(_, f)| (store::slash_path(&f.path), f.length))
+        .collect())
+}
+
+fn add_options(
+    m: &Mirror,
+    folder: &Arc<Mutex<MirrorFolder>>,
+    signed: InfoHashes,
+    peers: &[SocketAddr],
+) -> AddOptions {
     AddOptions {
         save_dir: Some(m.path.clone()),
-        storage: Some(store::rooted_storage(m.path.clone(), None)),
+        storage: Some(gated_storage(m, folder.clone(), signed)),
         peers: peers.iter().map(|&a| PeerAddr::Tcp(a)).collect(),
         ..Default::default()
     }
@@ -145,11 +215,23 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
         }
     }
     let mut pinned = m.key.or(saved_key);
-    if let Err(e) = std::fs::create_dir_all(&m.path) {
-        tracing::error!("mirror {}: {}: {e}", m.local_name, m.path.display());
-        return;
-    }
-    let mut cur = resume_saved(&shared, &m, &files, &st).await;
+    let folder = match tokio::task::spawn_blocking({
+        let p = m.path.clone();
+        move || MirrorFolder::claim(&p)
+    })
+    .await
+    {
+        Ok(Ok(f)) => Arc::new(Mutex::new(f)),
+        Ok(Err(e)) => {
+            tracing::error!("mirror {}: {e}; not following it", m.local_name);
+            return;
+        }
+        Err(e) => {
+            tracing::error!("mirror {}: {e}", m.local_name);
+            return;
+        }
+    };
+    let mut cur = resume_saved(&shared, &m, &files, &folder, &st).await;
     let poll = Duration::from_secs(m.poll_secs);
     loop {
         let offers = gather(&m, shared.config.network.announce).await;
@@ -163,7 +245,7 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
                     );
                     pinned = Some(offer.sig.key);
                 }
-                match fetch(&shared, &m, &files, &offer, cur.take()).await {
+                match fetch(&shared, &m, &files, &folder, &offer, cur.take()).await {
                     Ok((handle, new_state)) => {
                         cur = Some(handle);
                         st = new_state;
@@ -187,8 +269,8 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
 fn version<'a>(
     m: &'a Mirror,
     st: &'a CollectionState,
-    meta: &'a piece_core::metainfo::Metainfo,
-    torrent: Vec<u8>,
+    identities: &'a HashMap<String, FileIdentity>,
+    (meta, torrent): (&'a Metainfo, Vec<u8>),
     sig: CollectionSig,
 ) -> Version<'a> {
     Version {
@@ -197,8 +279,8 @@ fn version<'a>(
         title: &m.local_name,
         origin: Origin::Mirror,
         folder: &m.path,
-        manifest: &st.manifest,
-        real_paths: false,
+        real: None,
+        identities,
         meta,
         torrent,
         sig,
@@ -206,18 +288,40 @@ fn version<'a>(
     }
 }
 
-/// Seed the copy held from a previous run (or finish it).
+/// The version's files as they are on disk now (regular files only).
+fn identities(m: &Mirror, files: &[(String, u64)]) -> HashMap<String, FileIdentity> {
+    files
+        .iter()
+        .filter_map(|(p, len)| {
+            let md = std::fs::symlink_metadata(m.path.join(p)).ok()?;
+            (md.is_file() && md.len() == *len).then(|| (p.clone(), FileIdentity::of(&md)))
+        })
+        .collect()
+}
+
+/// Seed the copy held from a previous run (or finish it), if its saved
+/// torrent is the version its saved record signs.
 async fn resume_saved(
     shared: &Shared,
     m: &Mirror,
     files: &CollectionFiles,
+    folder: &Arc<Mutex<MirrorFolder>>,
     st: &CollectionState,
 ) -> Option<TorrentHandle> {
     let (_, torrent) = files.load().ok().flatten()?;
     let sig = decode_sig(st)?;
+    let meta = Metainfo::from_bytes(&torrent).ok()?;
+    if let Err(e) = sig.verify(&m.name, &meta.info_hashes) {
+        tracing::warn!(
+            "mirror {}: saved version {} not resumed: its record does not sign it ({e})",
+            m.local_name,
+            st.seq
+        );
+        return None;
+    }
     let handle = match shared
         .session
-        .add_torrent_bytes(&torrent, add_options(m, &[]))
+        .add_torrent_bytes(&torrent, add_options(m, folder, meta.info_hashes, &[]))
         .await
     {
         Ok(h) => h,
@@ -226,15 +330,19 @@ async fn resume_saved(
             return None;
         }
     };
-    let meta = handle.metainfo()?;
+    let p = handle.progress();
     tracing::info!(
         "mirror {}: version {} back ({} of {} pieces verified)",
         m.local_name,
         st.seq,
-        handle.progress().have_pieces,
-        handle.progress().num_pieces
+        p.have_pieces,
+        p.num_pieces
     );
-    shared.publish(version(m, st, &meta, torrent, sig), handle.clone());
+    let ids = match (p.complete, version_files(&meta)) {
+        (true, Ok(f)) => identities(m, &f),
+        _ => HashMap::new(),
+    };
+    shared.publish(version(m, st, &ids, (&meta, torrent), sig), handle.clone());
     Some(handle)
 }
 
@@ -258,21 +366,33 @@ enum FetchError {
     Timeout(Duration),
     #[error("metadata missing after completion")]
     NoMetadata,
+    #[error("the torrent completed is not the signed version")]
+    NotSigned,
+    #[error(transparent)]
+    Folder(#[from] FolderError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Task(String),
 }
 
 async fn fetch(
     shared: &Shared,
     m: &Mirror,
     files: &CollectionFiles,
+    folder: &Arc<Mutex<MirrorFolder>>,
     offer: &Offer,
     old: Option<TorrentHandle>,
 ) -> Result<(TorrentHandle, CollectionState), FetchError> {
+    // What `offer.sig` signs (checked in `choose`): the only description
+    // of the version that is used.
+    let signed = offer.share.info_hashes;
+    let link = catalogue::magnet_for(&offer.share.name, &signed);
     tracing::info!(
-        "mirror {}: fetching version {} from {:?}",
+        "mirror {}: fetching version {} ({}) from {:?}",
         m.local_name,
         offer.sig.seq,
+        hashes_text(&signed),
         offer.peers
     );
     // The old version's files are the new one's starting point: stop
@@ -282,40 +402,63 @@ async fn fetch(
     }
     let handle = shared
         .session
-        .add_magnet(&offer.share.magnet, add_options(m, &offer.peers))
+        .add_magnet(&link, add_options(m, folder, signed, &offer.peers))
         .await?;
-    match tokio::time::timeout(FETCH_TIMEOUT, handle.wait_complete()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            handle.remove().await;
-            return Err(e.into());
-        }
-        Err(_) => {
-            handle.remove().await;
-            return Err(FetchError::Timeout(FETCH_TIMEOUT));
-        }
+    let done = tokio::time::timeout(FETCH_TIMEOUT, handle.wait_complete()).await;
+    let meta = match done {
+        Ok(Ok(())) => handle.metainfo().ok_or(FetchError::NoMetadata),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(FetchError::Timeout(FETCH_TIMEOUT)),
     }
-    let meta = handle.metainfo().ok_or(FetchError::NoMetadata)?;
-    let layout = store::rooted_layout(&meta, None).map_err(|e| {
+    .and_then(|meta| {
+        if meta.info_hashes == signed {
+            Ok(meta)
+        } else {
+            Err(FetchError::NotSigned)
+        }
+    });
+    let meta = match meta {
+        Ok(meta) => meta,
+        Err(e) => {
+            handle.remove().await;
+            return Err(e);
+        }
+    };
+    let keep = version_files(&meta).map_err(|e| {
         FetchError::Store(store::StoreError::Corrupt {
             path: m.path.clone(),
             msg: e.to_string(),
         })
     })?;
-    let keep: Vec<(PathBuf, u64)> = layout
-        .real_files()
-        .map(|(_, f)| (f.path.clone(), f.length))
+    let ids = {
+        let (folder, keep, m) = (folder.clone(), keep.clone(), m.clone());
+        tokio::task::spawn_blocking(move || {
+            folder
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .tidy(&keep)?;
+            Ok::<_, FolderError>(identities(&m, &keep))
+        })
+        .await
+        .map_err(|e| FetchError::Task(e.to_string()))??
+    };
+    let mut manifest: Vec<ManifestFile> = ids
+        .iter()
+        .map(|(path, i)| ManifestFile {
+            path: path.clone(),
+            size: i.size,
+            mtime_ns: i.mtime_ns,
+        })
         .collect();
-    let folder = m.path.clone();
-    let _ = tokio::task::spawn_blocking(move || tidy(&folder, &keep)).await;
-    let torrent = meta.to_torrent_bytes();
+    manifest.sort_by(|a, b| a.path.cmp(&b.path));
     let st = CollectionState {
         seq: offer.sig.seq,
         key: Some(offer.sig.key.to_hex()),
-        manifest: Manifest::scan(&m.path)?,
+        manifest: Manifest { files: manifest },
         updated: store::now_secs(),
         sig: Some(hex::encode(offer.sig.sig)),
     };
+    let torrent = meta.to_torrent_bytes();
     files.save(&st, &torrent)?;
     let p = handle.progress();
     tracing::info!(
@@ -325,59 +468,16 @@ async fn fetch(
         p.downloaded
     );
     shared.publish(
-        version(m, &st, &meta, torrent, offer.sig.clone()),
+        version(m, &st, &ids, (&meta, torrent), offer.sig.clone()),
         handle.clone(),
     );
     Ok((handle, st))
 }
 
-/// Make the folder hold exactly the version's files: cut files that were
-/// longer in an older version to their new length, delete regular files
-/// the version does not have, then empty folders. Never follows symlinks
-/// and never leaves `folder`.
-fn tidy(folder: &Path, keep: &[(PathBuf, u64)]) {
-    for (rel, len) in keep {
-        let p = folder.join(rel);
-        if let Ok(md) = std::fs::symlink_metadata(&p) {
-            if md.is_file() && md.len() > *len {
-                if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&p) {
-                    let _ = f.set_len(*len);
-                }
-            }
-        }
-    }
-    let wanted: BTreeSet<&Path> = keep.iter().map(|(p, _)| p.as_path()).collect();
-    let mut dirs = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(folder.join(&rel)) else {
-            continue;
-        };
-        for ent in rd.flatten() {
-            let r = rel.join(ent.file_name());
-            let Ok(md) = std::fs::symlink_metadata(folder.join(&r)) else {
-                continue;
-            };
-            if md.is_dir() {
-                dirs.push(r.clone());
-                stack.push(r);
-            } else if md.is_file() && !wanted.contains(r.as_path()) {
-                tracing::info!("removing {} (not in the new version)", r.display());
-                let _ = std::fs::remove_file(folder.join(&r));
-            }
-        }
-    }
-    // Deepest first; remove_dir fails (and is ignored) when not empty.
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in dirs {
-        let _ = std::fs::remove_dir(folder.join(d));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use piece_core::types::{InfoHashV1, InfoHashes};
+    use piece_core::types::{InfoHashV1, InfoHashV2};
     use swarm::discovery::signed::Publisher;
 
     fn offer(p: &Publisher, name: &str, seq: u64, h: u8, peer: u16) -> Offer {
@@ -426,21 +526,64 @@ mod tests {
     }
 
     #[test]
-    fn tidy_keeps_only_the_version() {
+    fn choose_ignores_records_that_do_not_sign_the_entry() {
+        let a = Publisher::from_seed([1; 32]);
+        let mut forged = offer(&a, "zines", 9, 9, 1);
+        // The record of version 9 pasted onto another torrent.
+        forged.share.info_hashes.v1 = Some(InfoHashV1([6; 20]));
+        let offers = vec![offer(&a, "zines", 2, 2, 2), forged];
+        let got = choose(&offers, "zines", Some(a.public()), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.sig.seq, 2);
+    }
+
+    #[test]
+    fn metadata_that_is_not_the_signed_version_writes_nothing() {
         let d = tempfile::tempdir().unwrap();
-        let f = d.path();
-        std::fs::create_dir_all(f.join("a/b")).unwrap();
-        std::fs::write(f.join("a/b/keep.txt"), b"0123456789").unwrap();
-        std::fs::write(f.join("a/b/gone.txt"), b"x").unwrap();
-        std::fs::create_dir_all(f.join("old")).unwrap();
-        std::fs::write(f.join("old/gone.txt"), b"x").unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("precious"), b"p").unwrap();
-        std::os::unix::fs::symlink(outside.path(), f.join("link")).unwrap();
-        tidy(f, &[(PathBuf::from("a/b/keep.txt"), 4)]);
-        assert_eq!(std::fs::read(f.join("a/b/keep.txt")).unwrap(), b"0123");
-        assert!(!f.join("a/b/gone.txt").exists());
-        assert!(!f.join("old").exists());
-        assert!(outside.path().join("precious").exists());
+        let src = d.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("zine.pdf"), vec![7u8; 100_000]).unwrap();
+        let made = piece_core::create::create_torrent(&src, &Default::default(), None).unwrap();
+        let meta = Metainfo::from_bytes(&made.bytes).unwrap();
+        let signed = meta.info_hashes;
+        assert!(signed.v1.is_some() && signed.v2.is_some(), "a hybrid");
+        let m = Mirror {
+            name: "zines".into(),
+            key: None,
+            path: d.path().join("copy"),
+            local_name: "zines".into(),
+            peers: Vec::new(),
+            poll_secs: 30,
+        };
+        let folder = Arc::new(Mutex::new(MirrorFolder::claim(&m.path).unwrap()));
+        let listing = || {
+            let mut v: Vec<String> = std::fs::read_dir(&m.path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let written = |f: &Arc<Mutex<MirrorFolder>>| f.lock().unwrap().written().len();
+        // Another torrent altogether, and the same torrent with only one of
+        // its two signed hashes matching: both refused before any write.
+        let other = InfoHashes {
+            v1: Some(InfoHashV1([1; 20])),
+            v2: Some(InfoHashV2([2; 32])),
+        };
+        let mut half = meta.clone();
+        half.info_hashes.v2 = Some(InfoHashV2([3; 32]));
+        for (sig, got) in [(other, &meta), (signed, &half)] {
+            let gate = gated_storage(&m, folder.clone(), sig);
+            let e = gate(&m.path, got, false).err().expect("refused");
+            assert!(e.to_string().contains("not the signed version"), "{e}");
+            assert_eq!(listing(), [crate::mirror_folder::MARKER]);
+            assert_eq!(written(&folder), 0);
+        }
+        // The signed version: its files are the mirror's before any write.
+        let gate = gated_storage(&m, folder.clone(), signed);
+        assert!(gate(&m.path, &meta, false).is_ok());
+        assert_eq!(written(&folder), 1);
     }
 }

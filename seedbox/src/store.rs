@@ -91,51 +91,13 @@ pub struct ManifestFile {
 
 /// The files of a collection folder (sorted by path components, like
 /// torrent creation), compared between scans to see whether anything
-/// changed without reading a byte.
+/// changed without reading a byte ([`crate::scan::Listing::manifest`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
-fn mtime_ns(md: &std::fs::Metadata) -> i128 {
-    match md.modified() {
-        Ok(t) => match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_nanos() as i128,
-            Err(e) => -(e.duration().as_nanos() as i128),
-        },
-        Err(_) => 0,
-    }
-}
-
 impl Manifest {
-    /// Stat every regular file under `dir`: the same files, in the same
-    /// order, as torrent creation takes ([`piece_core::create::list_files`]).
-    /// Files whose names are not UTF-8 are reported in the error.
-    pub fn scan(dir: &Path) -> Result<Manifest, StoreError> {
-        use piece_core::create::CreateError;
-        let found = piece_core::create::list_files(dir).map_err(|e| match e {
-            CreateError::Io { path, source } => StoreError::Io { path, source },
-            CreateError::NotUtf8(path) => StoreError::Corrupt {
-                path,
-                msg: "file name is not UTF-8; rename it to share the folder".into(),
-            },
-            other => StoreError::Corrupt {
-                path: dir.to_path_buf(),
-                msg: other.to_string(),
-            },
-        })?;
-        Ok(Manifest {
-            files: found
-                .into_iter()
-                .map(|f| ManifestFile {
-                    path: f.rel.join("/"),
-                    size: f.metadata.len(),
-                    mtime_ns: mtime_ns(&f.metadata),
-                })
-                .collect(),
-        })
-    }
-
     /// The files' paths and sizes, for [`rooted_layout`].
     pub fn real_files(&self) -> Vec<swarm::session::RealFile> {
         self.files
@@ -244,6 +206,15 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// A relative path as the collection lists it: components joined by `/`
+/// (lossy for names that are not UTF-8).
+pub fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The torrent's layout with its files directly in a folder of our
 /// choosing, whatever the torrent is called, named as on disk when `real`
 /// (for a folder we published ourselves: the [`Manifest`] the torrent was
@@ -283,22 +254,6 @@ mod tests {
             load_or_create_identity(d.path()),
             Err(StoreError::Corrupt { .. })
         ));
-    }
-
-    #[test]
-    fn manifest_sees_changes_without_reading() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir(d.path().join("sub")).unwrap();
-        std::fs::write(d.path().join("sub/b.txt"), b"bb").unwrap();
-        std::fs::write(d.path().join("a.txt"), b"a").unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", d.path().join("link")).unwrap();
-        let m = Manifest::scan(d.path()).unwrap();
-        let paths: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["a.txt", "sub/b.txt"]);
-        assert_eq!(m.total(), 3);
-        assert_eq!(Manifest::scan(d.path()).unwrap(), m);
-        std::fs::write(d.path().join("a.txt"), b"aa").unwrap();
-        assert_ne!(Manifest::scan(d.path()).unwrap(), m);
     }
 
     #[test]

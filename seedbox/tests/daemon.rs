@@ -3,110 +3,16 @@
 //! without rehashing, config errors; and two daemons in one process, one
 //! mirroring the other.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use swarm::discovery::catalogue;
 
 mod support;
-use support::{swarm_bin, tree};
-
-fn seedbox_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_seedbox"))
-}
-
-/// A running `seedbox run`; killed on drop.
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    fn start(config: &Path) -> Daemon {
-        let mut child = Command::new(seedbox_bin())
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting seedbox");
-        let (tx, rx) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let tx2 = tx.clone();
-        std::thread::spawn(move || {
-            for l in out.lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                eprintln!("[seedbox] {l}");
-                let _ = tx2.send(l);
-            }
-        });
-        Daemon {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Wait (bounded) for an output line containing `needle`.
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {needle:?} within {timeout:?}; output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn tcp_addr(&mut self) -> SocketAddr {
-        let l = self.wait_for("peers: tcp ", Duration::from_secs(20));
-        l.rsplit(' ').next().unwrap().parse().unwrap()
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                assert!(st.success(), "seedbox exited with {st}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "seedbox did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{seedbox_bin, swarm_bin, tree, SeedboxProcess};
 
 fn write_config(dir: &Path, collections: &[(&str, &Path)]) -> PathBuf {
     let mut text = String::from(
@@ -196,7 +102,7 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
     let zines = d.path().join("zines-folder");
     sample(&zines);
     let cfg = write_config(d.path(), &[("zines", &zines)]);
-    let mut sb = Daemon::start(&cfg);
+    let mut sb = SeedboxProcess::start(&cfg);
     let addr = sb.tcp_addr();
     let key = sb.wait_for("publisher key: ", Duration::from_secs(10));
     let key = key.rsplit(' ').next().unwrap().to_string();
@@ -205,13 +111,7 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
     assert_eq!((seq, k.as_str()), (1, key.as_str()));
 
     // The web page of the real daemon: status, a download by id, the .torrent.
-    let web = sb.wait_for("web page: http://", Duration::from_secs(10));
-    let web = web
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let web = sb.web_url();
     let status: serde_json::Value = ureq::get(&format!("{web}/admin/api/status"))
         .call()
         .unwrap()
@@ -220,7 +120,7 @@ fn swarm_get_downloads_a_collection_and_changes_make_signed_new_versions() {
     assert_eq!(status["collections"][0]["name"], "zines");
     assert_eq!(status["collections"][0]["seq"], 1);
     assert_eq!(status["collections"][0]["key"], key.as_str());
-    let id = seedbox::daemon::file_id("poetry/long-poem.pdf");
+    let id = seedbox::shared::file_id("poetry/long-poem.pdf");
     let page = ureq::get(&format!("{web}/c/zines"))
         .call()
         .unwrap()
@@ -278,14 +178,14 @@ fn restart_reuses_the_version_without_rehashing_and_rechecks_changes() {
     let zines = d.path().join("zines");
     sample(&zines);
     let cfg = write_config(d.path(), &[("zines", &zines)]);
-    let mut sb = Daemon::start(&cfg);
+    let mut sb = SeedboxProcess::start(&cfg);
     let addr = sb.tcp_addr();
     let (_, _, magnet) = wait_version(addr, "zines", Duration::from_secs(30), |_| true);
     sb.wait_for("version 1 published", Duration::from_secs(10));
     sb.stop();
 
     // Unchanged: the same version comes back without reading the files.
-    let mut sb = Daemon::start(&cfg);
+    let mut sb = SeedboxProcess::start(&cfg);
     let addr = sb.tcp_addr();
     sb.wait_for("version 1 seeding again", Duration::from_secs(30));
     let (seq, _, m) = wait_version(addr, "zines", Duration::from_secs(30), |_| true);
@@ -301,7 +201,7 @@ fn restart_reuses_the_version_without_rehashing_and_rechecks_changes() {
     f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
         .unwrap();
     drop(f);
-    let mut sb = Daemon::start(&cfg);
+    let mut sb = SeedboxProcess::start(&cfg);
     let addr = sb.tcp_addr();
     sb.wait_for("files changed since version 1", Duration::from_secs(30));
     sb.wait_for(
@@ -318,7 +218,7 @@ fn restart_reuses_the_version_without_rehashing_and_rechecks_changes() {
     let mut bytes = std::fs::read(&p).unwrap();
     bytes[12345] ^= 0xff;
     std::fs::write(&p, &bytes).unwrap();
-    let mut sb = Daemon::start(&cfg);
+    let mut sb = SeedboxProcess::start(&cfg);
     let addr = sb.tcp_addr();
     sb.wait_for("files changed since version 1", Duration::from_secs(30));
     let (seq, _, m2) = wait_version(addr, "zines", Duration::from_secs(30), |s| s >= 2);

@@ -1,10 +1,18 @@
 //! Two daemons in one process on 127.0.0.1: B mirrors A's collection.
 //! B gets a full verified copy; when A's folder changes, B fetches only
 //! what changed (asserted on the bytes B downloads); a forger's collection
-//! of the same name is not followed.
+//! of the same name is not followed, nor is a catalogue that pairs A's
+//! signed records with magnets of another torrent; B deletes only files it
+//! downloaded itself.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use swarm::discovery::catalogue;
+use tokio::io::AsyncReadExt;
 
 use seedbox::config::Config;
 use seedbox::daemon::Daemon;
@@ -39,6 +47,21 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
     }
 }
 
+/// A daemon in `dir` publishing `lib` as collection `name`, at version 1.
+async fn publisher(dir: &Path, name: &str, lib: &Path) -> Daemon {
+    let d = Daemon::start(config(
+        dir,
+        &format!(
+            "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*d.shared(), name, 1, Duration::from_secs(30)).await;
+    d
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_follows_and_fetches_only_what_changed() {
     let a_dir = tempfile::tempdir().unwrap();
@@ -50,17 +73,8 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::write(lib_a.join("ebooks/big-book.epub"), &big).unwrap();
     std::fs::write(lib_a.join("readme.txt"), b"read me\n").unwrap();
     std::fs::write(lib_a.join("old-flyer.txt"), b"last month's events\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-            lib_a.display()
-        ),
-    ))
-    .await
-    .unwrap();
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
     let a_addr = a.tcp_addr().unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
 
     let copy = b_dir.path().join("zines-copy");
     let b = Daemon::start(config(
@@ -175,16 +189,7 @@ async fn names_other_systems_forbid_are_published_and_mirrored() {
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::write(lib.join("<script>alert(1)<script>.pdf"), b"not a script\n").unwrap();
     std::fs::write(lib.join("what?: a zine.txt"), b"questions\n").unwrap();
-    let a = Daemon::start(config(
-        a_dir.path(),
-        &format!(
-            "[[collection]]\nname = \"odd\"\npath = \"{}\"\n",
-            lib.display()
-        ),
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "odd", 1, Duration::from_secs(30)).await;
+    let a = publisher(a_dir.path(), "odd", &lib).await;
     let snap = a.shared().snapshot();
     let paths: Vec<&str> = snap
         .collection("odd")
@@ -216,6 +221,187 @@ async fn names_other_systems_forbid_are_published_and_mirrored() {
     let got: Vec<Vec<u8>> = tree(&copy).into_iter().map(|(_, b)| b).collect();
     let want: Vec<Vec<u8>> = tree(&lib).into_iter().map(|(_, b)| b).collect();
     assert_eq!(got, want);
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+/// A LAN host that answers catalogue queries with `publisher`'s own entries
+/// (their signed records intact) but each magnet rewritten to fetch
+/// `evil_v1` from `evil_peer`, naming the signed hashes only as text in
+/// unknown keys. It answers nothing else. Returns its address and the
+/// number of catalogues it served.
+async fn hostile_catalogue(
+    publisher: SocketAddr,
+    evil_v1: String,
+    evil_peer: SocketAddr,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let (evil_v1, count) = (evil_v1.clone(), count.clone());
+            tokio::spawn(async move {
+                let mut hs = [0u8; 68];
+                if s.read_exact(&mut hs).await.is_err() || hs[28..48] != catalogue::CATALOGUE_HASH {
+                    return;
+                }
+                let Ok(mut cat) = catalogue::query(publisher, Duration::from_secs(5)).await else {
+                    return;
+                };
+                for sh in &mut cat.shares {
+                    let h = sh.info_hashes;
+                    let (v1, v2) = (h.v1.unwrap().to_hex(), h.v2.unwrap().to_hex());
+                    sh.magnet = format!(
+                        "magnet:?xt=urn:btih:{evil_v1}&zz=xt=urn:btih:{v1}&yy=xt=urn:btmh:1220{v2}&x.pe={evil_peer}"
+                    );
+                }
+                if catalogue::serve_after_handshake(&mut s, &[7; 20], &cat)
+                    .await
+                    .is_ok()
+                {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_catalogue_cannot_swap_the_signed_version() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let e_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib_a = a_dir.path().join("zines");
+    std::fs::create_dir_all(&lib_a).unwrap();
+    std::fs::write(lib_a.join("real.txt"), b"the real zine\n").unwrap();
+    std::fs::write(lib_a.join("keep.txt"), b"another real zine\n").unwrap();
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
+
+    // The attacker seeds its own torrent and serves a catalogue of A's
+    // records whose magnets point at it.
+    let evil_src = e_dir.path().join("zines");
+    std::fs::create_dir_all(&evil_src).unwrap();
+    std::fs::write(evil_src.join("real.txt"), b"a forgery\n").unwrap();
+    std::fs::write(evil_src.join("evil.txt"), b"malware\n").unwrap();
+    let evil = swarm::session::Session::new(swarm::session::SessionConfig {
+        listen_tcp: Some("127.0.0.1:0".parse().unwrap()),
+        listen_quic: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let evil_torrent = evil
+        .share_path(&evil_src, Default::default())
+        .await
+        .unwrap();
+    let evil_v1 = evil_torrent.info_hashes().v1.unwrap().to_hex();
+    let (hostile, served) =
+        hostile_catalogue(a.tcp_addr().unwrap(), evil_v1, evil.tcp_addr().unwrap()).await;
+
+    // The mirror asks A, then the hostile host: both offer version 1 under
+    // A's key; the hostile entry is the one seen last.
+    let copy = b_dir.path().join("copy");
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"zines\"\nkey = \"{}\"\npath = \"{}\"\npeers = [\"{}\", \"{hostile}\"]\npoll_secs = 1\n",
+            a.key(),
+            copy.display(),
+            a.tcp_addr().unwrap(),
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
+    assert!(
+        served.load(Ordering::SeqCst) >= 1,
+        "the hostile catalogue was asked"
+    );
+    assert_eq!(
+        tree(&copy),
+        tree(&lib_a),
+        "the signed version, not the attacker's"
+    );
+
+    // Version 2: the hostile catalogue offers its record too. The mirror
+    // takes the signed torrent, and its tidy step deletes nothing real.
+    std::fs::write(lib_a.join("new.txt"), b"this month\n").unwrap();
+    wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
+    wait_seq(&*b.shared(), "zines", 2, Duration::from_secs(60)).await;
+    assert_eq!(tree(&copy), tree(&lib_a));
+    let snap = b.shared().snapshot();
+    let c = snap.collection("zines").unwrap();
+    let a_snap = a.shared().snapshot();
+    let real = a_snap.collection("zines").unwrap();
+    assert_eq!(
+        (&c.info_hash_v1, &c.info_hash_v2),
+        (&real.info_hash_v1, &real.info_hash_v2)
+    );
+    assert!(c.files.iter().all(|f| f.path != "evil.txt"));
+    b.shutdown().await;
+    a.shutdown().await;
+    evil.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_deletes_only_files_it_downloaded() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib_a = a_dir.path().join("zines");
+    std::fs::create_dir_all(lib_a.join("sub")).unwrap();
+    std::fs::write(lib_a.join("flyer.txt"), b"last month\n").unwrap();
+    std::fs::write(lib_a.join("sub/zine.txt"), b"a zine\n").unwrap();
+    let a = publisher(a_dir.path(), "zines", &lib_a).await;
+
+    // A folder that already holds the librarian's files is refused,
+    // by the config check and by the daemon, and stays as it was.
+    let full = b_dir.path().join("books");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("my-own.pdf"), b"the librarian's\n").unwrap();
+    let mirror = |path: &Path| {
+        format!(
+            "[[mirror]]\nname = \"zines\"\npath = \"{}\"\npeers = [\"{}\"]\npoll_secs = 1\n",
+            path.display(),
+            a.tcp_addr().unwrap()
+        )
+    };
+    let p = b_dir.path().join("seedbox.toml");
+    std::fs::write(&p, format!("state_dir = \"state\"\n{}", mirror(&full))).unwrap();
+    let e = Config::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains(&full.display().to_string()) && e.contains("my-own.pdf"),
+        "{e}"
+    );
+    let mut bypass = config(b_dir.path(), &mirror(&b_dir.path().join("copy")));
+    bypass.mirrors[0].path = full.clone();
+    let b = Daemon::start(bypass).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(b.shared().snapshot().collection("zines").is_none());
+    assert_eq!(
+        tree(&full),
+        [("my-own.pdf".to_string(), b"the librarian's\n".to_vec())]
+    );
+    b.shutdown().await;
+
+    // A new folder: the mirror's own. A file the librarian drops in later
+    // is never deleted, though no version lists it.
+    let copy = b_dir.path().join("copy");
+    let b = Daemon::start(config(b_dir.path(), &mirror(&copy)))
+        .await
+        .unwrap();
+    wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
+    std::fs::write(copy.join("sub/notes.txt"), b"mine\n").unwrap();
+    std::fs::remove_file(lib_a.join("flyer.txt")).unwrap();
+    std::fs::write(lib_a.join("sub/zine.txt"), b"a zine, second edition\n").unwrap();
+    wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
+    wait_seq(&*b.shared(), "zines", 2, Duration::from_secs(60)).await;
+    let mut want = tree(&lib_a);
+    want.push(("sub/notes.txt".into(), b"mine\n".to_vec()));
+    want.sort();
+    assert_eq!(tree(&copy), want, "flyer.txt deleted, notes.txt kept");
     b.shutdown().await;
     a.shutdown().await;
 }

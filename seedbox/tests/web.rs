@@ -21,6 +21,7 @@ fn cfg() -> WebConfig {
         site_title: "Infoshop <Library>".into(),
         admin_token: None,
         extra_hosts: vec!["library.lan".into()],
+        ..Default::default()
     }
 }
 
@@ -252,6 +253,39 @@ fn head_has_headers_and_no_body() {
     let r = fx.request("HEAD", "/", &[]);
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
+}
+
+#[test]
+fn a_file_swapped_for_a_link_to_the_key_is_never_served() {
+    let fx = Fixture::start(cfg());
+    let url = format!("/c/zines/f/{}", file_id("zines", PDF));
+    assert_eq!(fx.get(&url).status, 200);
+    // The state folder's private key, the size of the published file.
+    let state = fx.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let key = vec![b'k'; 5000];
+    std::fs::write(state.join("identity.key"), &key).unwrap();
+    let published = fx.dir.path().join("zines").join(PDF);
+    let leaked = |r: &Raw| r.body.windows(64).any(|w| w == &key[..64]);
+    std::fs::remove_file(&published).unwrap();
+    std::os::unix::fs::symlink(state.join("identity.key"), &published).unwrap();
+    for _ in 0..3 {
+        let r = fx.get(&url);
+        assert!(!leaked(&r), "the key was served");
+        assert_eq!(r.status, 409);
+        let r = fx.request("GET", &url, &["Range: bytes=0-99"]);
+        assert!(!leaked(&r) && r.status == 409);
+    }
+    // Another file of the same size renamed over it, and a hard link:
+    // not the file the daemon listed either.
+    std::fs::remove_file(&published).unwrap();
+    std::fs::hard_link(state.join("identity.key"), &published).unwrap();
+    let r = fx.get(&url);
+    assert!(!leaked(&r) && r.status == 409);
+    std::fs::remove_file(&published).unwrap();
+    std::fs::write(published.with_extension("new"), content(PDF, 5000)).unwrap();
+    std::fs::rename(published.with_extension("new"), &published).unwrap();
+    assert_eq!(fx.get(&url).status, 409, "same bytes, another inode");
 }
 
 #[test]
@@ -750,12 +784,21 @@ fn admin_from_loopback() {
     let t = r.text();
     assert!(t.contains("Zines &amp; Pamphlets") && t.contains("Big Library"));
     assert!(t.contains("1 h 10 min"), "uptime shown");
+    assert!(
+        t.contains("Files not shared")
+            && t.contains("<td>zines</td><td>private/locked.pdf</td><td>cannot be read"),
+        "skipped files listed: {t}"
+    );
     let r = fx.get("/admin/api/status");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["status"]["uptime_secs"], 4242);
     assert_eq!(v["status"]["collections"][0]["peers"], 3);
+    assert_eq!(
+        v["status"]["skipped"]["zines"][0]["path"],
+        "private/locked.pdf"
+    );
     let colls = v["collections"].as_array().unwrap();
     assert_eq!(colls.len(), 2);
     let books = &colls[0];

@@ -169,6 +169,7 @@ fn chromium_searches_and_downloads() {
         site_title: "Infoshop".into(),
         admin_token: None,
         extra_hosts: Vec::new(),
+        ..Default::default()
     });
     let tmp = tempfile::tempdir().unwrap();
     let downloads = tmp.path().join("downloads");

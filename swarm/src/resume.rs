@@ -1,19 +1,22 @@
 //! Resume files: what was verified, so a restart does not rehash.
 //!
 //! # Format
-//! One JSON file per torrent, `<state_dir>/<wire id hex>.resume.json`:
+//! One file per torrent, `<state_dir>/<wire id hex>.resume`, a bencoded
+//! dictionary (keys sorted, read with [`KeyOrder::Strict`] and [`LIMITS`]):
 //!
-//! ```json
-//! { "version": 1,
-//!   "info_hash": "<40 hex: v1 info-hash, or truncated v2>",
-//!   "num_pieces": 12,
-//!   "have": "<hex of the BEP 3 bitfield bytes>",
-//!   "files": [ { "index": 0, "size": 1234, "mtime_ns": 1700000000000000000 } ] }
+//! ```text
+//! { "files":      <20 bytes per real file: u32 index, u64 size,
+//!                  u64 mtime in ns since the Unix epoch (all ones: unknown)>,
+//!   "have":       <the BEP 3 bitfield bytes>,
+//!   "info_hash":  <20 bytes: v1 info-hash, or truncated v2>,
+//!   "num_pieces": <int>,
+//!   "version":    1 }
 //! ```
 //!
-//! `files` holds, for every real file of the layout, its size and
-//! modification time (nanoseconds since the Unix epoch, absent if
-//! unknown) when the file was written.
+//! Integers in `files` are big-endian. `files` holds, for every real file
+//! of the layout that exists, its size and modification time when the file
+//! was written (packed, so a library of 100,000 files is one string, not
+//! 700,000 bencode values). Unknown keys are ignored.
 //!
 //! # Writing
 //! Atomically: a temporary file in the same folder is written, fsynced,
@@ -33,13 +36,28 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use piece_core::bencode::{self, BencodeError, Encoder, KeyOrder, Limits, Value};
 use piece_core::hash::PieceHashes;
 use piece_core::storage::{FileState, Storage, StorageError};
 use piece_core::{Bitfield, PieceIndex};
-use serde::{Deserialize, Serialize};
 
-/// Largest resume file read (a bitfield for millions of pieces fits).
-pub const MAX_RESUME_FILE: u64 = 16 * 1024 * 1024;
+/// Largest resume file read (a bitfield for millions of pieces and a
+/// million file records fit).
+pub const MAX_RESUME_FILE: usize = 32 * 1024 * 1024;
+
+/// Bencode limits of a resume file: [`MAX_RESUME_FILE`] bytes, one flat
+/// dictionary of a few values, keys sorted (we write every resume file).
+pub const LIMITS: Limits = Limits {
+    max_len: MAX_RESUME_FILE,
+    max_depth: 2,
+    max_tokens: 64,
+    key_order: KeyOrder::Strict,
+};
+
+/// Bytes of one packed file record in `files`.
+const FILE_RECORD_LEN: usize = 20;
+/// `mtime_ns` of a file record whose mtime is unknown.
+const UNKNOWN_MTIME: u64 = u64::MAX;
 
 /// Errors reading or writing a resume file.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +68,30 @@ pub enum ResumeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a valid resume file: {msg}")]
-    Invalid { path: PathBuf, msg: String },
+    #[error("{path}: not a valid resume file: {error}")]
+    Invalid {
+        path: PathBuf,
+        error: ResumeFormatError,
+    },
+}
+
+/// Why bytes are not a resume file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeFormatError {
+    /// Not valid bencode, or beyond [`LIMITS`] (e.g. larger than
+    /// [`MAX_RESUME_FILE`]).
+    #[error(transparent)]
+    Bencode(#[from] BencodeError),
+    /// Valid bencode, but not a dictionary.
+    #[error("not a dictionary")]
+    NotADict,
+    /// A required key is missing or has the wrong type or size.
+    #[error("missing or invalid `{0}`")]
+    BadField(&'static str),
 }
 
 /// Size and mtime of one real file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRecord {
     pub index: usize,
     pub size: u64,
@@ -63,14 +99,14 @@ pub struct FileRecord {
 }
 
 /// The content of a resume file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumeData {
     pub version: u32,
-    /// Hex of the 20-byte wire id.
-    pub info_hash: String,
+    /// The 20-byte wire id.
+    pub info_hash: [u8; 20],
     pub num_pieces: u32,
-    /// Hex of the bitfield bytes.
-    pub have: String,
+    /// The bitfield bytes.
+    pub have: Vec<u8>,
     pub files: Vec<FileRecord>,
 }
 
@@ -96,23 +132,91 @@ impl ResumeData {
     pub fn capture(wire_id: [u8; 20], have: &Bitfield, storage: &dyn Storage) -> Self {
         ResumeData {
             version: 1,
-            info_hash: hex::encode(wire_id),
+            info_hash: wire_id,
             num_pieces: have.len(),
-            have: hex::encode(have.as_bytes()),
+            have: have.as_bytes().to_vec(),
             files: records(&storage.check_files()),
         }
     }
 
     /// The saved bitfield, if it is consistent.
     pub fn bitfield(&self) -> Option<Bitfield> {
-        let bytes = hex::decode(&self.have).ok()?;
-        Bitfield::from_wire(&bytes, self.num_pieces).ok()
+        Bitfield::from_wire(&self.have, self.num_pieces).ok()
+    }
+
+    /// The file's bytes (see the [module documentation](self)).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut files = Vec::with_capacity(self.files.len() * FILE_RECORD_LEN);
+        for r in &self.files {
+            // A layout has far fewer than 2^32 files.
+            let Ok(index) = u32::try_from(r.index) else {
+                continue;
+            };
+            let mtime = r
+                .mtime_ns
+                .and_then(|t| u64::try_from(t).ok())
+                .filter(|&t| t != UNKNOWN_MTIME)
+                .unwrap_or(UNKNOWN_MTIME);
+            files.extend_from_slice(&index.to_be_bytes());
+            files.extend_from_slice(&r.size.to_be_bytes());
+            files.extend_from_slice(&mtime.to_be_bytes());
+        }
+        let mut e = Encoder::with_capacity(files.len() + self.have.len() + 96);
+        e.begin_dict();
+        e.str("files").bytes(&files);
+        e.str("have").bytes(&self.have);
+        e.str("info_hash").bytes(&self.info_hash);
+        e.str("num_pieces").int(i64::from(self.num_pieces));
+        e.str("version").int(i64::from(self.version));
+        e.end();
+        e.finish()
+    }
+
+    /// Reads a resume file's bytes.
+    pub fn decode(buf: &[u8]) -> Result<ResumeData, ResumeFormatError> {
+        let v = bencode::decode_with(buf, LIMITS)?;
+        let d = v.as_dict().ok_or(ResumeFormatError::NotADict)?;
+        let bytes = |k: &'static str| {
+            d.get(k.as_bytes())
+                .and_then(Value::as_bytes)
+                .ok_or(ResumeFormatError::BadField(k))
+        };
+        let u32_of = |k: &'static str| {
+            d.get(k.as_bytes())
+                .and_then(Value::as_int)
+                .and_then(|i| u32::try_from(i).ok())
+                .ok_or(ResumeFormatError::BadField(k))
+        };
+        let packed = bytes("files")?;
+        if packed.len() % FILE_RECORD_LEN != 0 {
+            return Err(ResumeFormatError::BadField("files"));
+        }
+        let be64 = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or_default());
+        let files = packed
+            .chunks_exact(FILE_RECORD_LEN)
+            .map(|r| FileRecord {
+                index: u32::from_be_bytes([r[0], r[1], r[2], r[3]]) as usize,
+                size: be64(&r[4..12]),
+                mtime_ns: Some(be64(&r[12..20]))
+                    .filter(|&t| t != UNKNOWN_MTIME)
+                    .map(u128::from),
+            })
+            .collect();
+        Ok(ResumeData {
+            version: u32_of("version")?,
+            info_hash: bytes("info_hash")?
+                .try_into()
+                .map_err(|_| ResumeFormatError::BadField("info_hash"))?,
+            num_pieces: u32_of("num_pieces")?,
+            have: bytes("have")?.to_vec(),
+            files,
+        })
     }
 }
 
 /// The resume file path of a torrent in `state_dir`.
 pub fn path_for(state_dir: &Path, wire_id: [u8; 20]) -> PathBuf {
-    state_dir.join(format!("{}.resume.json", hex::encode(wire_id)))
+    state_dir.join(format!("{}.resume", hex::encode(wire_id)))
 }
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync dir).
@@ -143,11 +247,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error>
 
 /// Saves `data` to `path` atomically.
 pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
-    let bytes = serde_json::to_vec_pretty(data).map_err(|e| ResumeError::Invalid {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
-    write_atomically(path, &bytes).map_err(|source| ResumeError::Io {
+    write_atomically(path, &data.encode()).map_err(|source| ResumeError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -206,20 +306,18 @@ pub fn load(path: &Path) -> Result<Option<ResumeData>, ResumeError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
+    // One byte over the limit is enough for the decoder to say "too large".
     let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_RESUME_FILE + 1), &mut buf)
-        .map_err(io)?;
-    if buf.len() as u64 > MAX_RESUME_FILE {
-        return Err(ResumeError::Invalid {
-            path: path.to_path_buf(),
-            msg: "too large".into(),
-        });
-    }
-    serde_json::from_slice(&buf)
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(f, MAX_RESUME_FILE as u64 + 1),
+        &mut buf,
+    )
+    .map_err(io)?;
+    ResumeData::decode(&buf)
         .map(Some)
-        .map_err(|e| ResumeError::Invalid {
+        .map_err(|error| ResumeError::Invalid {
             path: path.to_path_buf(),
-            msg: e.to_string(),
+            error,
         })
 }
 
@@ -245,7 +343,7 @@ pub fn restore(
     let layout = storage.layout();
     let n = layout.lengths().num_pieces();
     let saved = data
-        .filter(|d| d.version == 1 && d.info_hash == hex::encode(wire_id) && d.num_pieces == n)
+        .filter(|d| d.version == 1 && d.info_hash == wire_id && d.num_pieces == n)
         .and_then(|d| d.bitfield().map(|b| (d, b)));
     let now = records(&storage.check_files());
     let mut have = Bitfield::new(n);
@@ -336,14 +434,21 @@ mod tests {
         bits.set(3);
         let data = ResumeData {
             version: 1,
-            info_hash: hex::encode([1u8; 20]),
+            info_hash: [1; 20],
             num_pieces: 10,
-            have: hex::encode(bits.as_bytes()),
-            files: vec![FileRecord {
-                index: 0,
-                size: 5,
-                mtime_ns: Some(9),
-            }],
+            have: bits.as_bytes().to_vec(),
+            files: vec![
+                FileRecord {
+                    index: 0,
+                    size: 5,
+                    mtime_ns: Some(9),
+                },
+                FileRecord {
+                    index: 3,
+                    size: u64::MAX,
+                    mtime_ns: None,
+                },
+            ],
         };
         save(&p, &data).unwrap();
         save(&p, &data).unwrap();
@@ -353,6 +458,51 @@ mod tests {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
         std::fs::write(&p, b"{ nope").unwrap();
         assert!(matches!(load(&p), Err(ResumeError::Invalid { .. })));
+    }
+
+    #[test]
+    fn exact_bytes_and_bad_files() {
+        let data = ResumeData {
+            version: 1,
+            info_hash: [0x61; 20],
+            num_pieces: 3,
+            have: vec![0xa0],
+            files: vec![FileRecord {
+                index: 1,
+                size: 2,
+                mtime_ns: Some(3),
+            }],
+        };
+        let mut want = b"d5:files20:\0\0\0\x01".to_vec();
+        want.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3]);
+        want.extend_from_slice(b"4:have1:\xa09:info_hash20:aaaaaaaaaaaaaaaaaaaa");
+        want.extend_from_slice(b"10:num_piecesi3e7:versioni1ee");
+        assert_eq!(data.encode(), want);
+        assert_eq!(ResumeData::decode(&want), Ok(data.clone()));
+        // An mtime past 2554 (beyond u64 ns) is saved as unknown.
+        let mut far = data.clone();
+        far.files[0].mtime_ns = Some(u128::from(u64::MAX) + 1);
+        let back = ResumeData::decode(&far.encode()).unwrap();
+        assert_eq!(back.files[0].mtime_ns, None);
+        use ResumeFormatError::*;
+        let bad = |b: &[u8]| ResumeData::decode(b).unwrap_err();
+        assert_eq!(bad(b"le"), NotADict);
+        assert_eq!(
+            bad(b"d5:files3:abc4:have0:9:info_hash20:aaaaaaaaaaaaaaaaaaaa10:num_piecesi0e7:versioni1ee"),
+            BadField("files")
+        );
+        assert_eq!(
+            bad(b"d5:files0:4:have0:9:info_hash2:aa10:num_piecesi0e7:versioni1ee"),
+            BadField("info_hash")
+        );
+        assert_eq!(
+            bad(b"d5:files0:4:have0:9:info_hash20:aaaaaaaaaaaaaaaaaaaa10:num_piecesi-1e7:versioni1ee"),
+            BadField("num_pieces")
+        );
+        // Keys out of order: not a file we wrote.
+        assert!(matches!(bad(b"d4:have0:5:files0:e"), Bencode(_)));
+        let big = vec![b'0'; MAX_RESUME_FILE + 1];
+        assert!(matches!(bad(&big), Bencode(_)));
     }
 
     #[test]

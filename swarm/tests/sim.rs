@@ -5,6 +5,7 @@ use std::time::Duration;
 use swarm::proto::{DisconnectReason, Event, PeerMisbehaved, TorrentConfig};
 use swarm::sim::MemStorage;
 use swarm::sim::{content, make_v1, NodeId, NodeOpts, Sim, SimConfig};
+use swarm::wire::{DecodeError, ExtError, MetadataError, MetadataMsgError};
 
 const PIECE: u32 = 32 * 1024;
 
@@ -450,6 +451,80 @@ fn refused_without_ban(first: Vec<u8>, expect: PeerMisbehaved) {
     sim.raw_send(raw, again, &handshake(ih));
     sim.run_until(sim.elapsed() + Duration::from_secs(1), |_| false);
     assert!(sim.link_open(again), "a failed handshake must not ban");
+}
+
+#[test]
+fn hostile_wrong_length_for_its_id() {
+    // a HAVE with 8 payload bytes: refused by the wire codec, typed
+    hostile(false, after_handshake(msg(4, &[0; 8])), |r| {
+        *r == PeerMisbehaved::MalformedMessage(DecodeError::BadLength { id: 4, len: 9 })
+    });
+}
+
+#[test]
+fn hostile_extension_handshake_with_a_key_twice() {
+    // Two readers could disagree on which value counts: refused.
+    hostile(false, after_handshake(msg(20, b"\x00d1:mde1:mdee")), |r| {
+        matches!(r, PeerMisbehaved::BadExtHandshake(ExtError::Bencode(_)))
+    });
+}
+
+#[test]
+fn hostile_ut_metadata_message_with_a_bad_field() {
+    // our ut_metadata id is 1; msg_type must be an integer
+    hostile(
+        false,
+        after_handshake(msg(20, b"\x01d8:msg_type1:x5:piecei0ee")),
+        |r| *r == PeerMisbehaved::BadMetadataMessage(MetadataMsgError::BadField("msg_type")),
+    );
+}
+
+#[test]
+fn magnet_refuses_metadata_piece_with_another_total_size() {
+    let data = content(40 * PIECE as usize, 8);
+    let meta = make_v1("f.pdf", &data, PIECE);
+    let size = meta.info_bytes.len();
+    assert!(size <= 16 * 1024, "one metadata piece");
+    let mut sim = Sim::new(SimConfig {
+        seed: 5,
+        ..Default::default()
+    });
+    let m = sim.add_node(
+        &meta,
+        &data,
+        NodeOpts {
+            magnet: true,
+            ..Default::default()
+        },
+    );
+    let raw = sim.add_raw();
+    let link = sim.connect_raw(raw, m);
+    let mut b = handshake(meta.info_hashes.v1.unwrap().0);
+    let ext = format!("\x00d1:md11:ut_metadatai3ee13:metadata_sizei{size}ee");
+    b.extend(msg(20, ext.as_bytes()));
+    sim.raw_send(raw, link, &b);
+    let want = msg(20, b"\x03d8:msg_typei0e5:piecei0ee");
+    let asked = sim.run_until(Duration::from_secs(5), |sim| {
+        sim.raw_received(raw, link)
+            .windows(want.len())
+            .any(|w| w == want)
+    });
+    assert!(asked, "the magnet never asked for metadata piece 0");
+    // (the magnet's own ut_metadata id is 1)
+    let mut p = format!("\x01d8:msg_typei1e5:piecei0e10:total_sizei{}ee", size + 1).into_bytes();
+    p.extend_from_slice(&meta.info_bytes);
+    sim.raw_send(raw, link, &msg(20, &p));
+    sim.run_until(sim.elapsed() + Duration::from_secs(1), |_| false);
+    let bans = banned(&sim, m);
+    let mismatch = MetadataError::SizeMismatch {
+        expected: size as u32,
+        got: size as u32 + 1,
+    };
+    assert_eq!(
+        bans,
+        vec![(sim.addr(raw), PeerMisbehaved::BadMetadata(mismatch))]
+    );
+    assert!(sim.torrent(m).unwrap().metainfo().is_none());
 }
 
 #[test]

@@ -129,6 +129,7 @@ proptest! {
                     prop_assert!(need >= 1);
                     prop_assert!(end + need <= buf.len());
                 }
+                other => prop_assert!(false, "known message decoded as {:?}", other),
             }
             match decode(&buf[pos..]).unwrap() {
                 Decoded::Message(d, n) => {
@@ -146,6 +147,7 @@ proptest! {
         match decode(&buf) {
             Ok(Decoded::Message(_, n)) => prop_assert!(n <= buf.len()),
             Ok(Decoded::Incomplete { need }) => prop_assert!(need >= 1),
+            Ok(Decoded::Unknown { frame_len, .. }) => prop_assert!(frame_len <= buf.len()),
             Err(_) => {}
         }
         let _ = decode_handshake(&buf);

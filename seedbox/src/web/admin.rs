@@ -189,13 +189,39 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
             u = human_time(c.updated),
         ));
     }
-    b.push_str("</tbody></table>\n</main></body></html>\n");
+    b.push_str("</tbody></table>\n");
+    skipped_section(&mut b, &status);
+    b.push_str("</main></body></html>\n");
     let mut r = b.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     no_store(r)
+}
+
+/// The files of collection folders that are not shared, and why.
+fn skipped_section(b: &mut String, status: &Status) {
+    if status.skipped.is_empty() {
+        return;
+    }
+    b.push_str(
+        "<h2 id=\"skipped\">Files not shared</h2>\n<p>These files are in a collection folder \
+but are not shared. Fix them (for example make them readable by the seedbox) and they are \
+shared with the next version.</p>\n<table><thead><tr><th>Collection</th><th>File</th>\
+<th>Why</th></tr></thead><tbody>\n",
+    );
+    for (name, files) in &status.skipped {
+        for f in files {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(name),
+                esc(&f.path),
+                esc(&f.reason)
+            ));
+        }
+    }
+    b.push_str("</tbody></table>\n");
 }
 
 fn uptime(secs: u64) -> String {

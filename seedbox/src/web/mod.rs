@@ -38,6 +38,7 @@
 //! file name or a title is escaped (HTML or XML) before it is written out.
 
 mod admin;
+mod conn;
 mod opds;
 mod patron;
 
@@ -55,6 +56,7 @@ use axum::Router;
 use crate::library::Library;
 
 pub use admin::admin_allowed;
+pub use conn::ConnLimits;
 
 /// Settings of the web page.
 #[derive(Clone, Debug, Default)]
@@ -68,6 +70,8 @@ pub struct WebConfig {
     /// Host names patrons and admins may use, besides IP literals,
     /// `localhost`, the machine's host name and `<hostname>.local`.
     pub extra_hosts: Vec<String>,
+    /// Bounds on connections (used by [`serve`]).
+    pub limits: ConnLimits,
 }
 
 /// What every handler shares.
@@ -124,18 +128,15 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
 }
 
 /// Serves [`router`] on `listener` (with the peer address available to the
-/// admin check) until the task is dropped or aborted.
+/// admin check) within [`WebConfig::limits`] until the task is dropped or
+/// aborted.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     lib: Arc<dyn Library>,
     cfg: WebConfig,
 ) -> std::io::Result<()> {
-    let app = router(lib, cfg);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    let limits = cfg.limits.clone();
+    conn::serve(listener, router(lib, cfg), limits).await
 }
 
 /// The checks every request goes through before routing (see the module

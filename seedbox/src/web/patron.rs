@@ -15,7 +15,7 @@ use super::{
     basename, error, esc, human_size, human_time, mime_for, page_number, paginate, query_enc,
     search_term, valid_collection_name, valid_file_id, ListQuery, Shared,
 };
-use crate::library::{CollectionSnapshot, FileEntry, Origin};
+use crate::library::{CollectionSnapshot, FileEntry, FileIdentity, Origin};
 
 /// Files per page on the collection and search pages.
 const PER_PAGE: usize = 100;
@@ -312,8 +312,14 @@ pub(super) async fn download(
         );
     }
     let size = f.size;
-    let mut file = match tokio::fs::File::open(&f.disk_path).await {
-        Ok(file) => file,
+    let mut file = match open_listed(f).await {
+        Ok(Some(file)) => file,
+        Ok(None) => {
+            return error(
+                StatusCode::CONFLICT,
+                "This file changed on disk; the seedbox will publish a new version shortly.",
+            )
+        }
         Err(e) => {
             tracing::warn!(path = %f.disk_path.display(), "open for download: {e}");
             return error(
@@ -322,15 +328,6 @@ pub(super) async fn download(
             );
         }
     };
-    match file.metadata().await {
-        Ok(m) if m.is_file() && m.len() >= size => {}
-        _ => {
-            return error(
-                StatusCode::CONFLICT,
-                "This file changed on disk; the seedbox will publish a new version shortly.",
-            )
-        }
-    }
     // A strong validator per (publisher, version, file): a changed file
     // is a new version, so a resumed download never mixes two contents.
     let etag = file_etag(&c.key, c.seq, &f.id);
@@ -392,6 +389,32 @@ pub(super) async fn download(
         h.insert(header::ETAG, v);
     }
     r
+}
+
+/// Opens the file the snapshot lists, and only that file: the last path
+/// component is opened without following a symlink (a fifo put in its
+/// place does not block), and the opened file must be a regular file with
+/// the device, inode, size and modification time the daemon saw when it
+/// listed the version. Anything else (a symlink to the seedbox's key, a
+/// file renamed over it, a rewrite) is `Ok(None)`: nothing is served.
+async fn open_listed(f: &FileEntry) -> io::Result<Option<tokio::fs::File>> {
+    let Some(want) = f.identity else {
+        return Ok(None);
+    };
+    let file = match tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&f.disk_path)
+        .await
+    {
+        Ok(file) => file,
+        // ELOOP: the last component is a symlink.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let md = file.metadata().await?;
+    let same = md.is_file() && md.len() == f.size && FileIdentity::of(&md) == want;
+    Ok(same.then_some(file))
 }
 
 /// The strong entity tag of a file of a collection version:

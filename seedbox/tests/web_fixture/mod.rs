@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use seedbox::library::{
-    CollectionSnapshot, CollectionStatus, FileEntry, Library, LibrarySnapshot, Origin, Status,
+    CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
+    Origin, SkippedFile, Status,
 };
 use seedbox::web::{router, serve, WebConfig};
 use sha2::{Digest, Sha256};
@@ -59,6 +60,15 @@ impl Library for TestLib {
                 .collect(),
             disk_used: self.snap.collections.iter().map(|c| c.total_size()).sum(),
             disk_free: 1 << 30,
+            skipped: [(
+                "zines".to_string(),
+                vec![SkippedFile {
+                    path: "private/locked.pdf".into(),
+                    reason: "cannot be read: Permission denied (os error 13)".into(),
+                }],
+            )]
+            .into_iter()
+            .collect(),
         }
     }
 }
@@ -241,6 +251,8 @@ fn write(root: &std::path::Path, path: &str, data: &[u8]) -> PathBuf {
 }
 
 fn entry(collection: &str, path: &str, size: u64, complete: bool, disk: PathBuf) -> FileEntry {
+    // As the daemon lists a file: what it saw on disk (a complete file).
+    let identity = complete.then(|| FileIdentity::of(&std::fs::metadata(&disk).unwrap()));
     FileEntry {
         id: file_id(collection, path),
         path: path.to_string(),
@@ -248,6 +260,7 @@ fn entry(collection: &str, path: &str, size: u64, complete: bool, disk: PathBuf)
         mtime: Some(UNIX_EPOCH + Duration::from_secs(1_780_000_000)),
         complete,
         disk_path: disk,
+        identity,
     }
 }
 

@@ -34,7 +34,6 @@
 //! error. Nothing here is trusted: the info-hash is what later verifies
 //! the data.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,7 +43,8 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::bencode::{BencodeError, Value};
+use piece_core::bencode::{self, BencodeError, Encoder, KeyOrder, Limits, Value};
+
 use super::signed::{CollectionSig, PublisherKey};
 
 /// Largest catalogue frame accepted or sent.
@@ -55,6 +55,14 @@ pub const MAX_SHARES: usize = 10_000;
 pub const MAX_NAME_BYTES: usize = 1024;
 /// Longest magnet link kept (bytes).
 pub const MAX_MAGNET_BYTES: usize = 8 * 1024;
+/// Bencode limits of a catalogue: [`MAX_CATALOGUE_BYTES`], nesting 8 (it
+/// needs 4), 200,000 values, keys sorted (we write every catalogue).
+pub const LIMITS: Limits = Limits {
+    max_len: MAX_CATALOGUE_BYTES,
+    max_depth: 8,
+    max_tokens: 200_000,
+    key_order: KeyOrder::Strict,
+};
 
 const PSTR: &[u8; 20] = b"\x13BitTorrent protocol";
 
@@ -153,12 +161,13 @@ impl Catalogue {
                 count: self.shares.len(),
             });
         }
-        let shares = self.shares.iter().map(share_to_value).collect();
-        let mut top = BTreeMap::new();
-        top.insert(b"v".to_vec(), Value::Int(1));
-        top.insert(b"shares".to_vec(), Value::List(shares));
-        let mut out = Vec::new();
-        Value::Dict(top).encode(&mut out);
+        let mut e = Encoder::new();
+        e.begin_dict().str("shares").begin_list();
+        for s in &self.shares {
+            encode_share(&mut e, s);
+        }
+        e.end().str("v").int(1).end();
+        let out = e.finish();
         if out.len() > MAX_CATALOGUE_BYTES {
             return Err(CatalogueError::TooLarge { len: out.len() });
         }
@@ -170,14 +179,14 @@ impl Catalogue {
         if buf.len() > MAX_CATALOGUE_BYTES {
             return Err(CatalogueError::TooLarge { len: buf.len() });
         }
-        let v = Value::decode(buf)?;
-        match v.get("v").and_then(Value::as_int) {
+        let v = bencode::decode_with(buf, LIMITS)?;
+        match v.get(b"v").and_then(Value::as_int) {
             Some(1) => {}
             Some(other) => return Err(CatalogueError::Version(other)),
             None => return Err(CatalogueError::Malformed("missing version \"v\"")),
         }
         let list = v
-            .get("shares")
+            .get(b"shares")
             .and_then(Value::as_list)
             .ok_or(CatalogueError::Malformed("missing list \"shares\""))?;
         if list.len() > MAX_SHARES {
@@ -189,47 +198,41 @@ impl Catalogue {
     }
 }
 
-fn share_to_value(s: &Share) -> Value {
-    let mut d = BTreeMap::new();
-    let b = |s: &str| Value::Bytes(s.as_bytes().to_vec());
-    d.insert(b"name".to_vec(), b(&s.name));
-    d.insert(
-        b"size".to_vec(),
-        Value::Int(i64::try_from(s.size).unwrap_or(i64::MAX)),
-    );
-    d.insert(b"files".to_vec(), Value::Int(i64::from(s.files)));
+/// One share as a dictionary (keys in sorted order).
+fn encode_share(e: &mut Encoder, s: &Share) {
+    e.begin_dict();
     if let Some(h) = s.info_hashes.v1 {
-        d.insert(b"btih".to_vec(), b(&h.to_hex()));
+        e.str("btih").str(&h.to_hex());
     }
     if let Some(h) = s.info_hashes.v2 {
-        d.insert(b"btmh".to_vec(), b(&h.to_hex()));
+        e.str("btmh").str(&h.to_hex());
     }
-    d.insert(b"magnet".to_vec(), b(&s.magnet));
     if let Some(c) = &s.collection {
-        let mut col = BTreeMap::new();
-        col.insert(b"key".to_vec(), b(&c.key.to_hex()));
-        col.insert(
-            b"seq".to_vec(),
-            Value::Int(i64::try_from(c.seq).unwrap_or(i64::MAX)),
-        );
-        col.insert(b"sig".to_vec(), b(&hex::encode(c.sig)));
-        d.insert(b"col".to_vec(), Value::Dict(col));
+        e.str("col").begin_dict();
+        e.str("key").str(&c.key.to_hex());
+        e.str("seq").int(i64::try_from(c.seq).unwrap_or(i64::MAX));
+        e.str("sig").str(&hex::encode(c.sig));
+        e.end();
     }
-    Value::Dict(d)
+    e.str("files").int(i64::from(s.files));
+    e.str("magnet").str(&s.magnet);
+    e.str("name").str(&s.name);
+    e.str("size").int(i64::try_from(s.size).unwrap_or(i64::MAX));
+    e.end();
 }
 
-fn share_from_value(v: &Value) -> Option<Share> {
-    let name = v.get("name")?.as_str()?;
+fn share_from_value(v: &Value<'_>) -> Option<Share> {
+    let name = v.get(b"name")?.as_str()?;
     if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
         return None;
     }
-    let size = u64::try_from(v.get("size")?.as_int()?).ok()?;
-    let files = u32::try_from(v.get("files")?.as_int()?).ok()?;
-    let v1 = match v.get("btih") {
+    let size = u64::try_from(v.get(b"size")?.as_int()?).ok()?;
+    let files = u32::try_from(v.get(b"files")?.as_int()?).ok()?;
+    let v1 = match v.get(b"btih") {
         Some(h) => Some(InfoHashV1::from_hex(h.as_str()?)?),
         None => None,
     };
-    let v2 = match v.get("btmh") {
+    let v2 = match v.get(b"btmh") {
         Some(h) => Some(InfoHashV2::from_hex(h.as_str()?)?),
         None => None,
     };
@@ -240,13 +243,13 @@ fn share_from_value(v: &Value) -> Option<Share> {
     // Keep the peer's magnet only if it is a bounded magnet link naming the
     // same torrent; otherwise build our own from the checked hashes.
     let magnet = v
-        .get("magnet")
+        .get(b"magnet")
         .and_then(Value::as_str)
         .filter(|m| magnet_names(m, &info_hashes))
         .map(str::to_owned)
         .unwrap_or_else(|| magnet_for(name, &info_hashes));
     let collection = v
-        .get("col")
+        .get(b"col")
         .and_then(|c| collection_from_value(c, name, &info_hashes));
     Some(Share {
         name: name.to_owned(),
@@ -259,11 +262,11 @@ fn share_from_value(v: &Value) -> Option<Share> {
 }
 
 /// A `col` record, kept only if its signature covers this entry.
-fn collection_from_value(c: &Value, name: &str, h: &InfoHashes) -> Option<CollectionSig> {
-    let key = PublisherKey::from_hex(c.get("key")?.as_str()?)?;
-    let seq = u64::try_from(c.get("seq")?.as_int()?).ok()?;
+fn collection_from_value(c: &Value<'_>, name: &str, h: &InfoHashes) -> Option<CollectionSig> {
+    let key = PublisherKey::from_hex(c.get(b"key")?.as_str()?)?;
+    let seq = u64::try_from(c.get(b"seq")?.as_int()?).ok()?;
     let mut sig = [0u8; 64];
-    hex::decode_to_slice(c.get("sig")?.as_str()?, &mut sig).ok()?;
+    hex::decode_to_slice(c.get(b"sig")?.as_str()?, &mut sig).ok()?;
     let rec = CollectionSig { key, seq, sig };
     match rec.verify(name, h) {
         Ok(()) => Some(rec),
@@ -274,16 +277,14 @@ fn collection_from_value(c: &Value, name: &str, h: &InfoHashes) -> Option<Collec
     }
 }
 
+/// Whether `m` is a bounded magnet link whose info-hashes, as a magnet
+/// parser reads them, are exactly `h` (both v1 and v2: a link that names
+/// another torrent, or only half of a hybrid, is not this entry's).
 fn magnet_names(m: &str, h: &InfoHashes) -> bool {
     if m.len() > MAX_MAGNET_BYTES || !m.starts_with("magnet:?") || m.chars().any(char::is_control) {
         return false;
     }
-    let lower = m.to_ascii_lowercase();
-    let v1 =
-        h.v1.is_none_or(|h| lower.contains(&format!("xt=urn:btih:{}", h.to_hex())));
-    let v2 =
-        h.v2.is_none_or(|h| lower.contains(&format!("xt=urn:btmh:1220{}", h.to_hex())));
-    v1 && v2
+    piece_core::magnet::Magnet::parse(m).is_ok_and(|p| p.v1 == h.v1 && p.v2 == h.v2)
 }
 
 /// A magnet link for a torrent: `magnet:?xt=urn:btih:<hex>&xt=urn:btmh:1220<hex>&dn=<name>`.
@@ -495,6 +496,37 @@ mod tests {
         // no hash at all
         let raw = b"d6:sharesld5:filesi1e4:name1:x4:sizei1eee1:vi1ee";
         assert_eq!(Catalogue::decode(raw).unwrap().shares.len(), 0);
+    }
+
+    #[test]
+    fn a_magnet_naming_another_torrent_is_replaced() {
+        // The signed hashes appear only as text inside an unknown key: a
+        // magnet parser fetches EVIL. The entry must carry its own link.
+        let real = sample().shares[0].info_hashes;
+        let (v1, v2) = (real.v1.unwrap().to_hex(), real.v2.unwrap().to_hex());
+        let evil = "e".repeat(40);
+        for m in [
+            format!("magnet:?xt=urn:btih:{evil}&zz=xt=urn:btih:{v1}&yy=xt=urn:btmh:1220{v2}"),
+            format!("magnet:?xt=urn:btih:{v1}"),
+            format!("magnet:?xt=urn:btmh:1220{v2}&dn=x"),
+            format!("magnet:?xt=urn:btih:{v1}&xt=urn:btmh:1220{v2}&xt=urn:btih:{evil}"),
+        ] {
+            let mut c = sample();
+            c.shares[0].magnet = m.clone();
+            let d = Catalogue::decode(&c.encode().unwrap()).unwrap();
+            assert_eq!(d.shares[0].magnet, magnet_for("zines", &real), "{m}");
+        }
+        // The same torrent in another spelling (peers, name) is kept.
+        let mut c = sample();
+        let ok = format!(
+            "magnet:?xt=urn:btmh:1220{v2}&xt=urn:btih:{}&x.pe=10.0.0.1:6881",
+            v1.to_uppercase()
+        );
+        c.shares[0].magnet = ok.clone();
+        assert_eq!(
+            Catalogue::decode(&c.encode().unwrap()).unwrap().shares[0].magnet,
+            ok
+        );
     }
 
     #[test]

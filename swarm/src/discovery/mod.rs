@@ -28,7 +28,6 @@
 //! [`Resolved::magnet`] with [`Resolved::peers`] as initial peers; it may
 //! also run [`lsd::Lsd`] for the torrent to hear other LAN sources.
 
-pub mod bencode;
 pub mod catalogue;
 pub mod lsd;
 pub mod mdns;

@@ -19,6 +19,9 @@
 //! 32 bytes v2 info-hash, or 32 zero bytes when absent
 //! ```
 //!
+//! An all-zero info-hash cannot be told apart from an absent one, so it is
+//! never signed nor verified ([`RecordError::ZeroHash`]).
+//!
 //! # In the catalogue
 //!
 //! A catalogue entry (see [`super::catalogue`]) may carry the record as
@@ -33,6 +36,9 @@ const DOMAIN: &[u8] = b"swarm-collection-v1\0";
 
 /// Longest collection name that can be signed (bytes).
 pub const MAX_COLLECTION_NAME: usize = 1024;
+/// Highest sequence number that can be signed: the largest bencode
+/// integer, so every record fits a catalogue entry unchanged.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
 
 /// A publisher's public key: the collection's identity.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +86,10 @@ pub enum RecordError {
     BadName,
     #[error("record names no info-hash")]
     NoHash,
+    #[error("sequence number is larger than {MAX_SEQ}")]
+    BadSeq,
+    #[error("an all-zero info-hash reads as an absent one")]
+    ZeroHash,
     #[error("publisher key is not a valid Ed25519 key")]
     BadKey,
     #[error("signature does not verify")]
@@ -93,6 +103,12 @@ pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u
     }
     if hashes.v1.is_none() && hashes.v2.is_none() {
         return Err(RecordError::NoHash);
+    }
+    if seq > MAX_SEQ {
+        return Err(RecordError::BadSeq);
+    }
+    if hashes.v1.is_some_and(|h| h.0 == [0; 20]) || hashes.v2.is_some_and(|h| h.0 == [0; 32]) {
+        return Err(RecordError::ZeroHash);
     }
     let mut m = Vec::with_capacity(DOMAIN.len() + 2 + name.len() + 8 + 52);
     m.extend_from_slice(DOMAIN);
@@ -225,6 +241,38 @@ mod tests {
         assert_eq!(p.sign("", 1, &hashes(1)), Err(RecordError::BadName));
         let none = InfoHashes { v1: None, v2: None };
         assert_eq!(p.sign("a", 1, &none), Err(RecordError::NoHash));
+        // Found by the `signed` fuzz target: a record with a sequence
+        // number beyond i64 was signed but could not cross a catalogue
+        // (bencode integers are i64) and was silently dropped there.
+        assert_eq!(
+            p.sign("a", MAX_SEQ + 1, &hashes(1)),
+            Err(RecordError::BadSeq)
+        );
+        let top = p.sign("a", MAX_SEQ, &hashes(1)).unwrap();
+        let mut over = top.clone();
+        over.seq = MAX_SEQ + 1;
+        assert_eq!(over.verify("a", &hashes(1)), Err(RecordError::BadSeq));
+        let mut share = crate::discovery::catalogue::Share::new("a", 1, 1, hashes(1));
+        share.collection = Some(top.clone());
+        let cat = crate::discovery::catalogue::Catalogue {
+            shares: vec![share],
+        };
+        let back = crate::discovery::catalogue::Catalogue::decode(&cat.encode().unwrap()).unwrap();
+        assert_eq!(back.shares[0].collection, Some(top));
+        // Also found by fuzzing: absent hashes are signed as zeros, so a
+        // v2-only record also verified for "v1 = 000...0". Zero hashes are
+        // refused both ways now.
+        let v2_only = InfoHashes {
+            v1: None,
+            v2: Some(InfoHashV2([5; 32])),
+        };
+        let rec = p.sign("a", 1, &v2_only).unwrap();
+        let claimed = InfoHashes {
+            v1: Some(InfoHashV1([0; 20])),
+            ..v2_only
+        };
+        assert_eq!(rec.verify("a", &claimed), Err(RecordError::ZeroHash));
+        assert_eq!(p.sign("a", 1, &claimed), Err(RecordError::ZeroHash));
         assert_eq!(PublisherKey::from_hex("zz"), None);
         assert_eq!(PublisherKey::from_hex(&"00".repeat(31)), None);
     }

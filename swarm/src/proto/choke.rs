@@ -11,10 +11,8 @@
 //! Between rounds, a peer that becomes interested is unchoked at once if a
 //! regular slot is free.
 
-use bytes::BufMut;
-
 use super::{ConnId, PeerMisbehaved, Torrent};
-use crate::wire::Message;
+use crate::wire::{self, Message};
 
 impl Torrent {
     pub(crate) fn on_request(
@@ -94,14 +92,15 @@ impl Torrent {
             }
             p.incoming.pop_front();
             let out = &mut p.out;
-            out.put_u32(9 + b.len);
-            out.put_u8(7);
-            out.put_u32(b.piece.get());
-            out.put_u32(b.offset);
+            let header = out.len();
+            // A block is at most 16 KiB: always within the wire limit.
+            if wire::encode_piece_header(b.piece.get(), b.offset, b.len, out).is_err() {
+                continue;
+            }
             let start = out.len();
             out.resize(start + b.len as usize, 0);
             if let Err(e) = storage.read(b.piece, b.offset, &mut out[start..]) {
-                out.truncate(start - 13);
+                out.truncate(header);
                 self.storage_failed(b.piece, e);
                 return;
             }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::wire::{DecodeError, ExtError, MetadataError, MetadataMsgError};
+
 /// Something a peer did that breaks the protocol or harms the swarm. Any of
 /// these disconnects the peer and bans its address (see
 /// [`crate::proto::Torrent`] for the ban rule).
@@ -38,9 +40,32 @@ pub enum PeerMisbehaved {
     /// Supplied data that failed the hash check.
     #[error("sent corrupt data (failed the hash check of {pieces} piece(s) it supplied alone)")]
     HashFailures { pieces: u32 },
-    /// Metadata (BEP 9) that was malformed or did not match the info-hash.
+    /// A message the wire codec refused (wrong length for its id, a bad
+    /// `hashes` payload); oversize ones are [`Self::OversizeMessage`].
+    #[error("malformed message: {0}")]
+    MalformedMessage(DecodeError),
+    /// A BEP 10 extension handshake that does not decode.
+    #[error("bad extension handshake: {0}")]
+    BadExtHandshake(#[from] ExtError),
+    /// A BEP 9 `ut_metadata` message that does not decode.
+    #[error("bad ut_metadata message: {0}")]
+    BadMetadataMessage(#[from] MetadataMsgError),
+    /// Metadata (BEP 9) pieces that do not fit the announced size, or
+    /// metadata that did not match the info-hash.
     #[error("bad metadata: {0}")]
-    BadMetadata(&'static str),
+    BadMetadata(#[from] MetadataError),
+}
+
+impl From<DecodeError> for PeerMisbehaved {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Oversize { len, max } => {
+                PeerMisbehaved::OversizeMessage { len, limit: max }
+            }
+            DecodeError::BadHandshake => PeerMisbehaved::BadHandshake,
+            e => PeerMisbehaved::MalformedMessage(e),
+        }
+    }
 }
 
 /// Why the state machine asks the glue to close a connection.

@@ -27,6 +27,9 @@
 //! served only after its hash check passed.
 //!
 //! # Wire protocol
+//! Every message is read and written by the codec in [`crate::wire`]
+//! (where the formats are documented); what it refuses ends the
+//! connection with a typed [`PeerMisbehaved`].
 //! BEP 3 handshake and messages, BEP 6 fast extension (have all/none,
 //! reject request), BEP 10 extension handshake (`m: {ut_metadata}`,
 //! `metadata_size`, `reqq`, `v`, and our `swarm_quic`), BEP 9 metadata exchange (serving and, for
@@ -63,9 +66,7 @@
 
 mod backpressure;
 mod bans;
-mod bencode;
 mod choke;
-mod codec;
 mod config;
 mod dials;
 mod download;

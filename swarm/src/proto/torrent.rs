@@ -11,7 +11,6 @@ use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
 
 use super::bans::BanList;
-use super::codec::{self, Decoded, HANDSHAKE_LEN};
 use super::layers::LayerFetch;
 use super::metadata::MetadataFetch;
 use super::peer::Peer;
@@ -20,7 +19,7 @@ use super::{
     ConnId, Direction, DisconnectReason, Event, PeerMisbehaved, TorrentConfig, TorrentStats,
     Transmit, TransportKind, VerifyJob,
 };
-use crate::wire::{Handshake, Message, Reserved, MAX_MESSAGE_LEN};
+use crate::wire::{self, Decoded, Handshake, Message, Reserved, MAX_MESSAGE_LEN};
 
 /// Period of the internal housekeeping timer (rates, timeouts, choking).
 pub(crate) const TICK: Duration = Duration::from_secs(1);
@@ -238,7 +237,7 @@ impl Torrent {
 
     fn encode_handshake(&self, out: &mut BytesMut) {
         let v2 = self.info_hashes.v2.is_some();
-        codec::encode_handshake(
+        wire::encode_handshake(
             &Handshake {
                 reserved: Reserved {
                     extended: true,
@@ -275,18 +274,17 @@ impl Torrent {
         buf.extend_from_slice(data);
         let mut pos = 0;
         if !p.active {
-            match codec::decode_handshake(&buf) {
-                None => {
+            match wire::decode_handshake(&buf) {
+                Ok(None) => {
                     p.rbuf = buf;
                     return;
                 }
-                Some(Err(())) => {
-                    let r = DisconnectReason::HandshakeFailed(PeerMisbehaved::BadHandshake);
-                    self.drop_peer(conn, r);
+                Err(e) => {
+                    self.drop_peer(conn, DisconnectReason::HandshakeFailed(e.into()));
                     return;
                 }
-                Some(Ok(h)) => {
-                    pos = HANDSHAKE_LEN;
+                Ok(Some((h, n))) => {
+                    pos = n;
                     if !self.on_handshake(conn, h) {
                         return;
                     }
@@ -298,18 +296,17 @@ impl Torrent {
             if !self.peers.contains_key(&conn) {
                 return;
             }
-            let r = match codec::decode(&buf[pos..], limit) {
-                Decoded::Incomplete => break,
-                Decoded::Oversize(len) => Err(PeerMisbehaved::OversizeMessage { len, limit }),
-                Decoded::Malformed(why) => Err(PeerMisbehaved::ProtocolViolation(why)),
-                Decoded::Unknown(n) => {
-                    pos += n;
+            let r = match wire::decode_limited(&buf[pos..], limit) {
+                Ok(Decoded::Incomplete { .. }) => break,
+                Ok(Decoded::Unknown { frame_len, .. }) => {
+                    pos += frame_len;
                     Ok(())
                 }
-                Decoded::Message(m, n) => {
+                Ok(Decoded::Message(m, n)) => {
                     pos += n;
                     self.on_message(conn, m)
                 }
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = r {
                 self.misbehaved(conn, e);
@@ -427,7 +424,9 @@ impl Torrent {
     /// Appends a message to a connection's output.
     pub(crate) fn send(&mut self, conn: ConnId, m: Message<'_>) {
         if let Some(p) = self.peers.get_mut(&conn) {
-            codec::encode(&m, &mut p.out);
+            // Our messages are always within the wire limits; one that is
+            // not is dropped (never sent half-way).
+            let _ = wire::encode(&m, &mut p.out);
             p.last_sent = self.now;
         }
     }

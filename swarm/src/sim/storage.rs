@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use piece_core::bencode::Encoder;
 use piece_core::hash::PieceHashes;
 use piece_core::layout::Layout;
 use piece_core::metainfo::{FileInfo, Info, Metainfo, Version};
@@ -139,28 +140,24 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A single-file v1 torrent of `data` (info dictionary bencoded here).
+/// A single-file v1 torrent of `data`.
 pub fn make_v1(name: &str, data: &[u8], piece_len: u32) -> Arc<Metainfo> {
     let pieces: Vec<[u8; 20]> = data
         .chunks(piece_len as usize)
         .map(|c| Sha1::digest(c).into())
         .collect();
-    let mut info = Vec::new();
-    info.extend_from_slice(
-        format!(
-            "d6:lengthi{}e4:name{}:{}12:piece lengthi{}e6:pieces{}:",
-            data.len(),
-            name.len(),
-            name,
-            piece_len,
-            pieces.len() * 20
-        )
-        .as_bytes(),
-    );
-    for p in &pieces {
-        info.extend_from_slice(p);
-    }
-    info.push(b'e');
+    let mut e = Encoder::new();
+    e.begin_dict()
+        .str("length")
+        .int(data.len() as i64)
+        .str("name")
+        .str(name)
+        .str("piece length")
+        .int(i64::from(piece_len))
+        .str("pieces")
+        .bytes(&pieces.concat())
+        .end();
+    let info = e.finish();
     let ih: [u8; 20] = Sha1::digest(&info).into();
     let layout =
         Layout::single(name, data.len() as u64, piece_len as u64).expect("valid test layout");

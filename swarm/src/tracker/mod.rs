@@ -21,19 +21,26 @@
 //! [`AnnounceOptions::max_response`]; chunked transfer encoding is decoded
 //! within the same bound.
 
-pub mod bencode;
 pub mod server;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use piece_core::bencode::{self, BencodeError, Dict, Limits, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use bencode::Value;
-
 /// Largest response head (status line + headers) accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Bencode limits of an announce answer: keys in any order (real trackers
+/// do not always sort them), nesting 16, 200,000 values; its length is
+/// bounded by [`AnnounceOptions::max_response`] before it is decoded.
+pub const LIMITS: Limits = Limits {
+    max_depth: 16,
+    max_tokens: 200_000,
+    ..Limits::lenient()
+};
 
 /// The announce event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -119,7 +126,9 @@ pub enum TrackerError {
     #[error("tracker answered HTTP {code} {reason}")]
     HttpStatus { code: u16, reason: String },
     #[error("tracker sent a malformed bencoded answer: {0}")]
-    BadBencode(String),
+    BadBencode(#[from] BencodeError),
+    #[error("tracker answer is not a dictionary")]
+    NotADict,
     #[error("tracker answer is missing or has a bad {0:?} field")]
     BadField(&'static str),
     #[error("tracker refused the announce: {0}")]
@@ -341,8 +350,9 @@ fn is_complete(buf: &[u8]) -> bool {
     false
 }
 
-/// Splits an HTTP response, checks the status and returns the body.
-fn parse_http(raw: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
+/// Splits an HTTP response, checks the status and returns the body (at
+/// most `max_body` bytes, chunked transfer encoding decoded).
+pub fn parse_http(raw: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
     let bad = |m: &str| TrackerError::BadHttp(m.to_string());
     let head_end = match raw.windows(4).take(MAX_HEAD).position(|w| w == b"\r\n\r\n") {
         Some(i) => i,
@@ -442,10 +452,7 @@ fn dechunk(mut data: &[u8], max_body: usize) -> Result<Vec<u8>, TrackerError> {
     }
 }
 
-fn int_field(
-    d: &std::collections::BTreeMap<&[u8], Value<'_>>,
-    key: &'static str,
-) -> Result<Option<u32>, TrackerError> {
+fn int_field(d: &Dict<'_>, key: &'static str) -> Result<Option<u32>, TrackerError> {
     match d.get(key.as_bytes()) {
         None => Ok(None),
         Some(Value::Int(n)) => u32::try_from(*n)
@@ -457,32 +464,28 @@ fn int_field(
 
 /// Parses the bencoded announce answer.
 pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
-    let v = bencode::parse(body).map_err(TrackerError::BadBencode)?;
-    let Value::Dict(d) = v else {
-        return Err(TrackerError::BadBencode(
-            "the answer is not a dictionary".into(),
-        ));
-    };
-    if let Some(f) = d.get(&b"failure reason"[..]) {
+    let v = bencode::decode_with(body, LIMITS)?;
+    let d = v.as_dict().ok_or(TrackerError::NotADict)?;
+    if let Some(f) = d.get(b"failure reason") {
         let msg = match f {
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             _ => "(unreadable failure reason)".to_string(),
         };
         return Err(TrackerError::Failure(msg));
     }
-    let interval = int_field(&d, "interval")?.ok_or(TrackerError::BadField("interval"))?;
+    let interval = int_field(d, "interval")?.ok_or(TrackerError::BadField("interval"))?;
     let mut resp = AnnounceResponse {
         interval,
-        min_interval: int_field(&d, "min interval")?,
-        complete: int_field(&d, "complete")?,
-        incomplete: int_field(&d, "incomplete")?,
-        warning: match d.get(&b"warning message"[..]) {
+        min_interval: int_field(d, "min interval")?,
+        complete: int_field(d, "complete")?,
+        incomplete: int_field(d, "incomplete")?,
+        warning: match d.get(b"warning message") {
             Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         },
         peers: Vec::new(),
     };
-    match d.get(&b"peers"[..]) {
+    match d.get(b"peers") {
         None => {}
         Some(Value::Bytes(b)) => {
             if b.len() % 6 != 0 {
@@ -500,13 +503,13 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
             for item in list {
                 // skip unusable entries rather than failing the announce
                 let Value::Dict(p) = item else { continue };
-                let ip = match p.get(&b"ip"[..]) {
+                let ip = match p.get(b"ip") {
                     Some(Value::Bytes(b)) => std::str::from_utf8(b)
                         .ok()
                         .and_then(|s| s.parse::<IpAddr>().ok()),
                     _ => None,
                 };
-                let port = match p.get(&b"port"[..]) {
+                let port = match p.get(b"port") {
                     Some(Value::Int(n)) => u16::try_from(*n).ok(),
                     _ => None,
                 };
@@ -517,7 +520,7 @@ pub fn parse_response(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
         }
         Some(_) => return Err(TrackerError::BadField("peers")),
     }
-    match d.get(&b"peers6"[..]) {
+    match d.get(b"peers6") {
         None => {}
         Some(Value::Bytes(b)) if b.len() % 18 == 0 => {
             for e in b.chunks_exact(18) {
@@ -660,9 +663,13 @@ mod tests {
             parse_response(b"d8:intervali1e5:peers5:abcdee"),
             Err(TrackerError::BadField("peers"))
         ));
+        assert!(matches!(parse_response(b"le"), Err(TrackerError::NotADict)));
         assert!(matches!(
-            parse_response(b"le"),
+            parse_response(b"d8:intervali5e"),
             Err(TrackerError::BadBencode(_))
         ));
+        // Unsorted keys, as some trackers send them, are read.
+        let r = parse_response(b"d5:peers0:8:intervali7ee").unwrap();
+        assert_eq!(r.interval, 7);
     }
 }

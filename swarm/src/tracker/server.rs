@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::bencode::{put_bytes, put_int};
+use piece_core::bencode::Encoder;
 
 /// Largest request head the server reads.
 const MAX_REQUEST: usize = 8 * 1024;
@@ -142,11 +142,9 @@ async fn serve(
     let body = match handle(&buf, peer, &swarms, &opts) {
         Ok(b) => b,
         Err(msg) => {
-            let mut b = b"d".to_vec();
-            put_bytes(&mut b, b"failure reason");
-            put_bytes(&mut b, msg.as_bytes());
-            b.push(b'e');
-            b
+            let mut e = Encoder::new();
+            e.begin_dict().str("failure reason").str(&msg).end();
+            e.finish()
         }
     };
     let _ = respond(&mut stream, 200, &body).await;
@@ -283,14 +281,12 @@ fn handle(
     }
     drop(g);
 
-    let mut b = b"d".to_vec();
-    put_bytes(&mut b, b"complete");
-    put_int(&mut b, complete as i64);
-    put_bytes(&mut b, b"incomplete");
-    put_int(&mut b, incomplete as i64);
-    put_bytes(&mut b, b"interval");
-    put_int(&mut b, opts.interval as i64);
-    put_bytes(&mut b, b"peers");
+    let mut e = Encoder::new();
+    e.begin_dict();
+    e.str("complete").int(complete as i64);
+    e.str("incomplete").int(incomplete as i64);
+    e.str("interval").int(i64::from(opts.interval));
+    e.str("peers");
     if compact {
         let mut v4 = Vec::new();
         for a in &others {
@@ -299,7 +295,7 @@ fn handle(
                 v4.extend_from_slice(&a.port().to_be_bytes());
             }
         }
-        put_bytes(&mut b, &v4);
+        e.bytes(&v4);
         let mut v6 = Vec::new();
         for a in &others {
             if let SocketAddr::V6(a) = a {
@@ -308,21 +304,18 @@ fn handle(
             }
         }
         if !v6.is_empty() {
-            put_bytes(&mut b, b"peers6");
-            put_bytes(&mut b, &v6);
+            e.str("peers6").bytes(&v6);
         }
     } else {
-        b.push(b'l');
+        e.begin_list();
         for a in &others {
-            b.push(b'd');
-            put_bytes(&mut b, b"ip");
-            put_bytes(&mut b, a.ip().to_string().as_bytes());
-            put_bytes(&mut b, b"port");
-            put_int(&mut b, a.port() as i64);
-            b.push(b'e');
+            e.begin_dict();
+            e.str("ip").str(&a.ip().to_string());
+            e.str("port").int(i64::from(a.port()));
+            e.end();
         }
-        b.push(b'e');
+        e.end();
     }
-    b.push(b'e');
-    Ok(b)
+    e.end();
+    Ok(e.finish())
 }

@@ -75,23 +75,22 @@ pub enum Decoded<'a> {
     Incomplete { need: usize },
     /// A whole message, and how many bytes of the buffer it used.
     Message(Message<'a>, usize),
+    /// A whole, well-framed message with an id we do not know: skip its
+    /// `frame_len` bytes (prefix included) and go on.
+    Unknown { id: u8, frame_len: usize },
 }
 
-/// Why a message could not be decoded. After any error except
-/// [`DecodeError::UnknownId`] the stream is out of sync and the connection
-/// should be closed.
+/// Why a message could not be decoded. After any error the stream is out
+/// of sync and the connection should be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    /// The length prefix is larger than we ever accept.
+    /// The length prefix is larger than the limit ([`MAX_MESSAGE_LEN`] or
+    /// the one given to [`decode_limited`]).
     #[error("message length {len} exceeds the limit of {max} bytes")]
     Oversize { len: u32, max: u32 },
     /// A message whose size is fixed by its id has a different length.
     #[error("message id {id} has invalid length {len}")]
     BadLength { id: u8, len: u32 },
-    /// A message id we do not know. The frame is well formed: a caller
-    /// that wants to ignore it can skip `frame_len` bytes and go on.
-    #[error("unknown message id {id} ({frame_len} bytes)")]
-    UnknownId { id: u8, frame_len: usize },
     /// The handshake does not start with `\x13BitTorrent protocol`.
     #[error("peer handshake does not announce the BitTorrent protocol")]
     BadHandshake,
@@ -122,29 +121,37 @@ fn hash_request(b: &[u8]) -> HashRequest {
 /// Never panics and never asks for more than `4 + MAX_MESSAGE_LEN` bytes in
 /// total: an oversize prefix is rejected as soon as its 4 bytes are seen.
 pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    decode_limited(buf, MAX_MESSAGE_LEN)
+}
+
+/// [`decode`] with a lower length limit `max` (at most [`MAX_MESSAGE_LEN`]),
+/// e.g. sized for one torrent's bitfield and blocks.
+pub fn decode_limited(buf: &[u8], max: u32) -> Result<Decoded<'_>, DecodeError> {
+    let max = max.min(MAX_MESSAGE_LEN);
     if buf.len() < 4 {
         return Ok(Decoded::Incomplete {
             need: 4 - buf.len(),
         });
     }
     let len = be32(buf, 0);
-    if len > MAX_MESSAGE_LEN {
-        return Err(DecodeError::Oversize {
-            len,
-            max: MAX_MESSAGE_LEN,
-        });
+    if len > max {
+        return Err(DecodeError::Oversize { len, max });
     }
     if len == 0 {
         return Ok(Decoded::Message(Message::KeepAlive, 4));
     }
     // Check the id (and fixed sizes) as soon as it arrives, before the body.
-    if buf.len() >= 5 {
-        check_len(buf[4], len)?;
-    }
+    let known = buf.len() < 5 || check_len(buf[4], len)?;
     let frame = 4 + len as usize;
     if buf.len() < frame {
         return Ok(Decoded::Incomplete {
             need: frame - buf.len(),
+        });
+    }
+    if !known {
+        return Ok(Decoded::Unknown {
+            id: buf[4],
+            frame_len: frame,
         });
     }
     let id = buf[4];
@@ -197,9 +204,9 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, DecodeError> {
             }
         }
         id::HASH_REJECT => Message::HashReject(hash_request(p)),
-        // check_len has already rejected every other id.
+        // check_len has returned false for every other id.
         other => {
-            return Err(DecodeError::UnknownId {
+            return Ok(Decoded::Unknown {
                 id: other,
                 frame_len: frame,
             })
@@ -208,8 +215,9 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     Ok(Decoded::Message(msg, frame))
 }
 
-/// Validate `len` (id + payload) for message `id`; unknown ids are an error.
-fn check_len(id: u8, len: u32) -> Result<(), DecodeError> {
+/// Validate `len` (id + payload) for message `id`: `Ok(false)` for an
+/// unknown id (any length is framed correctly).
+fn check_len(id: u8, len: u32) -> Result<bool, DecodeError> {
     let ok = match id {
         id::CHOKE | id::UNCHOKE | id::INTERESTED | id::NOT_INTERESTED => len == 1,
         id::HAVE_ALL | id::HAVE_NONE => len == 1,
@@ -233,15 +241,10 @@ fn check_len(id: u8, len: u32) -> Result<(), DecodeError> {
                 true
             }
         }
-        other => {
-            return Err(DecodeError::UnknownId {
-                id: other,
-                frame_len: 4 + len as usize,
-            })
-        }
+        _ => return Ok(false),
     };
     if ok {
-        Ok(())
+        Ok(true)
     } else {
         Err(DecodeError::BadLength { id, len })
     }
@@ -440,26 +443,6 @@ pub fn encode_piece_header(
     put_header(out, total as u32, id::PIECE);
     out.put(&piece.to_be_bytes());
     out.put(&offset.to_be_bytes());
-    Ok(())
-}
-
-/// Frame an extension message (id 20) with extended id `ext` whose payload
-/// is the concatenation of `parts` (e.g. a bencoded dict and raw data).
-pub fn encode_extended(ext: u8, parts: &[&[u8]], out: &mut impl Out) -> Result<(), EncodeError> {
-    let payload: usize = parts.iter().map(|p| p.len()).sum();
-    let len = payload + 2;
-    if len > MAX_MESSAGE_LEN as usize {
-        return Err(EncodeError::TooLarge {
-            len,
-            max: MAX_MESSAGE_LEN,
-        });
-    }
-    out.reserve_more(4 + len);
-    put_header(out, len as u32, id::EXTENDED);
-    out.put(&[ext]);
-    for p in parts {
-        out.put(p);
-    }
     Ok(())
 }
 

@@ -21,14 +21,14 @@
 //!   TCP connection to QUIC; other clients ignore the unknown key.
 //!
 //! Unknown keys are ignored, and so are known keys with values of the wrong
-//! type or out of range (clients disagree in details). Keys must be sorted
-//! (bencode canonical form, enforced by the bendy decoder).
+//! type or out of range (clients disagree in details); integers must fit
+//! 64 bits, as everywhere in our bencode. Keys may come in any
+//! order (bencode [`KeyOrder::Lenient`]: some clients do not sort them) but
+//! not twice; we write them sorted. Decoding is bounded by [`LIMITS`].
 
 use std::collections::BTreeMap;
 
-use bendy::decoding::Object;
-
-use super::benc;
+use piece_core::bencode::{self, BencodeError, Encoder, KeyOrder, Limits, Value};
 
 /// Largest extension handshake payload we parse.
 pub const MAX_EXT_HANDSHAKE_LEN: usize = 64 * 1024;
@@ -38,6 +38,16 @@ pub const MAX_EXTENSIONS: usize = 64;
 pub const MAX_EXTENSION_NAME: usize = 64;
 /// Longest client name (`v`) we keep, in bytes; longer ones are cut.
 pub const MAX_CLIENT_NAME: usize = 128;
+
+/// Bencode limits of a handshake payload: [`MAX_EXT_HANDSHAKE_LEN`] bytes,
+/// nesting 16 (the known fields need 2; unknown keys get some slack),
+/// 8,192 values, keys in any order.
+pub const LIMITS: Limits = Limits {
+    max_len: MAX_EXT_HANDSHAKE_LEN,
+    max_depth: 16,
+    max_tokens: 8192,
+    key_order: KeyOrder::Lenient,
+};
 
 /// Name of the BEP 9 metadata extension in `m`.
 pub const UT_METADATA: &str = "ut_metadata";
@@ -75,15 +85,32 @@ pub struct ExtHandshake {
 /// Why an extension handshake could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtError {
-    /// Payload larger than [`MAX_EXT_HANDSHAKE_LEN`].
-    #[error("extension handshake of {len} bytes exceeds the limit of {max}")]
-    TooLarge { len: usize, max: usize },
-    /// Not valid bencode, or not a dictionary.
-    #[error("extension handshake is not a valid bencoded dictionary: {0}")]
-    Bencode(String),
+    /// Not valid bencode, or beyond [`LIMITS`] (larger than
+    /// [`MAX_EXT_HANDSHAKE_LEN`], too deep, too many values).
+    #[error("extension handshake: {0}")]
+    Bencode(#[from] BencodeError),
+    /// Valid bencode, but not a dictionary.
+    #[error("extension handshake is not a dictionary")]
+    NotADict,
     /// The `m` dictionary has more than [`MAX_EXTENSIONS`] entries.
     #[error("extension handshake lists more than {max} extensions")]
-    TooManyExtensions { max: usize },
+    TooManyExtensions {
+        /// [`MAX_EXTENSIONS`].
+        max: usize,
+    },
+}
+
+/// `v` cut to [`MAX_CLIENT_NAME`] bytes of (lossy) UTF-8.
+fn client_name(b: &[u8]) -> String {
+    let b = &b[..b.len().min(MAX_CLIENT_NAME)];
+    let mut v = String::from_utf8_lossy(b).into_owned();
+    // Replacement characters can make it longer again.
+    let mut cut = v.len().min(MAX_CLIENT_NAME);
+    while !v.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    v.truncate(cut);
+    v
 }
 
 impl ExtHandshake {
@@ -94,112 +121,72 @@ impl ExtHandshake {
 
     /// Bencode this handshake (canonical: sorted keys, absent fields omitted).
     pub fn encode(&self) -> Vec<u8> {
-        let mut o = Vec::with_capacity(128);
-        o.push(b'd');
-        benc::put_bytes(&mut o, b"m");
-        o.push(b'd');
+        let mut e = Encoder::with_capacity(128);
+        e.begin_dict().str("m").begin_dict();
         for (name, id) in &self.m {
-            benc::put_bytes(&mut o, name.as_bytes());
-            benc::put_int(&mut o, *id as i64);
+            e.str(name).int(i64::from(*id));
         }
-        o.push(b'e');
+        e.end();
         if let Some(s) = self.metadata_size {
-            benc::put_bytes(&mut o, b"metadata_size");
-            benc::put_int(&mut o, s as i64);
+            e.str("metadata_size").int(i64::from(s));
         }
         if let Some(p) = self.p {
-            benc::put_bytes(&mut o, b"p");
-            benc::put_int(&mut o, p as i64);
+            e.str("p").int(i64::from(p));
         }
         if let Some(q) = self.reqq {
-            benc::put_bytes(&mut o, b"reqq");
-            benc::put_int(&mut o, q as i64);
+            e.str("reqq").int(i64::from(q));
         }
         if let Some(q) = self.swarm_quic {
-            benc::put_bytes(&mut o, SWARM_QUIC.as_bytes());
-            benc::put_int(&mut o, q as i64);
+            e.str(SWARM_QUIC).int(i64::from(q));
         }
         if self.upload_only {
-            benc::put_bytes(&mut o, b"upload_only");
-            benc::put_int(&mut o, 1);
+            e.str("upload_only").int(1);
         }
         if let Some(v) = &self.v {
-            benc::put_bytes(&mut o, b"v");
-            benc::put_bytes(&mut o, v.as_bytes());
+            e.str("v").str(v);
         }
         if let Some(ip) = &self.yourip {
-            benc::put_bytes(&mut o, b"yourip");
-            benc::put_bytes(&mut o, ip);
+            e.str("yourip").bytes(ip);
         }
-        o.push(b'e');
-        o
+        e.end();
+        e.finish()
     }
 
     /// Parse a handshake payload (the bytes after the extended id 0).
     pub fn decode(buf: &[u8]) -> Result<ExtHandshake, ExtError> {
-        if buf.len() > MAX_EXT_HANDSHAKE_LEN {
-            return Err(ExtError::TooLarge {
-                len: buf.len(),
-                max: MAX_EXT_HANDSHAKE_LEN,
-            });
-        }
-        let bad = |e: bendy::decoding::Error| ExtError::Bencode(e.to_string());
-        let mut dec = benc::decoder(buf);
-        let mut dict = match dec.next_object().map_err(bad)? {
-            Some(Object::Dict(d)) => d,
-            _ => return Err(ExtError::Bencode("not a dictionary".into())),
-        };
+        let v = bencode::decode_with(buf, LIMITS)?;
+        let d = v.as_dict().ok_or(ExtError::NotADict)?;
+        let int = |k: &str| d.get(k.as_bytes()).and_then(Value::as_int);
         let mut hs = ExtHandshake::default();
-        while let Some((key, val)) = dict.next_pair().map_err(bad)? {
-            match key {
-                b"m" => {
-                    if let Object::Dict(mut m) = val {
-                        while let Some((name, id)) = m.next_pair().map_err(bad)? {
-                            let id = benc::int(id).and_then(|i| u8::try_from(i).ok());
-                            let name = std::str::from_utf8(name).ok();
-                            if let (Some(name), Some(id)) = (name, id) {
-                                if name.len() > MAX_EXTENSION_NAME {
-                                    continue;
-                                }
-                                if hs.m.len() >= MAX_EXTENSIONS {
-                                    return Err(ExtError::TooManyExtensions {
-                                        max: MAX_EXTENSIONS,
-                                    });
-                                }
-                                hs.m.insert(name.to_owned(), id);
-                            }
-                        }
-                    }
+        if let Some(m) = d.get(b"m").and_then(Value::as_dict) {
+            for (name, id) in &m.entries {
+                let id = id.as_int().and_then(|i| u8::try_from(i).ok());
+                let name = std::str::from_utf8(name).ok();
+                let (Some(name), Some(id)) = (name, id) else {
+                    continue;
+                };
+                if name.len() > MAX_EXTENSION_NAME {
+                    continue;
                 }
-                b"metadata_size" => {
-                    hs.metadata_size = benc::int(val).and_then(|i| u32::try_from(i).ok())
+                if hs.m.len() >= MAX_EXTENSIONS {
+                    return Err(ExtError::TooManyExtensions {
+                        max: MAX_EXTENSIONS,
+                    });
                 }
-                b"p" => hs.p = benc::int(val).and_then(port),
-                b"reqq" => hs.reqq = benc::int(val).and_then(|i| u32::try_from(i).ok()),
-                b"swarm_quic" => hs.swarm_quic = benc::int(val).and_then(port),
-                b"upload_only" => hs.upload_only = benc::int(val).is_some_and(|i| i != 0),
-                b"v" => {
-                    hs.v = benc::bytes(val).map(|b| {
-                        let b = &b[..b.len().min(MAX_CLIENT_NAME)];
-                        let mut v = String::from_utf8_lossy(b).into_owned();
-                        // Replacement characters can make it longer again.
-                        let mut cut = v.len().min(MAX_CLIENT_NAME);
-                        while !v.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        v.truncate(cut);
-                        v
-                    })
-                }
-                b"yourip" => {
-                    hs.yourip = benc::bytes(val)
-                        .filter(|b| b.len() == 4 || b.len() == 16)
-                        .map(<[u8]>::to_vec)
-                }
-                // Unknown keys: dropping `val` skips (and validates) it.
-                _ => {}
+                hs.m.insert(name.to_owned(), id);
             }
         }
+        hs.metadata_size = int("metadata_size").and_then(|i| u32::try_from(i).ok());
+        hs.p = int("p").and_then(port);
+        hs.reqq = int("reqq").and_then(|i| u32::try_from(i).ok());
+        hs.swarm_quic = int(SWARM_QUIC).and_then(port);
+        hs.upload_only = int("upload_only").is_some_and(|i| i != 0);
+        hs.v = d.get(b"v").and_then(Value::as_bytes).map(client_name);
+        hs.yourip = d
+            .get(b"yourip")
+            .and_then(Value::as_bytes)
+            .filter(|b| b.len() == 4 || b.len() == 16)
+            .map(<[u8]>::to_vec);
         Ok(hs)
     }
 }
@@ -269,28 +256,41 @@ mod tests {
 
     #[test]
     fn malformed_rejected() {
+        use piece_core::bencode::BencodeErrorKind;
+        let kind = |b: &[u8]| match ExtHandshake::decode(b) {
+            Err(ExtError::Bencode(e)) => e.kind,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(b)),
+        };
         for b in [
             &b""[..],
-            b"le",
-            b"i1e",
             b"d1:m",
             b"d1:mde",
-            b"d1:pi1e1:mdee", // unsorted keys
             b"d1:mdi1ei2eee",
+            b"d1:mde1:mdee", // the same key twice
         ] {
-            assert!(
-                matches!(ExtHandshake::decode(b), Err(ExtError::Bencode(_))),
-                "{:?}",
-                String::from_utf8_lossy(b)
-            );
+            kind(b);
         }
+        assert_eq!(ExtHandshake::decode(b"le"), Err(ExtError::NotADict));
+        assert_eq!(ExtHandshake::decode(b"i1e"), Err(ExtError::NotADict));
         let deep = format!("d1:x{}{}e", "l".repeat(100), "e".repeat(100));
-        assert!(ExtHandshake::decode(deep.as_bytes()).is_err());
-        let big = vec![b'd'; MAX_EXT_HANDSHAKE_LEN + 1];
-        assert!(matches!(
-            ExtHandshake::decode(&big),
-            Err(ExtError::TooLarge { .. })
-        ));
+        assert_eq!(kind(deep.as_bytes()), BencodeErrorKind::DepthExceeded);
+        let mut big = b"d1:v65536:".to_vec();
+        big.resize(big.len() + 65536, b'x');
+        big.push(b'e');
+        assert_eq!(
+            kind(&big),
+            BencodeErrorKind::TooLarge {
+                max: MAX_EXT_HANDSHAKE_LEN
+            }
+        );
+    }
+
+    #[test]
+    fn unsorted_keys_accepted() {
+        // Some clients do not sort their keys; the old hand-written parser
+        // in proto accepted them, and so does this one.
+        let hs = ExtHandshake::decode(b"d1:pi6881e1:md11:ut_metadatai3eee").unwrap();
+        assert_eq!((hs.p, hs.id_of(UT_METADATA)), (Some(6881), Some(3)));
     }
 
     #[test]
@@ -318,7 +318,7 @@ mod tests {
             &b"d1:mde10:swarm_quici0ee"[..],
             b"d1:mde10:swarm_quici65536ee",
             b"d1:mde10:swarm_quici-1ee",
-            b"d1:mde10:swarm_quici99999999999999999999ee",
+            b"d1:mde10:swarm_quici9223372036854775807ee",
             b"d1:mde10:swarm_quic4:4433e",
             b"d1:mde10:swarm_quicli4433eee",
             b"d1:mde10:swarm_quicdee",
@@ -326,6 +326,11 @@ mod tests {
         ] {
             assert_eq!(quic_of(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+        // Integers beyond 64 bits are not bencode we read (anywhere).
+        assert!(matches!(
+            ExtHandshake::decode(b"d1:mde10:swarm_quici99999999999999999999ee"),
+            Err(ExtError::Bencode(_))
+        ));
         // Garbage in the value does not spoil the other keys.
         let hs =
             ExtHandshake::decode(b"d1:md11:ut_metadatai3ee1:pi6881e10:swarm_quic3:abce").unwrap();

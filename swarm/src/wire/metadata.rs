@@ -17,17 +17,24 @@
 //! result against the info-hash (SHA-1 for v1, SHA-256 for v2, both for
 //! hybrid torrents).
 
-use bendy::decoding::Object;
+use piece_core::bencode::{self, BencodeError, Encoder, KeyOrder, Limits};
 use piece_core::types::InfoHashes;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
-
-use super::benc;
 
 /// Size of a metadata piece.
 pub const METADATA_PIECE_LEN: usize = 16 * 1024;
 /// Largest metadata we fetch.
 pub const MAX_METADATA_SIZE: u32 = 16 * 1024 * 1024;
+
+/// Bencode limits of the dictionary at the front of a message: 1 KiB
+/// (ours are under 64 bytes), nesting 8, 256 values, keys in any order.
+pub const LIMITS: Limits = Limits {
+    max_len: 1024,
+    max_depth: 8,
+    max_tokens: 256,
+    key_order: KeyOrder::Lenient,
+};
 
 /// A decoded `ut_metadata` message. `Data` borrows the piece bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +54,12 @@ pub enum MetadataMsg<'a> {
 /// Why a `ut_metadata` message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataMsgError {
-    /// The dictionary is not valid bencode.
-    #[error("ut_metadata message is not a valid bencoded dictionary: {0}")]
-    Bencode(String),
+    /// The dictionary is not valid bencode or beyond [`LIMITS`].
+    #[error("ut_metadata message: {0}")]
+    Bencode(#[from] BencodeError),
+    /// Valid bencode, but not a dictionary.
+    #[error("ut_metadata message is not a dictionary")]
+    NotADict,
     /// A required key is missing or out of range.
     #[error("ut_metadata message has a missing or invalid `{0}`")]
     BadField(&'static str),
@@ -70,63 +80,47 @@ impl MetadataMsg<'_> {
             MetadataMsg::Data { piece, .. } => (1, *piece),
             MetadataMsg::Reject { piece } => (2, *piece),
         };
-        let mut o = Vec::with_capacity(64);
-        o.push(b'd');
-        benc::put_bytes(&mut o, b"msg_type");
-        benc::put_int(&mut o, ty);
-        benc::put_bytes(&mut o, b"piece");
-        benc::put_int(&mut o, piece as i64);
-        if let MetadataMsg::Data {
-            total_size, data, ..
-        } = self
-        {
-            benc::put_bytes(&mut o, b"total_size");
-            benc::put_int(&mut o, *total_size as i64);
-            o.push(b'e');
-            o.extend_from_slice(data);
-        } else {
-            o.push(b'e');
+        let data = match self {
+            MetadataMsg::Data { data, .. } => data,
+            _ => &[][..],
+        };
+        let mut e = Encoder::with_capacity(64 + data.len());
+        e.begin_dict()
+            .str("msg_type")
+            .int(ty)
+            .str("piece")
+            .int(i64::from(piece));
+        if let MetadataMsg::Data { total_size, .. } = self {
+            e.str("total_size").int(i64::from(*total_size));
         }
-        o
+        e.end().raw(data);
+        e.finish()
     }
 
     /// Decode an extension payload.
     pub fn decode(buf: &[u8]) -> Result<MetadataMsg<'_>, MetadataMsgError> {
-        let end = benc::dict_len(buf).map_err(MetadataMsgError::Bencode)?;
-        let bad = |e: bendy::decoding::Error| MetadataMsgError::Bencode(e.to_string());
-        let mut dec = benc::decoder(&buf[..end]);
-        let Some(Object::Dict(mut dict)) = dec.next_object().map_err(bad)? else {
-            return Err(MetadataMsgError::Bencode("not a dictionary".into()));
+        let (v, end) = bencode::decode_prefix(buf, LIMITS)?;
+        let d = v.as_dict().ok_or(MetadataMsgError::NotADict)?;
+        let field = |name: &'static str| {
+            d.get(name.as_bytes())
+                .map(|v| v.as_int().ok_or(MetadataMsgError::BadField(name)))
+                .transpose()
         };
-        let (mut ty, mut piece, mut total) = (None, None, None);
-        while let Some((k, v)) = dict.next_pair().map_err(bad)? {
-            match k {
-                b"msg_type" => {
-                    ty = Some(benc::int(v).ok_or(MetadataMsgError::BadField("msg_type"))?)
-                }
-                b"piece" => piece = benc::int(v),
-                b"total_size" => total = benc::int(v),
-                _ => {}
-            }
-        }
-        let ty = ty.ok_or(MetadataMsgError::BadField("msg_type"))?;
-        let u = |v: Option<i64>, name| {
-            v.and_then(|v| u32::try_from(v).ok())
+        let ty = field("msg_type")?.ok_or(MetadataMsgError::BadField("msg_type"))?;
+        let u = |name: &'static str| {
+            field(name)?
+                .and_then(|v| u32::try_from(v).ok())
                 .ok_or(MetadataMsgError::BadField(name))
         };
         let rest = &buf[end..];
         let msg = match ty {
-            0 => MetadataMsg::Request {
-                piece: u(piece, "piece")?,
-            },
+            0 => MetadataMsg::Request { piece: u("piece")? },
             1 => MetadataMsg::Data {
-                piece: u(piece, "piece")?,
-                total_size: u(total, "total_size")?,
+                piece: u("piece")?,
+                total_size: u("total_size")?,
                 data: rest,
             },
-            2 => MetadataMsg::Reject {
-                piece: u(piece, "piece")?,
-            },
+            2 => MetadataMsg::Reject { piece: u("piece")? },
             other => return Err(MetadataMsgError::UnknownType(other)),
         };
         let trailing_ok = match msg {

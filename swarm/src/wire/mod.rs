@@ -1,18 +1,19 @@
-//! The BitTorrent peer wire protocol: message types and a decoder that
-//! borrows from the receive buffer.
-//!
-//! The shapes here are the shared interface between the codec and the
-//! protocol state machine in [`crate::proto`].
+//! The BitTorrent peer wire protocol: message types and the one codec,
+//! which borrows from the receive buffer. [`crate::proto`] reads and writes
+//! every peer message through it; its errors are typed and become
+//! [`crate::proto::PeerMisbehaved`] reasons. Each module documents its wire
+//! format.
 //!
 //! - [`codec`]: length-prefixed messages (BEP 3, 5, 6, 10, 52), the wire
-//!   format table is there; [`decode`] / [`encode`] /
+//!   format table is there; [`decode`] / [`decode_limited`] / [`encode`] /
 //!   [`encode_piece_header`].
 //! - [`handshake`]: the 68-byte handshake and reserved bits.
 //! - [`ext`]: the BEP 10 extension handshake dictionary.
 //! - [`metadata`]: BEP 9 `ut_metadata` messages and [`MetadataAssembler`].
-//! - [`fast`]: the BEP 6 allowed-fast set.
 //!
-//! The codec checks framing only (lengths, ids, the protocol string);
+//! Bencoded payloads are read with `piece_core::bencode` under the limits
+//! each module states ([`ext::LIMITS`], [`metadata::LIMITS`]). The codec
+//! checks form only (lengths, ids, the protocol string, field types);
 //! whether a piece index, offset or length is valid for the torrent is the
 //! state machine's decision.
 
@@ -109,18 +110,15 @@ pub struct HashRequest {
     pub proof_layers: u32,
 }
 
-mod benc;
 pub mod codec;
 pub mod ext;
-pub mod fast;
 pub mod handshake;
 pub mod metadata;
 
 pub use codec::{
-    decode, encode, encode_extended, encode_piece_header, encoded_len, DecodeError, Decoded,
-    EncodeError, Out,
+    decode, decode_limited, encode, encode_piece_header, encoded_len, DecodeError, Decoded,
+    EncodeError, Out, PIECE_HEADER_LEN,
 };
 pub use ext::{ExtError, ExtHandshake};
-pub use fast::allowed_fast_set;
 pub use handshake::{decode_handshake, encode_handshake, HANDSHAKE_LEN};
 pub use metadata::{MetadataAssembler, MetadataError, MetadataMsg, MetadataMsgError};

@@ -61,12 +61,35 @@ fn message_errors() {
         MetadataMsg::decode(&big),
         Err(MetadataMsgError::BadData(METADATA_PIECE_LEN + 1))
     );
-    for b in [&b""[..], b"i0e", b"d8:msg_type", b"le"] {
+    for b in [&b""[..], b"d8:msg_type", b"d5:piecei0e5:piecei0ee"] {
         assert!(matches!(
             MetadataMsg::decode(b),
             Err(MetadataMsgError::Bencode(_))
         ));
     }
+    for b in [&b"i0e"[..], b"le"] {
+        assert_eq!(MetadataMsg::decode(b), Err(MetadataMsgError::NotADict));
+    }
+    assert_eq!(
+        MetadataMsg::decode(b"d8:msg_type1:x5:piecei0ee"),
+        Err(MetadataMsgError::BadField("msg_type"))
+    );
+    // A dictionary larger than LIMITS is refused before the data is read.
+    let mut long = b"d1:x2000:".to_vec();
+    long.resize(long.len() + 2000, b'y');
+    long.extend_from_slice(b"8:msg_typei0e5:piecei0ee");
+    assert!(matches!(
+        MetadataMsg::decode(&long),
+        Err(MetadataMsgError::Bencode(_))
+    ));
+}
+
+#[test]
+fn unsorted_keys_and_unknown_keys_accepted() {
+    assert_eq!(
+        MetadataMsg::decode(b"d5:piecei3e8:msg_typei0e4:zzzzli1eee").unwrap(),
+        MetadataMsg::Request { piece: 3 }
+    );
 }
 
 fn blob(n: usize) -> Vec<u8> {

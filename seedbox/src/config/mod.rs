@@ -3,7 +3,19 @@
 //! `seedbox init` writes [`TEMPLATE`], a commented example. [`Config::load`]
 //! reads a file and reports any problem with the line it is on: a syntax
 //! error, an unknown key (a typo must not be silently ignored), a missing
-//! folder, a duplicate or unsafe collection name, a bad address.
+//! folder, a duplicate or unsafe collection name, a bad address or
+//! pattern, and every arrangement that could lose or leak a file, which
+//! `seedbox check` and `seedbox run` refuse alike: `state_dir` inside a
+//! shared folder (or one inside it), a collection inside another, a mirror
+//! inside, around or on another shared folder, a mirror folder that is
+//! neither new, empty nor the seedbox's, the config file inside a shared
+//! folder, and one TCP port for BitTorrent and the web page. Folders are
+//! compared with symlinks resolved.
+
+mod checks;
+mod template;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -12,64 +24,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-/// The file `seedbox init` writes.
-pub const TEMPLATE: &str = r#"# seedbox configuration (TOML). Lines starting with '#' are comments.
-# Check it with `seedbox check --config FILE`; run with `seedbox run --config FILE`.
+use crate::scan::Filter;
+pub use template::TEMPLATE;
 
-# Where the seedbox keeps its signing key, published torrents and resume
-# data. It must survive reboots (not /tmp).
-state_dir = "/var/lib/seedbox"
-
-[network]
-# BitTorrent peer port (TCP). Other BitTorrent clients connect here.
-listen = "0.0.0.0:6881"
-# QUIC (UDP) port for links between swarm peers. Remove the line to disable.
-quic_listen = "0.0.0.0:6881"
-# Announce collections on the LAN (mDNS and BEP 14 local service discovery).
-announce = true
-
-[web]
-# The patron web page (browse, search, download; OPDS catalogue at /opds).
-listen = "0.0.0.0:8080"
-title = "Infoshop library"
-# The admin page (/admin) answers on loopback only. To reach it from another
-# machine, set a long random token and send it as "Authorization: Bearer ...".
-# admin_token = ""
-# Host names patrons use besides IP addresses, localhost and <hostname>.local.
-# hosts = ["library.lan"]
-
-[limits]
-# Most peer connections per collection.
-max_peers = 50
-# Upload limit per collection, bytes per second (0 = unlimited).
-upload_rate = 0
-# Full rescan of every collection folder, in seconds (changes are also
-# picked up at once by watching the folders).
-rescan_secs = 300
-
-# One [[collection]] per folder to share. The name is used in links: letters,
-# digits, '-' and '_' only.
-[[collection]]
-name = "zines"
-path = "/srv/library/zines"
-title = "Zines"
-
-# Follow another seedbox's collection and keep a verified copy here, seeded
-# in turn. "name" is the collection's name on the other seedbox; "key" pins
-# its publisher key (shown on its admin page) - without it the first key seen
-# is pinned. "peers" lists addresses to ask besides the LAN (optional).
-# [[mirror]]
-# name = "zines"
-# key = "5f1c...e9"
-# path = "/srv/library/zines-northside"
-# local_name = "zines-northside"
-# peers = ["192.168.1.20:6881"]
-# poll_secs = 30
-"#;
+/// Default of `web.max_connections`.
+pub const DEFAULT_WEB_CONNECTIONS: usize = 256;
 
 /// A parsed, checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The config file itself (never shared: it can hold the admin token).
+    pub file: PathBuf,
     pub state_dir: PathBuf,
     pub network: Network,
     pub web: Web,
@@ -92,6 +57,8 @@ pub struct Web {
     pub title: String,
     pub admin_token: Option<String>,
     pub hosts: Vec<String>,
+    /// Most connections open at once.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +75,8 @@ pub struct Collection {
     pub name: String,
     pub path: PathBuf,
     pub title: String,
+    /// Which files of the folder are shared (`include` / `exclude`).
+    pub filter: Filter,
 }
 
 /// A collection of another seedbox, followed.
@@ -178,6 +147,7 @@ struct RawWeb {
     admin_token: Option<Spanned<String>>,
     #[serde(default)]
     hosts: Vec<String>,
+    max_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -194,6 +164,10 @@ struct RawCollection {
     name: Spanned<String>,
     path: Spanned<PathBuf>,
     title: Option<String>,
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +247,17 @@ impl Config {
         if raw.state_dir.get_ref().as_os_str().is_empty() {
             return Err(at(raw.state_dir.span(), "state_dir is empty".into()));
         }
+        let num = |v: &Option<Spanned<i64>>, what: &str, min: i64, max: i64, default: i64| match v {
+            None => Ok(default),
+            Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(at(
+                s.span(),
+                format!(
+                    "{what} must be between {min} and {max}, not {}",
+                    s.get_ref()
+                ),
+            )),
+        };
         let network = Network {
             listen: match &raw.network.listen {
                 Some(s) => addr(s, "network.listen")?,
@@ -305,17 +290,13 @@ impl Config {
                 None => None,
             },
             hosts: raw.web.hosts,
-        };
-        let num = |v: &Option<Spanned<i64>>, what: &str, min: i64, max: i64, default: i64| match v {
-            None => Ok(default),
-            Some(s) if (min..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
-            Some(s) => Err(at(
-                s.span(),
-                format!(
-                    "{what} must be between {min} and {max}, not {}",
-                    s.get_ref()
-                ),
-            )),
+            max_connections: num(
+                &raw.web.max_connections,
+                "web.max_connections",
+                4,
+                65_536,
+                DEFAULT_WEB_CONNECTIONS as i64,
+            )? as usize,
         };
         let limits = Limits {
             max_peers: num(&raw.limits.max_peers, "limits.max_peers", 1, 10_000, 50)? as usize,
@@ -357,6 +338,7 @@ impl Config {
             names.push((name.clone(), line_of(text, n.span())));
             Ok(())
         };
+        let mut folders = Vec::new();
         let mut collections = Vec::new();
         for c in raw.collection {
             claim(&c.name, "collection name")?;
@@ -371,10 +353,31 @@ impl Config {
                     ),
                 ));
             }
+            let list = |v: &[Spanned<String>]| -> Vec<String> {
+                v.iter().map(|s| s.get_ref().clone()).collect()
+            };
+            let filter = Filter::new(&list(&c.include), &list(&c.exclude)).map_err(|e| {
+                let (spans, key) = if e.include {
+                    (&c.include, "include")
+                } else {
+                    (&c.exclude, "exclude")
+                };
+                let span = spans.get(e.index).map_or(c.path.span(), Spanned::span);
+                at(
+                    span,
+                    format!("collection {:?}: {key}: {e}", c.name.get_ref()),
+                )
+            })?;
+            folders.push(checks::Folder::collection(
+                c.name.get_ref(),
+                &p,
+                line_of(text, c.path.span()),
+            ));
             collections.push(Collection {
                 title: c.title.unwrap_or_else(|| c.name.get_ref().clone()),
                 name: c.name.into_inner(),
                 path: p,
+                filter,
             });
         }
         let mut mirrors = Vec::new();
@@ -409,12 +412,11 @@ impl Config {
                 peers.push(addr(p, "mirror peers")?);
             }
             let path = abs(m.path.get_ref());
-            if collections.iter().any(|c: &Collection| c.path == path) {
-                return Err(at(
-                    m.path.span(),
-                    format!("mirror path {} is also a collection folder", path.display()),
-                ));
-            }
+            folders.push(checks::Folder::mirror(
+                local.get_ref(),
+                &path,
+                line_of(text, m.path.span()),
+            ));
             let poll_secs = num(&m.poll_secs, "mirror poll_secs", 1, 86_400, 30)? as u64;
             mirrors.push(Mirror {
                 poll_secs,
@@ -425,7 +427,27 @@ impl Config {
                 peers,
             });
         }
+        let line = |s: Option<&Spanned<String>>| s.map(|s| line_of(text, s.span()));
+        checks::ports(
+            &network,
+            line(raw.network.listen.as_ref()),
+            &web,
+            line(raw.web.listen.as_ref()),
+        )
+        .and_then(|()| {
+            checks::folders(
+                path,
+                (&state_dir, line_of(text, raw.state_dir.span())),
+                &folders,
+            )
+        })
+        .map_err(|(line, msg)| ConfigError::At {
+            path: path.to_path_buf(),
+            line,
+            msg,
+        })?;
         Ok(Config {
+            file: path.to_path_buf(),
             state_dir,
             network,
             web,
@@ -433,92 +455,5 @@ impl Config {
             collections,
             mirrors,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("/etc/seedbox.toml"))
-    }
-
-    fn line(e: ConfigError) -> (usize, String) {
-        match e {
-            ConfigError::At { line, msg, .. } => (line, msg),
-            other => panic!("expected a line number: {other}"),
-        }
-    }
-
-    #[test]
-    fn template_parses_once_its_folder_exists() {
-        let d = tempfile::tempdir().unwrap();
-        let folder = d.path().join("zines");
-        std::fs::create_dir(&folder).unwrap();
-        let text = TEMPLATE.replace("/srv/library/zines", folder.to_str().unwrap());
-        let c = parse(&text).unwrap();
-        assert_eq!(c.collections.len(), 1);
-        assert_eq!(c.collections[0].name, "zines");
-        assert_eq!(c.network.listen.port(), 6881);
-        assert_eq!(c.web.admin_token, None);
-        assert!(c.mirrors.is_empty());
-        // And the template as written names the missing folder and its line.
-        let (l, msg) = line(parse(TEMPLATE).unwrap_err());
-        assert_eq!(
-            TEMPLATE.lines().nth(l - 1).unwrap(),
-            "path = \"/srv/library/zines\""
-        );
-        assert!(msg.contains("not a folder"), "{msg}");
-    }
-
-    #[test]
-    fn errors_name_the_line() {
-        let (l, msg) =
-            line(parse("state_dir = \"/x\"\n\n[network]\nlisten = \"nowhere\"\n").unwrap_err());
-        assert_eq!(l, 4);
-        assert!(msg.contains("not an address"), "{msg}");
-        let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peer = 3\n").unwrap_err());
-        assert_eq!(l, 3);
-        assert!(msg.contains("unknown field"), "{msg}");
-        let (l, _) = line(parse("state_dir = \"/x\"\n[web\n").unwrap_err());
-        assert_eq!(l, 2);
-        let (l, msg) = line(
-            parse("state_dir = \"/x\"\n[[collection]]\nname = \"../etc\"\npath = \"/\"\n")
-                .unwrap_err(),
-        );
-        assert_eq!(l, 3);
-        assert!(msg.contains("letters"), "{msg}");
-        let (l, msg) = line(parse("state_dir = \"/x\"\n[limits]\nmax_peers = -1\n").unwrap_err());
-        assert_eq!(l, 3);
-        assert!(msg.contains("between"), "{msg}");
-        let (l, _) =
-            line(parse("state_dir = \"/x\"\n[web]\nadmin_token = \"short\"\n").unwrap_err());
-        assert_eq!(l, 3);
-        let (l, msg) = line(
-            parse("state_dir = \"/x\"\n[[mirror]]\nname = \"z\"\nkey = \"abc\"\npath = \"/m\"\n")
-                .unwrap_err(),
-        );
-        assert_eq!(l, 4);
-        assert!(msg.contains("hex"), "{msg}");
-    }
-
-    #[test]
-    fn duplicate_names_point_at_both_lines() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().to_str().unwrap();
-        let text = format!(
-            "state_dir = \"/x\"\n[[collection]]\nname = \"a\"\npath = \"{p}\"\n[[mirror]]\nname = \"a\"\npath = \"/m\"\n"
-        );
-        let (l, msg) = line(parse(&text).unwrap_err());
-        assert_eq!(l, 6);
-        assert!(msg.contains("line 3"), "{msg}");
-    }
-
-    #[test]
-    fn relative_paths_are_relative_to_the_file() {
-        let c = parse("state_dir = \"state\"\n").unwrap();
-        assert_eq!(c.state_dir, Path::new("/etc/state"));
-        assert_eq!(c.web.listen.unwrap().port(), 8080);
     }
 }

@@ -1,0 +1,348 @@
+//! The state the collection tasks share with each other and with the web
+//! page: the swarm [`Session`], the LAN presence, the signing key, and the
+//! current version of every collection (the [`LibrarySnapshot`] the web
+//! reads through [`Library`]).
+//!
+//! [`crate::local`] and [`crate::mirror`] publish versions here;
+//! [`crate::daemon`] builds it and starts those tasks. Nothing here knows
+//! about either kind of task.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use piece_core::metainfo::Metainfo;
+use swarm::discovery::presence::Presence;
+use swarm::discovery::signed::{CollectionSig, Publisher};
+use swarm::discovery::Share;
+use swarm::session::{Session, TorrentHandle};
+
+use crate::config::Config;
+use crate::library::{
+    CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
+    Origin, SkippedFile, Status,
+};
+use crate::store;
+
+/// One collection as the daemon holds it.
+struct Entry {
+    snap: CollectionSnapshot,
+    handle: Option<TorrentHandle>,
+    /// Transfer totals of earlier versions' handles (since start).
+    uploaded_before: u64,
+    downloaded_before: u64,
+}
+
+/// State shared by the collection tasks and the web page.
+pub struct Shared {
+    snapshot: RwLock<Arc<LibrarySnapshot>>,
+    entries: Mutex<BTreeMap<String, Entry>>,
+    /// Torrents by handshake id, to route LAN peer hints.
+    by_wire: Mutex<HashMap<[u8; 20], TorrentHandle>>,
+    /// Per local collection, the files left out of its folder.
+    skipped: Mutex<BTreeMap<String, Vec<SkippedFile>>>,
+    started: Instant,
+    /// The state folder, resolved: nothing under it is ever listed.
+    state_real: PathBuf,
+    pub(crate) session: Arc<Session>,
+    pub(crate) presence: Arc<Presence>,
+    pub(crate) publisher: Publisher,
+    pub(crate) config: Config,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A stable, URL-safe id for a file of a collection: the first 16 bytes of
+/// SHA-256 of its path, in hex. Same path, same id, across versions.
+pub fn file_id(path: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(path.as_bytes())[..16])
+}
+
+/// What a published or fetched version is, for [`Shared::publish`].
+pub(crate) struct Version<'a> {
+    /// The collection's name here (snapshot, web links).
+    pub name: &'a str,
+    /// Its name in the LAN catalogue: the publisher's name, which the
+    /// signature covers (same as `name` for a local collection).
+    pub share_name: &'a str,
+    pub title: &'a str,
+    pub origin: Origin,
+    pub folder: &'a Path,
+    /// A local folder: the files as on disk, listed and served under these
+    /// paths, which parsing may have sanitised (see [`store::rooted_layout`]).
+    pub real: Option<&'a store::Manifest>,
+    /// Each file (by path) as the daemon saw it complete: the web serves
+    /// only the very file named here; a file without one is listed as
+    /// incomplete and not served.
+    pub identities: &'a HashMap<String, FileIdentity>,
+    pub meta: &'a Metainfo,
+    pub torrent: Vec<u8>,
+    pub sig: CollectionSig,
+    pub updated: u64,
+}
+
+impl Shared {
+    /// Shared state over a started session and presence.
+    pub(crate) fn new(
+        session: Arc<Session>,
+        presence: Arc<Presence>,
+        publisher: Publisher,
+        config: Config,
+    ) -> Shared {
+        Shared {
+            snapshot: RwLock::default(),
+            entries: Mutex::default(),
+            by_wire: Mutex::default(),
+            skipped: Mutex::default(),
+            started: Instant::now(),
+            state_real: std::fs::canonicalize(&config.state_dir)
+                .unwrap_or_else(|_| config.state_dir.clone()),
+            session,
+            presence,
+            publisher,
+            config,
+        }
+    }
+
+    /// The torrent a LAN peer hint names (by its handshake id).
+    pub(crate) fn handle_for_wire(&self, id: &[u8; 20]) -> Option<TorrentHandle> {
+        lock(&self.by_wire).get(id).cloned()
+    }
+
+    /// Every current version's handle.
+    pub(crate) fn handles(&self) -> Vec<TorrentHandle> {
+        lock(&self.entries)
+            .values()
+            .filter_map(|e| e.handle.clone())
+            .collect()
+    }
+
+    /// Make `v` the current version of its collection: list it in the
+    /// snapshot and in the LAN catalogue (replacing the previous one).
+    pub(crate) fn publish(&self, v: Version<'_>, handle: TorrentHandle) {
+        let rooted = store::rooted_layout(v.meta, v.real).ok();
+        let mut files = Vec::new();
+        // Folders resolved once each, not once per file.
+        let mut private_dirs: HashMap<PathBuf, bool> = HashMap::new();
+        if let Some(layout) = &rooted {
+            for (_, f) in layout.real_files() {
+                let path = store::slash_path(&f.path);
+                let disk_path = v.folder.join(&f.path);
+                let identity = v.identities.get(&path).copied();
+                let private = identity.is_some()
+                    && disk_path.parent().is_some_and(|dir| {
+                        *private_dirs
+                            .entry(dir.to_path_buf())
+                            .or_insert_with(|| self.under_state_dir(dir))
+                    });
+                if private {
+                    tracing::error!(
+                        "collection {}: {} is under the state folder; never listed",
+                        v.name,
+                        disk_path.display()
+                    );
+                    continue;
+                }
+                let mtime = identity
+                    .and_then(|i| u64::try_from(i.mtime_ns / 1_000_000_000).ok())
+                    .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+                files.push(FileEntry {
+                    id: file_id(&path),
+                    disk_path,
+                    path,
+                    size: f.length,
+                    mtime,
+                    complete: identity.is_some(),
+                    identity,
+                });
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let h = v.meta.info_hashes;
+        let snap = CollectionSnapshot {
+            name: v.name.to_string(),
+            title: v.title.to_string(),
+            origin: v.origin,
+            key: v.sig.key.to_hex(),
+            seq: v.sig.seq,
+            info_hash_v1: h.v1.map(|x| x.to_hex()),
+            info_hash_v2: h.v2.map(|x| x.to_hex()),
+            magnet: handle.magnet(),
+            torrent: Arc::new(v.torrent),
+            updated: UNIX_EPOCH + Duration::from_secs(v.updated),
+            files,
+        };
+        // The LAN catalogue entry carries the signed record, so that others
+        // can follow this collection, through us or through any mirror.
+        let real = v.meta.info.files.iter().filter(|f| !f.pad);
+        let mut share = Share::new(
+            v.share_name,
+            real.clone().map(|f| f.length).sum(),
+            real.count() as u32,
+            h,
+        );
+        share.magnet = handle.magnet();
+        share.collection = Some(v.sig);
+        let old = {
+            let mut entries = lock(&self.entries);
+            let e = entries.entry(v.name.to_string()).or_insert_with(|| Entry {
+                snap: snap.clone(),
+                handle: None,
+                uploaded_before: 0,
+                downloaded_before: 0,
+            });
+            e.snap = snap;
+            e.handle.replace(handle.clone())
+        };
+        if let Some(old) = old {
+            if old.info_hashes() != h {
+                self.forget_handle(v.name, &old);
+            }
+        }
+        lock(&self.by_wire).insert(h.wire_id(), handle);
+        self.presence.add_share(share);
+        self.rebuild_snapshot();
+    }
+
+    /// Whether folder `p` resolves to a place inside the state folder (a
+    /// listed file is a regular file, not a link, so its folder decides).
+    fn under_state_dir(&self, p: &Path) -> bool {
+        std::fs::canonicalize(p).is_ok_and(|r| r.starts_with(&self.state_real))
+    }
+
+    /// The files of collection `name`'s folder that are left out; `true`
+    /// when that list changed.
+    pub(crate) fn set_skipped(&self, name: &str, files: Vec<SkippedFile>) -> bool {
+        let mut all = lock(&self.skipped);
+        if all.get(name) == Some(&files) || (files.is_empty() && !all.contains_key(name)) {
+            return false;
+        }
+        if files.is_empty() {
+            all.remove(name);
+        } else {
+            all.insert(name.to_string(), files);
+        }
+        true
+    }
+
+    /// A handle is going away (a newer version replaces it): keep its
+    /// totals and stop listing it.
+    pub(crate) fn forget_handle(&self, name: &str, old: &TorrentHandle) {
+        let p = old.progress();
+        if let Some(e) = lock(&self.entries).get_mut(name) {
+            e.uploaded_before += p.uploaded;
+            e.downloaded_before += p.downloaded;
+            if e.handle
+                .as_ref()
+                .is_some_and(|h| h.info_hashes() == old.info_hashes())
+            {
+                e.handle = None;
+            }
+        }
+        lock(&self.by_wire).remove(&old.info_hashes().wire_id());
+        self.presence.remove_share(&old.info_hashes());
+    }
+
+    /// Stop seeding an old version for good: unlist it, stop it, and
+    /// delete its resume files (its data stays: the new version uses it).
+    pub(crate) async fn retire(&self, name: &str, old: TorrentHandle) {
+        self.forget_handle(name, &old);
+        old.remove().await;
+        let resume = swarm::resume::path_for(
+            &self.config.state_dir.join("resume"),
+            old.info_hashes().wire_id(),
+        );
+        let _ = std::fs::remove_file(resume.with_extension("info"));
+        let _ = std::fs::remove_file(resume);
+    }
+
+    /// Drop a collection from the snapshot (its folder became empty; its
+    /// handle was [`Shared::retire`]d).
+    pub(crate) fn withdraw(&self, name: &str) {
+        lock(&self.entries).remove(name);
+        self.rebuild_snapshot();
+    }
+
+    fn rebuild_snapshot(&self) {
+        let collections = lock(&self.entries)
+            .values()
+            .map(|e| e.snap.clone())
+            .collect();
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(LibrarySnapshot { collections });
+    }
+
+    /// Bytes downloaded for collection `name` since the daemon started
+    /// (every version).
+    pub fn downloaded(&self, name: &str) -> u64 {
+        lock(&self.entries)
+            .get(name)
+            .map(|e| e.downloaded_before + e.handle.as_ref().map_or(0, |h| h.progress().downloaded))
+            .unwrap_or(0)
+    }
+
+    /// The state folder.
+    pub fn state_dir(&self) -> &Path {
+        &self.config.state_dir
+    }
+}
+
+impl Library for Shared {
+    fn snapshot(&self) -> Arc<LibrarySnapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn status(&self) -> Status {
+        let entries = lock(&self.entries);
+        let mut disk_used = 0;
+        let collections = entries
+            .values()
+            .map(|e| {
+                disk_used += e.snap.total_size();
+                let p = e.handle.as_ref().map(|h| h.progress()).unwrap_or_default();
+                CollectionStatus {
+                    name: e.snap.name.clone(),
+                    seq: e.snap.seq,
+                    peers: p.peers,
+                    progress: if p.num_pieces == 0 {
+                        0.0
+                    } else {
+                        f64::from(p.have_pieces) / f64::from(p.num_pieces)
+                    },
+                    upload_rate: p.upload_rate,
+                    download_rate: p.download_rate,
+                    uploaded: e.uploaded_before + p.uploaded,
+                    downloaded: e.downloaded_before + p.downloaded,
+                }
+            })
+            .collect();
+        Status {
+            uptime_secs: self.started.elapsed().as_secs(),
+            collections,
+            disk_used,
+            disk_free: disk_free(&self.config.state_dir),
+            skipped: lock(&self.skipped).clone(),
+        }
+    }
+}
+
+/// Free bytes on the file system holding `path` (0 if unknown).
+fn disk_free(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid NUL-terminated path, st a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    (st.f_bavail as u64).saturating_mul(st.f_frsize as u64)
+}
