@@ -21,6 +21,7 @@
 
 mod announce;
 pub mod driver;
+mod gate;
 mod storage;
 
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use piece_core::magnet::{Magnet, MagnetError};
 use piece_core::metainfo::{Metainfo, MetainfoError};
 use piece_core::storage::{Storage, StorageError};
 use piece_core::{Bitfield, InfoHashes};
-use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::net::{
@@ -52,10 +53,14 @@ pub use storage::{
 
 /// Largest .torrent file read.
 pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
-/// Incoming connections that may be in their handshake at once.
-pub const MAX_PENDING_HANDSHAKES: usize = 64;
-/// Time an incoming connection has to send its handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming connections that may be in their handshake at once (see
+/// `session::gate`).
+pub const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Incoming connections from one IP that may be in their handshake at once.
+pub const MAX_PENDING_PER_IP: usize = 8;
+/// Time an incoming connection has to send its handshake (68 bytes; a LAN
+/// peer sends it at once).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`TorrentHandle::add_swarm_peer`]: how long QUIC has before the TCP
 /// address is dialled too.
 pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
@@ -251,7 +256,7 @@ impl Session {
     pub async fn new(cfg: SessionConfig) -> Result<Session, SessionError> {
         let registry: Registry = Arc::default();
         let lan: LanSlot = Arc::default();
-        let gate = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+        let gate = gate::Gate::default();
         let mut acceptors = Vec::new();
         let mut tcp_addr = None;
         if let Some(a) = cfg.listen_tcp {
@@ -264,7 +269,7 @@ impl Session {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                    let Some(permit) = gate.enter(c.addr.ip()) else {
                         continue;
                     };
                     let (reg, lan) = (reg.clone(), lan.clone());
@@ -284,7 +289,7 @@ impl Session {
             let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Some(incoming) = q2.accept().await {
-                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                    let Some(permit) = gate.enter(incoming.remote_address().ip()) else {
                         continue; // dropping it refuses the connection
                     };
                     let (reg, lan) = (reg.clone(), lan.clone());
