@@ -132,3 +132,51 @@ fn peers_that_do_not_read_are_bounded_choked_and_dropped() {
     );
     assert_eq!(sim.torrent(s).unwrap().stats().banned, 0);
 }
+
+/// Finding 4: 50 peers that dialled the seeder, handshook and then said
+/// nothing hold all of its `max_peers` slots (they would for the 180 s of
+/// the peer timeout). A leecher that arrives later still gets in (an idle
+/// one is evicted for it) and completes.
+#[test]
+fn silent_peers_do_not_hold_every_slot() {
+    let data = content(16 * PIECE as usize, 6);
+    let meta = make_v1("z.pdf", &data, PIECE);
+    let mut sim = Sim::new(SimConfig {
+        seed: 7,
+        ..Default::default()
+    });
+    let cfg = TorrentConfig {
+        max_peers: 50,
+        ..Default::default()
+    };
+    let s = sim.add_node(
+        &meta,
+        &data,
+        NodeOpts {
+            config: Some(cfg),
+            ..seed_opts()
+        },
+    );
+    let ih = meta.info_hashes.v1.unwrap().0;
+    let mut links = Vec::new();
+    for i in 0..50u8 {
+        let raw = sim.add_raw();
+        let link = sim.connect_raw(raw, s);
+        sim.raw_send(raw, link, &handshake(ih, 100 + i));
+        links.push(link);
+    }
+    sim.run_until(Duration::from_secs(2), |_| false);
+    assert_eq!(sim.torrent(s).unwrap().stats().peers, 50, "all slots held");
+    // once they have been idle for `idle_evict_after` (10 s)
+    sim.run_until(Duration::from_secs(12), |_| false);
+    let l = sim.add_node(&meta, &data, NodeOpts::default());
+    sim.introduce(l, &[s]);
+    // well within the 180 s peer timeout that used to free the slots
+    assert!(
+        sim.run_until(Duration::from_secs(60), |sim| sim.is_complete(l)),
+        "leecher did not get a slot"
+    );
+    assert!(sim.data(l) == data);
+    assert!(disconnects(&sim, s, &DisconnectReason::Evicted) >= 1);
+    assert_eq!(sim.torrent(s).unwrap().stats().banned, 0);
+}
