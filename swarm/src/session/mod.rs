@@ -137,7 +137,7 @@ pub struct AddOptions {
     pub seed: bool,
     /// Peers to dial right away.
     pub peers: Vec<PeerAddr>,
-    /// Storage hook (tests); default [`MmapStorage`].
+    /// Storage hook (tests); default [`default_storage`] (mmap to seed, pwrite to download).
     pub storage: Option<StorageFactory>,
     /// Start paused.
     pub paused: bool,
