@@ -57,7 +57,7 @@ pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
 /// `session::gate`).
 pub const MAX_PENDING_HANDSHAKES: usize = 256;
 /// Incoming connections from one IP that may be in their handshake at once.
-pub const MAX_PENDING_PER_IP: usize = 8;
+pub const MAX_PENDING_PER_IP: usize = 16;
 /// Time an incoming connection has to send its handshake (68 bytes; a LAN
 /// peer sends it at once).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
