@@ -11,13 +11,12 @@
 //! Every file is written atomically (temp file, fsync, rename), so a killed
 //! daemon leaves either the old or the new version, never half of one.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::StorageError;
-use piece_core::{Layout, LayoutFile};
+use piece_core::Layout;
 use serde::{Deserialize, Serialize};
 use swarm::discovery::signed::Publisher;
 use swarm::resume::write_atomically;
@@ -99,6 +98,17 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The files' paths and sizes, for [`rooted_layout`].
+    pub fn real_files(&self) -> Vec<swarm::session::RealFile> {
+        self.files
+            .iter()
+            .map(|f| swarm::session::RealFile {
+                path: f.path.clone(),
+                size: f.size,
+            })
+            .collect()
+    }
+
     /// Total bytes.
     pub fn total(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -205,67 +215,22 @@ pub fn slash_path(p: &Path) -> String {
         .join("/")
 }
 
-/// The torrent's layout with its top folder (the torrent's name) removed,
-/// so that its files live directly in a folder of our choosing, whatever
-/// the torrent is called. Single-file torrents keep their file name.
-///
-/// `real`: for a folder we published ourselves, the files exactly as they
-/// are on disk (the [`Manifest`] the torrent was made from, in the same
-/// order). Torrent paths are sanitised when parsed (`<`, `:` and other
-/// characters some systems forbid become `_`), so the parsed names may not
-/// be the names on disk; when the manifest matches the torrent file for
-/// file (count and sizes), its paths are used instead.
+/// The torrent's layout with its files directly in a folder of our
+/// choosing, whatever the torrent is called, named as on disk when `real`
+/// (for a folder we published ourselves: the [`Manifest`] the torrent was
+/// made from) matches it: [`swarm::session::rooted_layout`], the mechanism
+/// `swarm share` uses too.
 pub fn rooted_layout(
     meta: &Metainfo,
     real: Option<&Manifest>,
 ) -> Result<Layout, piece_core::layout::LayoutError> {
-    let layout = &meta.info.layout;
-    let name = meta.info.name.as_str();
-    let stored: Vec<&LayoutFile> = layout.files().iter().filter(|f| !f.pad).collect();
-    let real = real.filter(|m| {
-        m.files.len() == stored.len()
-            && m.files.iter().zip(&stored).all(|(a, b)| a.size == b.length)
-    });
-    let mut next_real = real.map(|m| m.files.iter());
-    let files = layout
-        .files()
-        .iter()
-        .map(|f| {
-            let path = if f.pad {
-                f.path.clone()
-            } else if let Some(r) = next_real.as_mut().and_then(Iterator::next) {
-                PathBuf::from(&r.path)
-            } else {
-                let mut comps = f.path.components();
-                match comps.next() {
-                    Some(Component::Normal(first))
-                        if first == std::ffi::OsStr::new(name)
-                            && comps.clone().next().is_some() =>
-                    {
-                        comps.as_path().to_path_buf()
-                    }
-                    _ => f.path.clone(),
-                }
-            };
-            LayoutFile { path, ..f.clone() }
-        })
-        .collect();
-    Layout::new(*layout.lengths(), files)
+    swarm::session::rooted_layout(meta, real.map(Manifest::real_files).as_deref())
 }
 
 /// A storage factory that puts the torrent's files directly in `folder`
-/// (see [`rooted_layout`]); `save_dir` is ignored.
+/// ([`swarm::session::rooted_storage`]); `save_dir` is ignored.
 pub fn rooted_storage(folder: PathBuf, real: Option<Arc<Manifest>>) -> StorageFactory {
-    Arc::new(move |_save_dir: &Path, meta: &Metainfo, existing: bool| {
-        let layout = rooted_layout(meta, real.as_deref()).map_err(|e| StorageError::Io {
-            path: folder.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-        })?;
-        // The session's backends (mmap to seed, pwrite to download).
-        // Missing or resized files show in the resume check that follows
-        // (their pieces are not had), so existing files are not opened here.
-        swarm::session::default_storage(&folder, layout, existing)
-    })
+    swarm::session::rooted_storage(folder, real.map(|m| m.real_files().into()))
 }
 
 #[cfg(test)]

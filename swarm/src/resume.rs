@@ -33,11 +33,12 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use piece_core::bencode::{self, BencodeError, Encoder, KeyOrder, Limits, Value};
 use piece_core::hash::PieceHashes;
-use piece_core::storage::{FileState, Storage};
+use piece_core::storage::{FileState, Storage, StorageError};
 use piece_core::{Bitfield, PieceIndex};
 
 /// Largest resume file read (a bitfield for millions of pieces and a
@@ -250,6 +251,48 @@ pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Why a resume save failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("flushing data: {0}")]
+    Flush(#[from] StorageError),
+    #[error("saving resume data: {0}")]
+    Save(#[from] ResumeError),
+}
+
+/// Orders the saves of one resume file made from several threads (the
+/// torrent's task saves in the background while downloading, and in the
+/// foreground on completion and shutdown): one save at a time, and a save
+/// never overwrites a newer one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SaveOrder(Arc<Mutex<u64>>);
+
+impl SaveOrder {
+    /// Flushes `storage` (the file must never claim data that is not
+    /// durable), captures the files' state and saves, unless a save
+    /// numbered above `seq` is already written. Returns how long it took:
+    /// with many files (a capture stats every one), the caller spaces its
+    /// saves by that.
+    pub(crate) fn save(
+        &self,
+        seq: u64,
+        path: &Path,
+        wire_id: [u8; 20],
+        have: &Bitfield,
+        storage: &dyn Storage,
+    ) -> Result<Duration, SaveError> {
+        let start = Instant::now();
+        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if *written > seq {
+            return Ok(start.elapsed());
+        }
+        storage.flush()?;
+        save(path, &ResumeData::capture(wire_id, have, storage))?;
+        *written = seq;
+        Ok(start.elapsed())
+    }
 }
 
 /// Loads a resume file; `Ok(None)` if there is none.

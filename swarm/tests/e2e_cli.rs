@@ -1,59 +1,10 @@
 //! `swarm share` and `swarm get` as processes on 127.0.0.1.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn swarm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_swarm"));
-    c.stdin(Stdio::null());
-    c
-}
-
-/// Starts `swarm share` and returns it with its magnet, TCP and QUIC addresses.
-fn share(path: &Path, state: &Path) -> (Kill, String, String, String) {
-    let mut child = swarm()
-        .arg("share")
-        .arg(path)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--quic-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let guard = Kill(child);
-    let (mut magnet, mut tcp, mut quic) = (String::new(), String::new(), String::new());
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        if line.starts_with("magnet:") {
-            magnet = line;
-        } else if let Some(a) = line.strip_prefix("listening on tcp ") {
-            tcp = a.to_string();
-        } else if let Some(a) = line.strip_prefix("listening on ") {
-            quic = a.to_string();
-        } else if line.starts_with("seeding") {
-            break;
-        }
-    }
-    assert!(magnet.starts_with("magnet:?xt=urn:btih:"), "{magnet}");
-    assert!(quic.starts_with("quic://127.0.0.1:"), "{quic}");
-    (guard, magnet, tcp, quic)
-}
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{share, swarm};
 
 #[test]
 fn share_then_get_over_quic_and_tcp() {
@@ -144,4 +95,61 @@ fn share_of_a_missing_path_fails_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file or folder"));
+}
+
+/// Issue 14, finding 8: names that are legal on Linux but that torrent
+/// parsing sanitises (`?`, `<>:"|*`, a trailing dot) are shared under
+/// their real names, for a folder and for a single file.
+#[test]
+fn share_keeps_real_file_names_that_torrents_sanitise() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("odd: names?");
+    std::fs::create_dir_all(dir.join("sub dir*")).unwrap();
+    let files = [
+        "what is anarchy?.pdf",
+        "<>:\"|*.txt",
+        "trailing dot.",
+        "sub dir*/also?.txt",
+    ];
+    let mut want = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let body: Vec<u8> = (0..40_000 + i * 999).map(|k| (k * 7 + i) as u8).collect();
+        std::fs::write(dir.join(f), &body).unwrap();
+        want.push(body);
+    }
+    let single = d.path().join("flyer?.pdf");
+    std::fs::write(&single, b"a single file with an odd name").unwrap();
+    want.push(std::fs::read(&single).unwrap());
+    for (k, path) in [dir, single].iter().enumerate() {
+        let (_seeder, magnet, tcp, _) = share(path, &d.path().join(format!("s{k}")));
+        let out_dir = d.path().join(format!("out{k}"));
+        let out = swarm()
+            .args(["get", &magnet, "-o"])
+            .arg(&out_dir)
+            .args(["--listen", "127.0.0.1:0", "--no-quic", "--peer", &tcp])
+            .arg("--state-dir")
+            .arg(d.path().join(format!("g{k}")))
+            .output()
+            .unwrap();
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{se}");
+        // what the getter wrote (under the torrent's sanitised names) is
+        // byte for byte what was shared
+        let mut got: Vec<Vec<u8>> = piece_core::create::list_files(&out_dir)
+            .unwrap()
+            .iter()
+            .map(|f| std::fs::read(&f.abs).unwrap())
+            .collect();
+        let mut expect = if k == 0 {
+            want[..4].to_vec()
+        } else {
+            want[4..].to_vec()
+        };
+        got.sort();
+        expect.sort();
+        assert!(
+            got == expect,
+            "downloaded files differ from the shared ones"
+        );
+    }
 }

@@ -159,9 +159,13 @@ pub(crate) fn open_beneath(
     Ok(Some(file))
 }
 
-/// A tiny LRU map: O(1) hits, O(n) eviction scan (n is the small bound).
+/// An LRU map: O(log n) hits and evictions (the bound may be tens of
+/// thousands of open files for a torrent of many files, so eviction must
+/// not scan).
 pub(crate) struct Lru<K, V> {
     map: HashMap<K, (V, u64)>,
+    /// Last use -> key, oldest first.
+    order: std::collections::BTreeMap<u64, K>,
     tick: u64,
     cap: usize,
 }
@@ -170,6 +174,7 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
         Lru {
             map: HashMap::new(),
+            order: std::collections::BTreeMap::new(),
             tick: 0,
             cap: cap.max(1),
         }
@@ -177,31 +182,39 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
     pub fn get(&mut self, k: &K) -> Option<V> {
         self.tick += 1;
         let t = self.tick;
-        self.map.get_mut(k).map(|(v, used)| {
-            *used = t;
-            v.clone()
-        })
+        let (v, used) = self.map.get_mut(k)?;
+        self.order.remove(used);
+        *used = t;
+        self.order.insert(t, *k);
+        Some(v.clone())
     }
     /// Inserts, evicting the least recently used entry when full.
     pub fn insert(&mut self, k: K, v: V) {
         if !self.map.contains_key(&k) && self.map.len() >= self.cap {
-            if let Some(old) = self
-                .map
-                .iter()
-                .min_by_key(|(_, (_, t))| *t)
-                .map(|(k, _)| *k)
-            {
+            if let Some((_, old)) = self.order.pop_first() {
                 self.map.remove(&old);
             }
         }
         self.tick += 1;
-        self.map.insert(k, (v, self.tick));
+        if let Some((_, used)) = self.map.insert(k, (v, self.tick)) {
+            self.order.remove(&used);
+        }
+        self.order.insert(self.tick, k);
     }
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        self.map.remove(k).map(|(v, _)| v)
+        let (v, used) = self.map.remove(k)?;
+        self.order.remove(&used);
+        Some(v)
     }
     pub fn retain(&mut self, mut f: impl FnMut(&K, &V) -> bool) {
-        self.map.retain(|k, (v, _)| f(k, v));
+        let order = &mut self.order;
+        self.map.retain(|k, (v, used)| {
+            let keep = f(k, v);
+            if !keep {
+                order.remove(used);
+            }
+            keep
+        });
     }
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values().map(|(v, _)| v)
@@ -430,5 +443,32 @@ impl Handles {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lru;
+
+    #[test]
+    fn lru_evicts_the_least_recently_used() {
+        let mut l = Lru::new(3);
+        for k in 0..3 {
+            l.insert(k, k * 10);
+        }
+        assert_eq!(l.get(&0), Some(0)); // 1 is now the oldest
+        l.insert(3, 30);
+        assert_eq!(l.get(&1), None);
+        assert_eq!(l.len(), 3);
+        l.insert(0, 1); // replacing keeps the size
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.remove(&2), Some(20));
+        l.retain(|k, _| *k != 3);
+        l.insert(4, 40);
+        l.insert(5, 50);
+        l.insert(6, 60);
+        assert_eq!(l.get(&0), None, "0 was the oldest");
+        assert_eq!(l.values().count(), 3);
+        assert_eq!((l.get(&4), l.get(&6)), (Some(40), Some(60)));
     }
 }

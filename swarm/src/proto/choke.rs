@@ -73,6 +73,8 @@ impl Torrent {
         let Some(storage) = self.storage.clone() else {
             return;
         };
+        let (max, max_total) = (self.cfg.max_send_buffer, self.cfg.max_send_buffer_total);
+        let mut total = self.queued_total();
         loop {
             let limited = self.cfg.upload_rate_limit.is_some();
             let Some(p) = self.peers.get_mut(&conn) else {
@@ -82,7 +84,7 @@ impl Torrent {
                 return;
             }
             let Some(&b) = p.incoming.front() else { return };
-            if p.out.len() >= super::peer::MAX_QUEUED_OUT {
+            if p.queued() >= max || total >= max_total {
                 return;
             }
             if limited && self.upload_tokens < b.len as u64 {
@@ -102,6 +104,7 @@ impl Torrent {
                 self.storage_failed(b.piece, e);
                 return;
             }
+            total += 13 + b.len as usize;
             p.last_sent = self.now;
             p.up_tick += b.len as u64;
             p.up_round += b.len as u64;
@@ -112,7 +115,7 @@ impl Torrent {
         }
     }
 
-    fn set_choke(&mut self, conn: ConnId, choke: bool) {
+    pub(crate) fn set_choke(&mut self, conn: ConnId, choke: bool) {
         let now = self.now;
         let Some(p) = self.peers.get_mut(&conn) else {
             return;
@@ -142,7 +145,8 @@ impl Torrent {
         if self.cfg.upload_slots == 0 || self.paused || self.storage.is_none() {
             return;
         }
-        if self.regular_unchoked() < self.cfg.upload_slots {
+        let stalled = self.peers.get(&conn).is_some_and(|p| p.stalled());
+        if !stalled && self.regular_unchoked() < self.cfg.upload_slots {
             self.set_choke(conn, false);
         }
     }
@@ -167,7 +171,7 @@ impl Torrent {
         let mut waiting: Vec<(Option<super::Instant>, ConnId)> = self
             .peers
             .values()
-            .filter(|p| p.active && p.am_choking && p.peer_interested && !p.seed)
+            .filter(|p| p.active && p.am_choking && p.peer_interested && !p.seed && !p.stalled())
             .map(|p| (p.last_unchoked, p.conn))
             .collect();
         if waiting.is_empty() {
@@ -188,7 +192,7 @@ impl Torrent {
         let mut cands: Vec<&super::peer::Peer> = self
             .peers
             .values()
-            .filter(|p| p.active && p.peer_interested && !p.seed)
+            .filter(|p| p.active && p.peer_interested && !p.seed && !p.stalled())
             .collect();
         if seeding {
             // round robin: choked peers that waited longest first

@@ -6,9 +6,18 @@ use std::time::Duration;
 /// for a LAN or a home connection.
 #[derive(Clone, Debug)]
 pub struct TorrentConfig {
-    /// Most connections (incoming + outgoing). Extra incoming connections
-    /// are refused with [`crate::proto::DisconnectReason::TooManyPeers`].
+    /// Most connections (incoming + outgoing). A new connection past it
+    /// evicts an idle peer that dialled us, or is refused with
+    /// [`crate::proto::DisconnectReason::TooManyPeers`] (`proto::slots`).
     pub max_peers: usize,
+    /// Most connections from one IP, and most of its addresses dialled at
+    /// a time or per minute (`proto::dials`).
+    pub max_peers_per_ip: usize,
+    /// A peer that dialled us and is of no use either way is evicted for a
+    /// newcomer after being idle this long (others after six times that).
+    pub idle_evict_after: Duration,
+    /// Most dials started per second.
+    pub max_dials_per_sec: u32,
     /// Regular upload slots (tit-for-tat or seeding round robin). One more
     /// slot is used by the optimistic unchoke. 0 disables uploading
     /// entirely (a free rider; used by tests).
@@ -40,6 +49,28 @@ pub struct TorrentConfig {
     /// Blocks a peer may send that we never requested (beyond late blocks
     /// of cancelled requests) before it is banned.
     pub max_unrequested_blocks: u32,
+    /// BEP 52 hash requests plus BEP 9 metadata requests answered per peer
+    /// and second; up to as many more wait for the next second, the rest
+    /// are rejected (`proto::pacing`).
+    pub max_metadata_requests_per_sec: u32,
+    /// Bytes of Merkle trees kept to answer hash requests (built once per
+    /// file; the most recent one is kept even if larger).
+    pub hash_tree_cache_bytes: usize,
+    /// Bytes queued for one peer (written by us, not yet by the transport)
+    /// above which we stop serving it until it reads
+    /// (`proto::backpressure`).
+    pub max_send_buffer: usize,
+    /// The same for all peers of the torrent together.
+    pub max_send_buffer_total: usize,
+    /// A peer with data queued that reads none of it for this long is
+    /// choked (its slot goes to another peer)...
+    pub stall_choke_after: Duration,
+    /// ...and dropped after this long.
+    pub stall_drop_after: Duration,
+    /// How long a misbehaving peer's address and port stay banned.
+    pub ban_duration: Duration,
+    /// Most bans kept (the one closest to its end goes first).
+    pub max_banned: usize,
     /// Client name advertised in the BEP 10 handshake.
     pub client_version: String,
     /// Our TCP listen port, advertised as `p` in the BEP 10 handshake.
@@ -55,6 +86,9 @@ impl Default for TorrentConfig {
     fn default() -> Self {
         TorrentConfig {
             max_peers: 50,
+            max_peers_per_ip: 8,
+            idle_evict_after: Duration::from_secs(10),
+            max_dials_per_sec: 20,
             upload_slots: 4,
             upload_rate_limit: None,
             max_incoming_requests: 500,
@@ -68,6 +102,14 @@ impl Default for TorrentConfig {
             optimistic_interval: Duration::from_secs(30),
             max_metadata_size: 16 * 1024 * 1024,
             max_unrequested_blocks: 32,
+            max_metadata_requests_per_sec: 250,
+            hash_tree_cache_bytes: 32 * 1024 * 1024,
+            max_send_buffer: 1024 * 1024,
+            max_send_buffer_total: 16 * 1024 * 1024,
+            stall_choke_after: Duration::from_secs(10),
+            stall_drop_after: Duration::from_secs(30),
+            ban_duration: Duration::from_secs(3600),
+            max_banned: 1024,
             client_version: "swarm/0.1".into(),
             listen_port: None,
             quic_port: None,

@@ -4,7 +4,6 @@ use piece_core::{Bitfield, BlockInfo, PieceIndex};
 
 use super::picker::{PeerHas, Received};
 use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent, VerifyJob};
-use crate::proto::peer::ban_key;
 use crate::wire::Message;
 
 /// Largest raw bitfield kept per peer for a magnet before the metadata is
@@ -126,7 +125,7 @@ impl Torrent {
             }
             Message::AllowedFast { .. } | Message::SuggestPiece { .. } | Message::Port(_) => {}
             Message::Extended { id, payload } => self.on_extended(conn, id, payload)?,
-            Message::HashRequest(req) => self.on_hash_request(conn, req),
+            Message::HashRequest(req) => self.pace(conn, super::pacing::Paced::Hashes(req)),
             Message::Hashes { req, hashes } => self.on_hashes(conn, req, hashes)?,
             Message::HashReject(req) => self.on_hash_reject(conn, req),
         }
@@ -542,12 +541,7 @@ impl Torrent {
             });
             if let [only] = contributors[..] {
                 // it alone supplied the piece: it sent corrupt data
-                let addr = self
-                    .peers
-                    .values()
-                    .find(|p| p.key == ban_key(only))
-                    .map_or(only, |p| p.addr);
-                self.ban(addr, PeerMisbehaved::HashFailures { pieces: 1 });
+                self.ban(only, PeerMisbehaved::HashFailures { pieces: 1 });
             } else {
                 self.parole.extend(contributors);
             }

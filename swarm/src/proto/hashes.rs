@@ -17,10 +17,7 @@ const MAX_RUN: u32 = 512;
 
 impl Torrent {
     pub(crate) fn on_hash_request(&mut self, conn: ConnId, req: HashRequest) {
-        let busy = self
-            .peers
-            .get(&conn)
-            .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
+        let busy = !self.send_room(conn);
         match (!busy).then(|| self.hashes_for(&req)).flatten() {
             Some(h) => {
                 let bytes: Vec<u8> = h.iter().flatten().copied().collect();
@@ -36,7 +33,7 @@ impl Torrent {
         }
     }
 
-    fn hashes_for(&self, req: &HashRequest) -> Option<Vec<Hash32>> {
+    fn hashes_for(&mut self, req: &HashRequest) -> Option<Vec<Hash32>> {
         let meta = self.meta.as_ref()?;
         let layer = meta.piece_layers.get(&req.pieces_root)?;
         let ph = merkle::piece_height(meta.info.piece_length);
@@ -53,11 +50,18 @@ impl Torrent {
         if index + len > width.max(len) {
             return None;
         }
-        let mut level: Vec<Hash32> = layer.clone();
-        level.resize(width.max(len), merkle::pad_hash(ph));
-        let mut out: Vec<Hash32> = level[index..index + len].to_vec();
-        let uncles = merkle::proof_for(&level, index, len)?;
-        out.extend(uncles.into_iter().take(req.proof_layers as usize));
+        // the tree above the layer is built once per file (super::trees)
+        let pad = merkle::pad_hash(ph);
+        let max = self.cfg.hash_tree_cache_bytes;
+        let tree = self.trees.get(&req.pieces_root, layer, pad, max);
+        let mut out: Vec<Hash32> = tree.layer()[index..(index + len).min(width)].to_vec();
+        // a run wider than the padded layer is padded further; its root is
+        // the top of the run itself: no uncles
+        out.resize(len, pad);
+        if len < width {
+            let uncles = tree.uncles(index, len)?;
+            out.extend(uncles.into_iter().take(req.proof_layers as usize));
+        }
         Some(out)
     }
 }

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::pacing::Paced;
 use super::peer::MAX_METADATA_REQUESTS;
 use super::{ConnId, Event, PeerMisbehaved, Torrent};
 use crate::wire::ext::{ExtHandshake, UT_METADATA};
@@ -123,6 +124,7 @@ impl Torrent {
                             .map(MetadataFetch::new);
                     }
                 }
+                self.listen_port_learned(conn, tcp_port);
                 Ok(())
             }
             UT_METADATA_ID => self.on_ut_metadata(conn, payload),
@@ -140,33 +142,9 @@ impl Torrent {
         let their_id = self.peers.get(&conn).and_then(|p| p.ut_metadata);
         match msg {
             MetadataMsg::Request { piece } => {
-                let Some(their_id) = their_id else {
-                    return Ok(());
-                };
-                let busy = self
-                    .peers
-                    .get(&conn)
-                    .is_some_and(|p| p.out.len() >= super::peer::MAX_QUEUED_OUT);
-                let info = self.meta.as_ref().map(|m| m.info_bytes.clone());
-                let data = info
-                    .as_deref()
-                    .filter(|_| !busy)
-                    .and_then(|info| Some((metadata_piece(info, piece)?, info.len())));
-                let reply = match data {
-                    Some((data, total)) => MetadataMsg::Data {
-                        piece,
-                        total_size: total as u32,
-                        data,
-                    },
-                    None => MetadataMsg::Reject { piece },
-                };
-                self.send(
-                    conn,
-                    Message::Extended {
-                        id: their_id,
-                        payload: &reply.encode(),
-                    },
-                );
+                if their_id.is_some() {
+                    self.pace(conn, Paced::Metadata(piece));
+                }
             }
             MetadataMsg::Data {
                 piece,
@@ -187,7 +165,7 @@ impl Torrent {
                 md.asm.add_piece(piece, total_size, data)?;
                 md.requested[i] = None;
                 if let Some(p) = self.peers.get(&conn) {
-                    md.sources.insert(p.addr);
+                    md.sources.insert(p.key);
                 }
                 if let Some(p) = self.peers.get_mut(&conn) {
                     p.md_requests.retain(|(x, _)| *x != piece);
@@ -206,6 +184,42 @@ impl Torrent {
             }
         }
         Ok(())
+    }
+
+    /// Answers a metadata request (paced by [`super::pacing`]): the piece,
+    /// or a reject when `serve` is false, the piece does not exist or the
+    /// peer is not reading what we send. Only the piece is copied.
+    pub(crate) fn send_metadata_piece(&mut self, conn: ConnId, piece: u32, serve: bool) {
+        let Some(p) = self.peers.get(&conn) else {
+            return;
+        };
+        let Some(their_id) = p.ut_metadata else {
+            return;
+        };
+        let busy = !self.send_room(conn);
+        let info = self.meta.as_ref().map(|m| m.info_bytes.as_slice());
+        let data = info
+            .filter(|_| serve && !busy)
+            .and_then(|info| Some((metadata_piece(info, piece)?, info.len())));
+        let reply = match data {
+            Some((data, total)) => {
+                self.metadata_copied += data.len() as u64;
+                MetadataMsg::Data {
+                    piece,
+                    total_size: total as u32,
+                    data,
+                }
+            }
+            None => MetadataMsg::Reject { piece },
+        };
+        let payload = reply.encode();
+        self.send(
+            conn,
+            Message::Extended {
+                id: their_id,
+                payload: &payload,
+            },
+        );
     }
 
     fn metadata_check(&mut self) {

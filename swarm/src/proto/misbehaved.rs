@@ -70,13 +70,22 @@ impl From<DecodeError> for PeerMisbehaved {
 
 /// Why the state machine asks the glue to close a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The peer broke the protocol; its address is now banned.
     Misbehaved(PeerMisbehaved),
     /// The address is banned from earlier misbehaviour.
     Banned,
-    /// The torrent already has `max_peers` connections.
+    /// The handshake was not BitTorrent's, or named another torrent: the
+    /// connection is closed without a ban (what answers at an address
+    /// someone hinted at need not be a peer at all).
+    HandshakeFailed(PeerMisbehaved),
+    /// The torrent already has `max_peers` connections (or `max_peers_per_ip`
+    /// from this IP) and none is idle enough to make room.
     TooManyPeers,
+    /// An idle peer that dialled us, closed to make room for a new
+    /// connection (`proto::slots`).
+    Evicted,
     /// A second connection to the same peer (same peer id).
     Duplicate,
     /// We connected to ourselves.
@@ -89,6 +98,9 @@ pub enum DisconnectReason {
     Paused,
     /// Both sides have every piece; the connection is useless.
     BothSeeds,
+    /// The peer does not read what we send (`proto::backpressure`): the
+    /// glue discards what it still holds for it instead of flushing.
+    NotReading,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -96,13 +108,16 @@ impl fmt::Display for DisconnectReason {
         match self {
             DisconnectReason::Misbehaved(m) => write!(f, "peer misbehaved: {m}"),
             DisconnectReason::Banned => f.write_str("address is banned"),
+            DisconnectReason::HandshakeFailed(m) => write!(f, "handshake failed: {m}"),
             DisconnectReason::TooManyPeers => f.write_str("too many peers"),
+            DisconnectReason::Evicted => f.write_str("idle; made room for another peer"),
             DisconnectReason::Duplicate => f.write_str("duplicate connection to the same peer"),
             DisconnectReason::SelfConnection => f.write_str("connected to ourselves"),
             DisconnectReason::HandshakeTimeout => f.write_str("no handshake in time"),
             DisconnectReason::Timeout => f.write_str("peer silent for too long"),
             DisconnectReason::Paused => f.write_str("torrent paused"),
             DisconnectReason::BothSeeds => f.write_str("both sides are seeds"),
+            DisconnectReason::NotReading => f.write_str("peer does not read what we send"),
         }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! | output | what the glue does |
 //! |---|---|
-//! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order |
+//! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order, reporting each write with [`Torrent::handle_sent`] |
 //! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
 //! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
 //! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
@@ -40,9 +40,9 @@
 //!
 //! # Misbehaviour and banning
 //! Invalid input from a peer ([`PeerMisbehaved`]) disconnects it and bans
-//! its address: the IP address, or the exact socket address for loopback
-//! peers (so that several local test peers stay distinct). Banned
-//! addresses are refused on connect and never dialled.
+//! its address and listen port for a while (not its whole IP; a failed
+//! handshake bans nothing); banned addresses are refused on connect and
+//! never dialled. See `bans.rs` for the rule and its bounds.
 //!
 //! # Duplicate connections
 //! Two connections with the same peer id are one peer: when the second
@@ -64,18 +64,26 @@
 //! An honest peer can only be banned if it alone sent a piece that failed,
 //! which an honest peer never does; mixed failures never ban anyone.
 
+mod backpressure;
+mod bans;
 mod choke;
 mod config;
+mod dials;
 mod download;
 mod hashes;
+#[cfg(test)]
+mod hostile_tests;
 mod layers;
 mod metadata;
 mod misbehaved;
+mod pacing;
 mod peer;
 mod picker;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod torrent;
+mod trees;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,7 +152,7 @@ pub enum Event {
     /// A piece passed its hash check and is now served.
     PieceVerified(PieceIndex),
     /// A piece failed its hash check; `contributors` supplied its blocks
-    /// (as ban keys: the IP with port 0, or the full address on loopback).
+    /// (by address and listen port, as bans are keyed: see `proto::bans`).
     PieceFailed {
         piece: PieceIndex,
         contributors: Vec<SocketAddr>,
@@ -154,10 +162,11 @@ pub enum Event {
     /// Magnet: the info dictionary, verified against the info-hash. The
     /// glue parses it, builds storage and calls [`Torrent::handle_metadata`].
     MetadataReceived(Vec<u8>),
-    /// A peer misbehaved; its address is banned.
+    /// A peer misbehaved; its address and port are banned for `duration`.
     PeerBanned {
         addr: SocketAddr,
         reason: PeerMisbehaved,
+        duration: std::time::Duration,
     },
     /// Close this connection (the state machine has forgotten it already;
     /// a later `handle_closed` for it is ignored).
@@ -211,4 +220,7 @@ pub struct TorrentStats {
     pub paused: bool,
     /// Addresses banned so far.
     pub banned: usize,
+    /// Bytes queued for peers: written by us, not yet by the transport
+    /// (bounded by `TorrentConfig::max_send_buffer_total` plus one block).
+    pub queued: usize,
 }

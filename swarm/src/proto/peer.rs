@@ -12,28 +12,17 @@ use super::{ConnId, Direction, TransportKind};
 /// Late blocks of cancelled requests we still accept without counting them
 /// as unrequested (bounded memory).
 pub(crate) const MAX_CANCELLED_MEMORY: usize = 512;
-/// Bytes queued for a peer above which we stop serving blocks (until the
-/// glue drains them with `poll_transmit`) and reject metadata and hash
-/// requests: bounds memory against request floods.
-pub(crate) const MAX_QUEUED_OUT: usize = 2 * 1024 * 1024;
 /// Outstanding metadata piece requests per peer.
 pub(crate) const MAX_METADATA_REQUESTS: usize = 2;
-
-/// The address under which bans and hash-failure attribution are kept: the
-/// IP address (port zeroed), except for loopback peers, which keep their
-/// port so that several local peers stay distinct.
-pub(crate) fn ban_key(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_loopback() {
-        addr
-    } else {
-        SocketAddr::new(addr.ip(), 0)
-    }
-}
 
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub conn: ConnId,
     pub addr: SocketAddr,
+    /// Its address and listen port, under which bans and hash-failure
+    /// attribution are kept (`proto::bans`): the address dialled, or for an
+    /// incoming peer its IP with the port from its extension handshake
+    /// (`p`), else its source port.
     pub key: SocketAddr,
     pub dir: Direction,
     pub transport: TransportKind,
@@ -46,9 +35,19 @@ pub(crate) struct Peer {
     pub v2: bool,
     pub rbuf: Vec<u8>,
     pub out: BytesMut,
+    /// Bytes polled by the glue and not yet reported written
+    /// (`proto::backpressure`).
+    pub unsent: usize,
+    /// Last time some of them were written (or when they started waiting).
+    pub last_drain: Instant,
+    /// Choked for not reading; not unchoked until it has read everything.
+    pub stalled: bool,
     pub connected_at: Instant,
     pub last_recv: Instant,
     pub last_sent: Instant,
+    /// Last block received from it or served to it (or the connection
+    /// time): how idle it is for eviction (`proto::slots`).
+    pub last_active: Instant,
     /// Some message other than the handshake was received (bitfield,
     /// have all/none must come first).
     pub got_first: bool,
@@ -93,6 +92,10 @@ pub(crate) struct Peer {
     pub md_requests: Vec<(u32, Instant)>,
     /// Its QUIC port (`swarm_quic` in its extension handshake).
     pub quic_port: Option<u16>,
+    /// Hash and metadata requests answered this second, and those waiting
+    /// for the next (see `proto::pacing`).
+    pub paced_used: u32,
+    pub paced_queue: VecDeque<super::pacing::Paced>,
 }
 
 impl Peer {
@@ -106,7 +109,7 @@ impl Peer {
         Peer {
             conn,
             addr,
-            key: ban_key(addr),
+            key: addr,
             dir,
             transport,
             active: false,
@@ -116,9 +119,13 @@ impl Peer {
             v2: false,
             rbuf: Vec::new(),
             out: BytesMut::new(),
+            unsent: 0,
+            last_drain: now,
+            stalled: false,
             connected_at: now,
             last_recv: now,
             last_sent: now,
+            last_active: now,
             got_first: false,
             have: None,
             seed: false,
@@ -147,6 +154,8 @@ impl Peer {
             metadata_size: None,
             md_requests: Vec::new(),
             quic_port: None,
+            paced_used: 0,
+            paced_queue: VecDeque::new(),
         }
     }
 

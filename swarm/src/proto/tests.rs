@@ -11,16 +11,16 @@ use super::*;
 use crate::sim::{content, make_v1, MemStorage};
 use crate::wire::{self, Handshake, Message, Reserved};
 
-const PIECE: u32 = 32 * 1024;
+pub(super) const PIECE: u32 = 32 * 1024;
 
-struct Rig {
-    t: Torrent,
-    now: Instant,
-    data: Vec<u8>,
-    ih: [u8; 20],
+pub(super) struct Rig {
+    pub(super) t: Torrent,
+    pub(super) now: Instant,
+    pub(super) data: Vec<u8>,
+    pub(super) ih: [u8; 20],
 }
 
-fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
+pub(super) fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
     let data = content(4 * PIECE as usize, 1);
     let meta = make_v1("x", &data, PIECE);
     let st = if seed {
@@ -47,16 +47,17 @@ fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
     Rig { t, now, data, ih }
 }
 
-fn addr(n: u8) -> SocketAddr {
+pub(super) fn addr(n: u8) -> SocketAddr {
     SocketAddr::from(([10, 1, 0, n], 6881))
 }
 
-/// The form in which bans and contributors are keyed (IP, port 0).
-fn key(n: u8) -> SocketAddr {
-    SocketAddr::from(([10, 1, 0, n], 0))
+/// The form in which bans and contributors are keyed: address and port
+/// (here, the address dialled).
+pub(super) fn key(n: u8) -> SocketAddr {
+    addr(n)
 }
 
-fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
+pub(super) fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
     let mut b = BytesMut::new();
     wire::encode_handshake(
         &Handshake {
@@ -73,7 +74,7 @@ fn peer_hs(ih: [u8; 20], id: u8) -> Vec<u8> {
     b.to_vec()
 }
 
-fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
+pub(super) fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
     let mut b = BytesMut::new();
     for m in msgs {
         wire::encode(m, &mut b).unwrap();
@@ -81,11 +82,14 @@ fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
     b.to_vec()
 }
 
-/// Everything the torrent sent on `conn`, decoded (handshake skipped).
-fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
+/// Everything the torrent sent on `conn`, decoded (handshake skipped);
+/// everything polled is reported written.
+pub(super) fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
     let mut raw = Vec::new();
     let mut other = Vec::new();
     while let Some(tx) = t.poll_transmit() {
+        // as the glue does: written at once
+        t.handle_sent(t.now, tx.conn, tx.data.len());
         if tx.conn == conn {
             raw.extend_from_slice(&tx.data);
         } else {
@@ -109,7 +113,7 @@ fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
     out
 }
 
-fn requests(msgs: &[String]) -> Vec<(u32, u32, u32)> {
+pub(super) fn requests(msgs: &[String]) -> Vec<(u32, u32, u32)> {
     msgs.iter()
         .filter_map(|m| {
             let r = m.strip_prefix("Request { piece: ")?;
@@ -130,12 +134,17 @@ fn requests(msgs: &[String]) -> Vec<(u32, u32, u32)> {
         .collect()
 }
 
-fn events(t: &mut Torrent) -> Vec<Event> {
+pub(super) fn events(t: &mut Torrent) -> Vec<Event> {
     std::iter::from_fn(|| t.poll_event()).collect()
 }
 
 /// Connects a seed peer to a leecher rig and returns the requests it got.
-fn connect_seed(r: &mut Rig, conn: ConnId, a: SocketAddr, id: u8) -> Vec<(u32, u32, u32)> {
+pub(super) fn connect_seed(
+    r: &mut Rig,
+    conn: ConnId,
+    a: SocketAddr,
+    id: u8,
+) -> Vec<(u32, u32, u32)> {
     r.t.handle_connected(r.now, conn, a, Direction::Outgoing, TransportKind::Memory);
     let mut b = peer_hs(r.ih, id);
     b.extend(enc(&[Message::HaveAll, Message::Unchoke]));
@@ -145,7 +154,7 @@ fn connect_seed(r: &mut Rig, conn: ConnId, a: SocketAddr, id: u8) -> Vec<(u32, u
     requests(&out)
 }
 
-fn answer(r: &mut Rig, conn: ConnId, reqs: &[(u32, u32, u32)], corrupt: bool) {
+pub(super) fn answer(r: &mut Rig, conn: ConnId, reqs: &[(u32, u32, u32)], corrupt: bool) {
     for &(p, o, l) in reqs {
         let start = (p * PIECE + o) as usize;
         let mut d = r.data[start..start + l as usize].to_vec();
@@ -204,7 +213,7 @@ fn sole_supplier_of_a_bad_piece_is_banned() {
     assert!(ev.iter().any(
         |e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])
     ));
-    assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. } } if *a == addr(1))));
+    assert!(ev.iter().any(|e| matches!(e, Event::PeerBanned { addr: a, reason: PeerMisbehaved::HashFailures { .. }, .. } if *a == addr(1))));
     assert!(ev
         .iter()
         .any(|e| matches!(e, Event::Disconnect { conn, .. } if *conn == c)));
@@ -571,14 +580,18 @@ fn metadata_request_flood_is_bounded() {
         }]));
     }
     r.t.handle_data(r.now, c, &b);
-    let mut total = 0;
     let mut data_msgs = 0;
     let mut rejects = 0;
     let mut raw = Vec::new();
     while let Some(tx) = r.t.poll_transmit() {
         raw.extend_from_slice(&tx.data);
     }
-    total += raw.len();
+    let total = raw.len();
+    // paced: what did not fit this second's budget is answered in the next
+    r.t.handle_timeout(r.now + Duration::from_secs(1));
+    while let Some(tx) = r.t.poll_transmit() {
+        raw.extend_from_slice(&tx.data);
+    }
     let mut pos = 68;
     while let Ok(wire::Decoded::Message(m, n)) = wire::decode(&raw[pos..]) {
         if let Message::Extended { id: 3, payload } = m {
@@ -624,13 +637,15 @@ fn incoming_routed_by_the_glue() {
         ..hs
     };
     r.t.handle_incoming(r.now, ConnId(4), addr(4), other, &[], TransportKind::Tcp);
+    // closed, not banned: a failed handshake is no misbehaviour
     assert!(events(&mut r.t).iter().any(|e| matches!(
         e,
-        Event::PeerBanned {
-            reason: PeerMisbehaved::WrongInfoHash,
+        Event::Disconnect {
+            reason: DisconnectReason::HandshakeFailed(PeerMisbehaved::WrongInfoHash),
             ..
         }
     )));
+    assert_eq!(r.t.stats().banned, 0);
 }
 
 mod fuzz {
@@ -804,7 +819,7 @@ fn tit_for_tat_unchokes_the_best_uploaders_plus_one_optimistic() {
     assert_eq!(u.len(), 3);
 }
 
-fn ext_hs(payload: &[u8]) -> Vec<u8> {
+pub(super) fn ext_hs(payload: &[u8]) -> Vec<u8> {
     enc(&[Message::Extended { id: 0, payload }])
 }
 

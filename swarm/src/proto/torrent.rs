@@ -10,9 +10,10 @@ use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
 
+use super::bans::BanList;
 use super::layers::LayerFetch;
 use super::metadata::MetadataFetch;
-use super::peer::{ban_key, Peer};
+use super::peer::Peer;
 use super::picker::Picker;
 use super::{
     ConnId, Direction, DisconnectReason, Event, PeerMisbehaved, TorrentConfig, TorrentStats,
@@ -36,9 +37,10 @@ pub struct Torrent {
     pub(crate) peers: BTreeMap<ConnId, Peer>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) verify: VecDeque<VerifyJob>,
-    candidates: VecDeque<SocketAddr>,
-    dialing: BTreeSet<SocketAddr>,
-    pub(crate) banned: BTreeSet<SocketAddr>,
+    pub(crate) candidates: VecDeque<SocketAddr>,
+    pub(crate) dialing: BTreeSet<SocketAddr>,
+    pub(crate) dials: super::dials::Dials,
+    pub(crate) banned: BanList,
     pub(crate) parole: BTreeSet<SocketAddr>,
     pub(crate) paused: bool,
     pub(crate) now: Instant,
@@ -53,6 +55,11 @@ pub struct Torrent {
     pub(crate) md: Option<MetadataFetch>,
     pub(crate) layers: Option<LayerFetch>,
     pub(crate) complete_sent: bool,
+    /// Hash trees of the files we serve hashes of.
+    pub(crate) trees: super::trees::TreeCache,
+    /// Bytes of the info dictionary copied into metadata answers (a test
+    /// counts the work a request costs).
+    pub(crate) metadata_copied: u64,
 }
 
 impl Torrent {
@@ -68,6 +75,7 @@ impl Torrent {
         peer_id: [u8; 20],
         now: Instant,
     ) -> Self {
+        let dials = super::dials::Dials::new(cfg.max_dials_per_sec);
         let mut t = Torrent {
             cfg,
             info_hashes,
@@ -81,7 +89,8 @@ impl Torrent {
             verify: VecDeque::new(),
             candidates: VecDeque::new(),
             dialing: BTreeSet::new(),
-            banned: BTreeSet::new(),
+            dials,
+            banned: BanList::default(),
             parole: BTreeSet::new(),
             paused: false,
             now,
@@ -96,6 +105,8 @@ impl Torrent {
             md: None,
             layers: None,
             complete_sent: false,
+            trees: Default::default(),
+            metadata_copied: 0,
         };
         if let (Some(m), Some(s)) = (meta, storage) {
             t.install_metadata(m, s, have);
@@ -142,9 +153,9 @@ impl Torrent {
     pub fn is_complete(&self) -> bool {
         self.picker.as_ref().is_some_and(|p| p.is_complete())
     }
-    /// Is this address banned?
+    /// Is this address (and port) banned?
     pub fn is_banned(&self, addr: SocketAddr) -> bool {
-        self.banned.contains(&ban_key(addr))
+        self.banned.contains(addr, self.now)
     }
 
     /// Counters and rates.
@@ -156,6 +167,7 @@ impl Torrent {
         s.complete = self.is_complete();
         s.paused = self.paused;
         s.banned = self.banned.len();
+        s.queued = self.queued_total();
         s
     }
 
@@ -175,45 +187,6 @@ impl Torrent {
         self.now = now;
         self.paused = false;
         self.next_tick = now;
-    }
-
-    /// Adds addresses to dial (from a tracker, LAN discovery, PEX...).
-    /// Banned, known and connected addresses are skipped.
-    pub fn add_peers(&mut self, now: Instant, addrs: &[SocketAddr]) {
-        self.now = now;
-        for &a in addrs {
-            let connected = self.peers.values().any(|p| p.addr == a);
-            if !self.is_banned(a)
-                && !connected
-                && !self.dialing.contains(&a)
-                && !self.candidates.contains(&a)
-                && self.candidates.len() < 1000
-            {
-                self.candidates.push_back(a);
-            }
-        }
-    }
-
-    /// Next address the glue should dial, while below `max_peers`.
-    pub fn poll_connect(&mut self) -> Option<SocketAddr> {
-        if self.paused || self.is_complete() && self.peers.len() >= self.cfg.max_peers / 2 {
-            return None;
-        }
-        while self.peers.len() + self.dialing.len() < self.cfg.max_peers {
-            let a = self.candidates.pop_front()?;
-            if self.is_banned(a) || self.peers.values().any(|p| p.addr == a) {
-                continue;
-            }
-            self.dialing.insert(a);
-            return Some(a);
-        }
-        None
-    }
-
-    /// A dial from [`Torrent::poll_connect`] failed.
-    pub fn handle_connect_failed(&mut self, now: Instant, addr: SocketAddr) {
-        self.now = now;
-        self.dialing.remove(&addr);
     }
 
     /// A connection is open. For outgoing ones we send our handshake now;
@@ -262,25 +235,6 @@ impl Torrent {
         }
     }
 
-    fn admit(&mut self, conn: ConnId, addr: SocketAddr) -> bool {
-        let reason = if self.paused {
-            Some(DisconnectReason::Paused)
-        } else if self.is_banned(addr) {
-            Some(DisconnectReason::Banned)
-        } else if self.peers.len() >= self.cfg.max_peers {
-            Some(DisconnectReason::TooManyPeers)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                self.events.push_back(Event::Disconnect { conn, reason });
-                false
-            }
-            None => true,
-        }
-    }
-
     fn encode_handshake(&self, out: &mut BytesMut) {
         let v2 = self.info_hashes.v2.is_some();
         wire::encode_handshake(
@@ -301,6 +255,7 @@ impl Torrent {
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.now = now;
         if let Some(p) = self.peers.remove(&conn) {
+            self.closed_by_peer(p.addr, p.dir, p.active);
             self.forget_peer(p);
             if !self.paused {
                 self.fill_free_slots();
@@ -325,7 +280,7 @@ impl Torrent {
                     return;
                 }
                 Err(e) => {
-                    self.misbehaved(conn, e.into());
+                    self.drop_peer(conn, DisconnectReason::HandshakeFailed(e.into()));
                     return;
                 }
                 Ok(Some((h, n))) => {
@@ -378,7 +333,8 @@ impl Torrent {
     /// Returns false if the peer was dropped.
     fn on_handshake(&mut self, conn: ConnId, h: Handshake) -> bool {
         if !self.info_hashes.matches_wire_id(&h.info_hash) {
-            self.misbehaved(conn, PeerMisbehaved::WrongInfoHash);
+            let r = DisconnectReason::HandshakeFailed(PeerMisbehaved::WrongInfoHash);
+            self.drop_peer(conn, r);
             return false;
         }
         if h.peer_id == self.peer_id {
@@ -437,6 +393,9 @@ impl Torrent {
         p.v2 = h.reserved.v2 || self.info_hashes.v1.is_none();
         p.last_sent = now;
         let (addr, ext, fast) = (p.addr, p.ext, p.fast);
+        if p.dir == Direction::Outgoing {
+            self.dial_succeeded(addr);
+        }
         if ext {
             let hs = self.ext_handshake();
             self.send(
@@ -472,25 +431,31 @@ impl Torrent {
         }
     }
 
-    /// Disconnects a peer for misbehaving and bans its address.
+    /// Disconnects a peer for misbehaving and bans its address and port.
     pub(crate) fn misbehaved(&mut self, conn: ConnId, reason: PeerMisbehaved) {
         let Some(p) = self.peers.get(&conn) else {
             return;
         };
-        let addr = p.addr;
-        self.ban(addr, reason);
+        let key = p.key;
+        self.ban(key, reason);
     }
 
-    /// Bans an address and drops every connection from it.
-    pub(crate) fn ban(&mut self, addr: SocketAddr, reason: PeerMisbehaved) {
-        let key = ban_key(addr);
-        if self.banned.insert(key) {
+    /// Bans an address and port (a peer's key, see `proto::bans`) and drops
+    /// every connection under it.
+    pub(crate) fn ban(&mut self, key: SocketAddr, reason: PeerMisbehaved) {
+        let duration = self.cfg.ban_duration;
+        if self
+            .banned
+            .ban(key, self.now, duration, self.cfg.max_banned)
+        {
+            tracing::info!(%key, ?duration, %reason, "peer banned");
             self.events.push_back(Event::PeerBanned {
-                addr,
+                addr: key,
                 reason: reason.clone(),
+                duration,
             });
         }
-        self.candidates.retain(|a| ban_key(*a) != key);
+        self.candidates.retain(|a| *a != key);
         let conns: Vec<ConnId> = self
             .peers
             .values()
@@ -533,6 +498,7 @@ impl Torrent {
         if self.paused {
             return;
         }
+        self.drop_overfull();
         self.fill_free_slots();
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
@@ -600,8 +566,14 @@ impl Torrent {
         for c in snubbed {
             self.snub(c);
         }
+        self.stall_tick();
+        self.dials_tick();
+        for key in self.banned.expire(now) {
+            tracing::info!(%key, "ban ended");
+        }
         self.metadata_timeouts();
         self.layer_timeouts();
+        self.pace_tick();
         if now >= self.next_choke {
             self.choke_round();
         }
@@ -621,7 +593,7 @@ impl Torrent {
 
     /// When [`Torrent::handle_timeout`] wants to be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.peers.is_empty() && self.verify.is_empty() {
+        if self.peers.is_empty() && self.verify.is_empty() && !self.wants_dials() {
             return None;
         }
         Some(self.next_tick)
@@ -632,7 +604,8 @@ impl Torrent {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
         let conn = p.conn;
         let data = p.out.split().freeze();
-        // serving stops at MAX_QUEUED_OUT; refill now that it drained
+        self.polled(conn, data.len());
+        // refill within the send-buffer bounds (super::backpressure)
         self.serve(conn);
         Some(Transmit { conn, data })
     }

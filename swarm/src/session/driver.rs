@@ -3,14 +3,21 @@
 //!
 //! - every connection has a reader task (bytes go to the driver through
 //!   one bounded channel: a slow driver slows the readers down) and a
-//!   writer task (transmits go through a channel whose queued bytes are
-//!   counted; a peer that lets more than [`MAX_QUEUED_BYTES`] pile up is
-//!   dropped);
+//!   writer task, which reports every write to the state machine
+//!   ([`Torrent::handle_sent`]): the state machine bounds what is queued
+//!   per peer and in total, and drops a peer that does not read
+//!   (`proto::backpressure`); the writer of a closed connection flushes
+//!   for at most [`CLOSE_LINGER`], of one dropped for not reading not at
+//!   all;
 //! - timers come from [`Torrent::poll_timeout`];
 //! - [`VerifyJob`]s run on `spawn_blocking`, at most
 //!   [`MAX_VERIFY_JOBS`] at a time;
-//! - the resume file is saved at most every [`RESUME_DEBOUNCE`] while
-//!   pieces complete, on completion and on shutdown.
+//! - the resume file is saved while pieces complete, in the background
+//!   (one save at a time), at most every [`RESUME_DEBOUNCE`] and never
+//!   more often than [`RESUME_COST_FACTOR`] times the last save took (a
+//!   save stats every file: with 100,000 files it takes seconds, and
+//!   saving every second would leave no time to download); and in the
+//!   foreground on completion and on shutdown.
 //!
 //! # Moving swarm peers to QUIC
 //! - A TCP peer that offers QUIC (`swarm_quic` in its extension handshake,
@@ -33,7 +40,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,16 +53,19 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
-use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
-use crate::resume::{self, ResumeData};
+use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
+use crate::resume;
 use crate::wire::Handshake;
 
-/// A peer whose unsent data exceeds this is dropped (it does not read).
-pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
+/// How long the writer of a closed connection may still flush.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// Concurrent hash checks per torrent.
 pub const MAX_VERIFY_JOBS: usize = 2;
 /// Least time between two resume saves while downloading.
 pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
+/// While downloading, the gap between two resume saves is at least this
+/// many times what the last one took (saves use at most ~5% of the time).
+pub const RESUME_COST_FACTOR: u32 = 20;
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 /// Most addresses remembered for the QUIC preference (tried upgrades,
@@ -82,10 +91,14 @@ pub(crate) enum Cmd {
 
 enum Internal {
     Data(ConnId, Bytes),
+    /// The writer wrote this many bytes of the connection's transmits.
+    Sent(ConnId, usize),
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
     Metadata(Box<Result<MetadataReady, String>>),
+    /// A background resume save finished.
+    ResumeSaved(Result<Duration, resume::SaveError>),
     /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
     QuicFallback(SocketAddr),
 }
@@ -95,8 +108,8 @@ type MetadataReady = (Arc<Metainfo>, Arc<dyn Storage>, Arc<PieceHashes>, Bitfiel
 
 struct ConnHandle {
     tx: mpsc::UnboundedSender<Bytes>,
-    queued: Arc<AtomicUsize>,
     reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::AbortHandle,
     kind: TransportKind,
     addr: SocketAddr,
     dir: Direction,
@@ -145,7 +158,12 @@ pub(crate) struct Driver {
     verifying: usize,
     verify_queue: VecDeque<VerifyJob>,
     resume_dirty: bool,
-    last_save: Instant,
+    /// When the next background save may start.
+    next_save: Instant,
+    /// A background save is running.
+    saving: bool,
+    save_order: resume::SaveOrder,
+    save_seq: u64,
     failed: bool,
     metadata_pending: bool,
     /// v2 magnets: the metainfo with the piece layers received so far.
@@ -180,7 +198,10 @@ impl Driver {
             // Save soon after start: records what was found (or created)
             // so that a restart, even after SIGKILL, need not rehash.
             resume_dirty: true,
-            last_save: Instant::now(),
+            next_save: Instant::now() + RESUME_DEBOUNCE,
+            saving: false,
+            save_order: resume::SaveOrder::default(),
+            save_seq: 0,
             failed: false,
             metadata_pending: false,
             layered: None,
@@ -197,8 +218,8 @@ impl Driver {
                 .t
                 .poll_timeout()
                 .unwrap_or(now + Duration::from_secs(3600));
-            if self.resume_dirty {
-                deadline = deadline.min(self.last_save + RESUME_DEBOUNCE);
+            if self.resume_dirty && !self.saving {
+                deadline = deadline.min(self.next_save);
             }
             let sleep = tokio::time::sleep_until(deadline.max(now).into());
             tokio::select! {
@@ -213,8 +234,8 @@ impl Driver {
                     if self.t.poll_timeout().is_some_and(|d| d <= now) {
                         self.t.handle_timeout(now);
                     }
-                    if self.resume_dirty && self.last_save + RESUME_DEBOUNCE <= now {
-                        self.save_resume();
+                    if self.resume_dirty && !self.saving && self.next_save <= now {
+                        self.save_resume_in_background();
                     }
                 }
             }
@@ -294,8 +315,9 @@ impl Driver {
         let now = Instant::now();
         match m {
             Internal::Data(c, b) => self.t.handle_data(now, c, &b),
+            Internal::Sent(c, n) => self.t.handle_sent(now, c, n),
             Internal::Closed(c) => {
-                self.conn_gone(c);
+                self.conn_gone(c, true);
                 self.t.handle_closed(now, c);
             }
             Internal::Dialed(addr, Ok(conn)) => {
@@ -326,6 +348,14 @@ impl Driver {
                 self.t.handle_verified(now, p, ok);
             }
             Internal::Metadata(r) => self.on_metadata_ready(*r),
+            Internal::ResumeSaved(r) => {
+                self.saving = false;
+                let took = r.unwrap_or_else(|e| {
+                    self.emit(TorrentEvent::Error(e.to_string()));
+                    Duration::ZERO
+                });
+                self.next_save = now + RESUME_DEBOUNCE.max(took * RESUME_COST_FACTOR);
+            }
         }
     }
 
@@ -363,19 +393,26 @@ impl Driver {
             }
             let _ = int.send(Internal::Closed(id)).await;
         });
+        // Unbounded: the state machine bounds what it queues (it is told of
+        // every write).
         let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let q = queued.clone();
         let int = self.int_tx.clone();
-        tokio::spawn(async move {
+        let writer_task = tokio::spawn(async move {
             let _quic = quic; // keeps the QUIC connection open while writing
             while let Some(b) = rx.recv().await {
-                let n = b.len();
-                if writer.write_all(&b).await.is_err() {
-                    let _ = int.send(Internal::Closed(id)).await;
-                    return;
+                let mut pos = 0;
+                while pos < b.len() {
+                    match writer.write(&b[pos..]).await {
+                        Ok(n) if n > 0 => {
+                            pos += n;
+                            let _ = int.send(Internal::Sent(id, n)).await;
+                        }
+                        _ => {
+                            let _ = int.send(Internal::Closed(id)).await;
+                            return;
+                        }
+                    }
                 }
-                q.fetch_sub(n, Ordering::Relaxed);
             }
             let _ = writer.shutdown().await;
             if let Some(c) = &_quic {
@@ -387,8 +424,8 @@ impl Driver {
             id,
             ConnHandle {
                 tx,
-                queued,
                 reader: reader_task,
+                writer: writer_task.abort_handle(),
                 kind,
                 addr,
                 dir,
@@ -397,12 +434,22 @@ impl Driver {
         );
     }
 
-    /// Forgets a connection's handle (its writer flushes, then closes). A
+    /// Forgets a connection's handle: its writer flushes for at most
+    /// [`CLOSE_LINGER`] (not at all with `linger` false), then closes. A
     /// QUIC connection to a swarm peer that closes before its handshake
     /// completed falls back to the peer's TCP address.
-    fn conn_gone(&mut self, c: ConnId) {
+    fn conn_gone(&mut self, c: ConnId, linger: bool) {
         if let Some(h) = self.conns.remove(&c) {
             h.reader.abort();
+            if linger {
+                let w = h.writer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CLOSE_LINGER).await;
+                    w.abort();
+                });
+            } else {
+                h.writer.abort();
+            }
             if h.kind == TransportKind::Quic && h.peer_id.is_none() {
                 self.fall_back_to_tcp(h.addr);
             }
@@ -517,10 +564,8 @@ impl Driver {
         let Some(h) = self.conns.get(&conn) else {
             return;
         };
-        let n = data.len();
-        let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
-        if too_much || h.tx.send(data).is_err() {
-            self.conn_gone(conn);
+        if h.tx.send(data).is_err() {
+            self.conn_gone(conn, false);
             self.t.handle_closed(Instant::now(), conn);
         }
     }
@@ -614,15 +659,16 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
+                Event::PeerBanned { addr, reason, .. } => self.emit(TorrentEvent::PeerBanned {
                     addr,
                     reason: reason.to_string(),
                 }),
                 Event::Disconnect { conn, reason } => {
                     tracing::debug!(conn = conn.0, %reason, "disconnecting peer");
                     // Dropping the sender lets the writer flush what is
-                    // queued, then close.
-                    self.conn_gone(conn);
+                    // queued (briefly), then close; a peer that does not
+                    // read gets nothing more.
+                    self.conn_gone(conn, reason != DisconnectReason::NotReading);
                 }
                 Event::PieceLayer {
                     pieces_root,
@@ -716,26 +762,39 @@ impl Driver {
         }
     }
 
-    fn save_resume(&mut self) {
+    /// What a resume save needs, numbered; `None` without a resume file
+    /// or data.
+    #[allow(clippy::type_complexity)]
+    fn resume_job(&mut self) -> Option<(u64, PathBuf, [u8; 20], Bitfield, Arc<dyn Storage>)> {
         self.resume_dirty = false;
-        self.last_save = Instant::now();
         let (Some(path), Some(st), Some(have)) = (&self.resume_path, &self.storage, self.t.have())
         else {
+            return None;
+        };
+        self.save_seq += 1;
+        let wire = self.t.info_hashes().wire_id();
+        Some((self.save_seq, path.clone(), wire, have.clone(), st.clone()))
+    }
+
+    /// Saves now, in the foreground (completion, shutdown).
+    fn save_resume(&mut self) {
+        if let Some((seq, path, wire, have, st)) = self.resume_job() {
+            if let Err(e) = self.save_order.save(seq, &path, wire, &have, st.as_ref()) {
+                self.emit(TorrentEvent::Error(e.to_string()));
+            }
+        }
+    }
+
+    fn save_resume_in_background(&mut self) {
+        let Some((seq, path, wire, have, st)) = self.resume_job() else {
             return;
         };
-        // The resume file must never claim data that is not durable.
-        if let Err(e) = st.flush() {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("flushing data: {e}")));
-            return;
-        }
-        let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
-        if let Err(e) = resume::save(path, &data) {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
-        }
+        self.saving = true;
+        let (order, int) = (self.save_order.clone(), self.int_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let r = order.save(seq, &path, wire, &have, st.as_ref());
+            let _ = int.blocking_send(Internal::ResumeSaved(r));
+        });
     }
 
     fn emit(&self, e: TorrentEvent) {

@@ -21,6 +21,8 @@
 
 mod announce;
 pub mod driver;
+mod gate;
+mod storage;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,9 +34,9 @@ use piece_core::create::{create_torrent, CreateError, CreateOptions};
 use piece_core::hash::{HashesError, PieceHashes};
 use piece_core::magnet::{Magnet, MagnetError};
 use piece_core::metainfo::{Metainfo, MetainfoError};
-use piece_core::storage::{MmapStorage, OpenMode, PreadStorage, Storage, StorageError};
+use piece_core::storage::{Storage, StorageError};
 use piece_core::{Bitfield, InfoHashes};
-use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::net::{
@@ -43,23 +45,25 @@ use crate::net::{
 use crate::proto::{Torrent, TorrentConfig, TransportKind};
 use crate::resume;
 use driver::{Cmd, Driver, DriverInit};
+pub(crate) use storage::open_storage;
+pub use storage::{
+    default_storage, raise_file_limit, real_files, rooted_layout, rooted_storage, RealFile,
+    StorageFactory,
+};
 
 /// Largest .torrent file read.
 pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
-/// Incoming connections that may be in their handshake at once.
-pub const MAX_PENDING_HANDSHAKES: usize = 64;
-/// Time an incoming connection has to send its handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming connections that may be in their handshake at once (see
+/// `session::gate`).
+pub const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Incoming connections from one IP that may be in their handshake at once.
+pub const MAX_PENDING_PER_IP: usize = 16;
+/// Time an incoming connection has to send its handshake (68 bytes; a LAN
+/// peer sends it at once).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`TorrentHandle::add_swarm_peer`]: how long QUIC has before the TCP
 /// address is dialled too.
 pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
-
-/// Builds the storage of a torrent: `(save_dir, metainfo, existing)`.
-/// `existing` means the data must already be there (seeding). A test hook
-/// (e.g. to wrap the storage in a `FaultStorage`); the default is
-/// [`MmapStorage`].
-pub type StorageFactory =
-    Arc<dyn Fn(&Path, &Metainfo, bool) -> Result<Arc<dyn Storage>, StorageError> + Send + Sync>;
 
 /// Errors of session operations.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +137,7 @@ pub struct AddOptions {
     pub seed: bool,
     /// Peers to dial right away.
     pub peers: Vec<PeerAddr>,
-    /// Storage hook (tests); default [`MmapStorage`].
+    /// Storage hook (tests); default [`default_storage`] (mmap to seed, pwrite to download).
     pub storage: Option<StorageFactory>,
     /// Start paused.
     pub paused: bool,
@@ -247,98 +251,12 @@ async fn route(registry: Registry, lan: LanSlot, mut conn: PeerConn) {
     }
 }
 
-pub(crate) fn open_storage(
-    factory: &Option<StorageFactory>,
-    save_dir: &Path,
-    meta: &Metainfo,
-    existing: bool,
-) -> Result<Arc<dyn Storage>, StorageError> {
-    match factory {
-        Some(f) => f(save_dir, meta, existing),
-        None => {
-            let s = default_storage(save_dir, meta.info.layout.clone(), existing)?;
-            if existing {
-                s.ensure_files()?;
-            }
-            Ok(s)
-        }
-    }
-}
-
-/// The storage backend a session uses for `layout` under `root`: for data
-/// that is already there (seeding), [`MmapStorage`], reads straight from
-/// the page cache; for a download, [`PreadStorage`], positioned writes that
-/// need no read-fault per new page and do not count the written data in
-/// RSS, keeping one open file per torrent file when the file limit allows.
-/// Nothing is opened yet; for existing data, [`Storage::ensure_files`]
-/// checks every file.
-pub fn default_storage(
-    root: &Path,
-    layout: piece_core::Layout,
-    existing: bool,
-) -> Result<Arc<dyn Storage>, StorageError> {
-    if existing {
-        Ok(Arc::new(MmapStorage::open(
-            root,
-            layout,
-            OpenMode::Existing,
-        )?))
-    } else {
-        let handles = download_handles(layout.real_files().count());
-        Ok(Arc::new(PreadStorage::with_max_handles(
-            root,
-            layout,
-            OpenMode::Create,
-            handles,
-        )?))
-    }
-}
-
-/// Open files a download may keep: one per file of the torrent (pieces
-/// arrive in random order, so a smaller cache reopens files all the time),
-/// at least the storage default, at most half the process's file limit
-/// (sockets need the rest).
-fn download_handles(files: usize) -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid out-pointer.
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        lim.rlim_cur as usize
-    } else {
-        1024
-    };
-    let def = piece_core::storage::DEFAULT_MAX_HANDLES;
-    files.clamp(def, (soft / 2).max(def))
-}
-
-/// Raise this process's soft limit on open files to its hard limit (at
-/// most 65,536), as BitTorrent clients do: a library of thousands of files
-/// plus peer sockets does not fit the usual 1,024. Call once at start.
-pub fn raise_file_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid pointers; setrlimit only lowers/raises our own limit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let want = lim.rlim_max.min(65_536);
-            if want > lim.rlim_cur {
-                lim.rlim_cur = want;
-                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
-        }
-    }
-}
-
 impl Session {
     /// Starts the listeners.
     pub async fn new(cfg: SessionConfig) -> Result<Session, SessionError> {
         let registry: Registry = Arc::default();
         let lan: LanSlot = Arc::default();
-        let gate = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+        let gate = gate::Gate::default();
         let mut acceptors = Vec::new();
         let mut tcp_addr = None;
         if let Some(a) = cfg.listen_tcp {
@@ -351,7 +269,7 @@ impl Session {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                    let Some(permit) = gate.enter(c.addr.ip()) else {
                         continue;
                     };
                     let (reg, lan) = (reg.clone(), lan.clone());
@@ -371,7 +289,7 @@ impl Session {
             let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Some(incoming) = q2.accept().await {
-                    let Ok(permit) = gate.clone().try_acquire_owned() else {
+                    let Some(permit) = gate.enter(incoming.remote_address().ip()) else {
                         continue; // dropping it refuses the connection
                     };
                     let (reg, lan) = (reg.clone(), lan.clone());
@@ -507,7 +425,8 @@ impl Session {
     }
 
     /// Shares a file or folder in place: makes a hybrid (v1 + v2) torrent
-    /// of it and seeds it. The returned handle's [`TorrentHandle::torrent_bytes`]
+    /// of it and seeds it, reading each file under its own name even where
+    /// the torrent's name for it is sanitised (see [`rooted_layout`]). The returned handle's [`TorrentHandle::torrent_bytes`]
     /// holds the .torrent.
     pub async fn share_path(
         &self,
@@ -519,9 +438,12 @@ impl Session {
             trackers: opts.trackers.clone(),
             ..Default::default()
         };
-        let created = tokio::task::spawn_blocking(move || create_torrent(&p, &copts, None))
-            .await
-            .map_err(|e| SessionError::Failed(e.to_string()))??;
+        let (created, real) = tokio::task::spawn_blocking(move || {
+            let created = create_torrent(&p, &copts, None)?;
+            Ok::<_, CreateError>((created, real_files(&p)?))
+        })
+        .await
+        .map_err(|e| SessionError::Failed(e.to_string()))??;
         let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
             path: path.to_path_buf(),
             source,
@@ -530,9 +452,17 @@ impl Session {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
+        // The files keep their names on disk, which the torrent's (parsed,
+        // sanitised) paths may not be.
+        let root = if abs.is_dir() { abs } else { parent.clone() };
+        let storage = opts
+            .storage
+            .clone()
+            .or_else(|| Some(rooted_storage(root, Some(real.into()))));
         // We just hashed every piece.
         let opts = AddOptions {
             save_dir: Some(parent),
+            storage,
             ..opts
         };
         self.seed_created(created.bytes, opts).await

@@ -9,7 +9,11 @@
 //!
 //! Delivery model: bytes sent on a link direction wait until the direction
 //! is free, take `len / bandwidth` to transmit, then `latency` to arrive;
-//! a direction's bytes arrive in order. Hash checks ([`crate::proto::VerifyJob`])
+//! a direction's bytes arrive in order. The sender learns they were
+//! written ([`Torrent::handle_sent`]) once transmitted. A raw endpoint can
+//! stop reading a connection ([`Sim::stop_reading`]): it then takes in
+//! [`STALLED_WINDOW`] more bytes (what kernel buffers would hold) and the
+//! rest is never written. Hash checks ([`crate::proto::VerifyJob`])
 //! run inline against the source torrent's hashes.
 
 mod storage;
@@ -31,6 +35,9 @@ use rand::{Rng, SeedableRng};
 use crate::proto::{ConnId, Direction, Event, Torrent, TorrentConfig, TransportKind};
 
 pub use storage::{address_space, content, make_v1, verify_piece, MemStorage};
+
+/// Bytes a connection whose reader stopped still takes in.
+pub const STALLED_WINDOW: usize = 64 * 1024;
 
 /// Index of a node in a [`Sim`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,6 +95,8 @@ struct Link {
     latency: Duration,
     bandwidth: u64,
     busy_until: [Duration; 2],
+    /// For an end that stopped reading: the bytes it still takes in.
+    stalled: [Option<usize>; 2],
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -105,6 +114,12 @@ enum Ev {
     Closed {
         link: u64,
         side: usize,
+    },
+    /// `ends[side]`'s transport wrote `n` of its bytes.
+    Sent {
+        link: u64,
+        side: usize,
+        n: usize,
     },
 }
 
@@ -256,6 +271,16 @@ impl Sim {
         }
     }
 
+    /// The raw endpoint stops reading this connection (see the module
+    /// docs).
+    pub fn stop_reading(&mut self, raw: NodeId, link: u64) {
+        if let Some(l) = self.links.get_mut(&link) {
+            if let Some(side) = l.ends.iter().position(|&e| e == raw.0) {
+                l.stalled[side] = Some(STALLED_WINDOW);
+            }
+        }
+    }
+
     /// Is the connection still open?
     pub fn link_open(&self, link: u64) -> bool {
         self.links.get(&link).is_some_and(|l| l.open)
@@ -327,6 +352,7 @@ impl Sim {
                 latency: lat,
                 bandwidth: bw,
                 busy_until: [self.now; 2],
+                stalled: [None; 2],
             },
         );
         // the dialler learns of the connection after a round trip, the
@@ -350,11 +376,22 @@ impl Sim {
         if !l.open {
             return;
         }
+        if let Some(room) = l.stalled[1 - side].as_mut() {
+            // the reader stopped: its buffers fill, then nothing is written
+            let n = data.len().min(*room);
+            *room -= n;
+            if n > 0 {
+                self.push(now, Ev::Sent { link, side, n });
+            }
+            return;
+        }
         let start = l.busy_until[side].max(now);
         let tx =
             Duration::from_nanos((data.len() as u128 * 1_000_000_000 / l.bandwidth as u128) as u64);
         l.busy_until[side] = start + tx;
         let at = start + tx + l.latency;
+        let n = data.len();
+        self.push(start + tx, Ev::Sent { link, side, n });
         self.push(
             at,
             Ev::Deliver {
@@ -431,7 +468,8 @@ impl Sim {
         let (link, side) = match &ev {
             Ev::Deliver { link, side, .. }
             | Ev::Connected { link, side }
-            | Ev::Closed { link, side } => (*link, *side),
+            | Ev::Closed { link, side }
+            | Ev::Sent { link, side, .. } => (*link, *side),
         };
         let Some(l) = self.links.get(&link) else {
             return;
@@ -458,6 +496,9 @@ impl Sim {
             }
             (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => {
                 torrent.handle_closed(now, ConnId(link))
+            }
+            (Kind::Torrent { torrent, .. }, Ev::Sent { n, .. }) if open => {
+                torrent.handle_sent(now, ConnId(link), n)
             }
             (Kind::Raw { received }, Ev::Deliver { data, .. }) if open => {
                 let r = received.entry(link).or_default();
