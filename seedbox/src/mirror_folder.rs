@@ -289,10 +289,10 @@ impl MirrorFolder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn put(root: &Path, rel: &str, data: &[u8]) {
+    pub(crate) fn put(root: &Path, rel: &str, data: &[u8]) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

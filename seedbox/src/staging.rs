@@ -235,13 +235,8 @@ pub fn swap_in(root: &Path, meta: &Metainfo) -> Result<usize, FolderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mirror_folder::tests::put;
     use std::sync::Arc;
-
-    fn put(root: &Path, rel: &str, data: &[u8]) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
 
     fn torrent(src: &Path) -> Metainfo {
         let made = piece_core::create::create_torrent(src, &Default::default(), None).unwrap();

@@ -54,15 +54,18 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
 
 /// A daemon in `dir` publishing `lib` as collection `name`, at version 1.
 async fn publisher(dir: &Path, name: &str, lib: &Path) -> Daemon {
-    let d = Daemon::start(config(
-        dir,
-        &format!(
-            "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
-            lib.display()
-        ),
-    ))
-    .await
-    .unwrap();
+    publisher_with(dir, name, lib, ("listen = \"\"", "")).await
+}
+
+/// [`publisher`] with `web` and `limits` lines of its own.
+async fn publisher_with(dir: &Path, name: &str, lib: &Path, (web, limits): (&str, &str)) -> Daemon {
+    let body = format!(
+        "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
+        lib.display()
+    );
+    let d = Daemon::start(config_with(dir, web, limits, &body))
+        .await
+        .unwrap();
     wait_seq(&*d.shared(), name, 1, Duration::from_secs(30)).await;
     d
 }
@@ -431,19 +434,13 @@ async fn a_mirror_serves_its_version_while_it_fetches_the_next() {
     let book_v1: Vec<u8> = (0..60_000u32).map(|i| (i % 241) as u8).collect();
     std::fs::write(lib_a.join("book.pdf"), &book_v1).unwrap();
     std::fs::write(lib_a.join("flyer.txt"), b"this week\n").unwrap();
-    let coll = format!(
-        "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-        lib_a.display()
-    );
-    let a = Daemon::start(config_with(
+    let a = publisher_with(
         a_dir.path(),
-        "listen = \"\"",
-        "upload_rate = 20000",
-        &coll,
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+        "zines",
+        &lib_a,
+        ("listen = \"\"", "upload_rate = 20000"),
+    )
+    .await;
     let copy = b_dir.path().join("copy");
     let b = Daemon::start(config_with(
         b_dir.path(),
@@ -558,19 +555,7 @@ async fn a_files_etag_changes_with_its_content_only() {
     let book: Vec<u8> = (0..200_000u32).map(|i| (i % 247) as u8).collect();
     std::fs::write(lib.join("book.pdf"), &book).unwrap();
     std::fs::write(lib.join("flyer.txt"), b"this week\n").unwrap();
-    let coll = format!(
-        "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
-        lib.display()
-    );
-    let a = Daemon::start(config_with(
-        dir.path(),
-        "listen = \"127.0.0.1:0\"",
-        "",
-        &coll,
-    ))
-    .await
-    .unwrap();
-    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    let a = publisher_with(dir.path(), "zines", &lib, ("listen = \"127.0.0.1:0\"", "")).await;
     let url = format!(
         "http://{}/c/zines/f/{}",
         a.web_addr().unwrap(),
