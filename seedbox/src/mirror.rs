@@ -313,7 +313,7 @@ fn version<'a>(
     Version {
         name: &m.local_name,
         share_name: &m.name,
-        title: &m.local_name,
+        title: &m.title,
         origin: Origin::Mirror,
         folder: &m.path,
         real: None,
@@ -660,6 +660,7 @@ mod tests {
             key: None,
             path: d.path().join("copy"),
             local_name: "zines".into(),
+            title: "zines".into(),
             peers: Vec::new(),
             poll_secs: 30,
         };

@@ -88,7 +88,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     let b = Daemon::start(config(
         b_dir.path(),
         &format!(
-            "[[mirror]]\nname = \"zines\"\nlocal_name = \"zines-north\"\npath = \"{}\"\npeers = [\"{a_addr}\"]\npoll_secs = 1\n",
+            "[[mirror]]\nname = \"zines\"\nlocal_name = \"zines-north\"\ntitle = \"Zines from the North\"\npath = \"{}\"\npeers = [\"{a_addr}\"]\npoll_secs = 1\n",
             copy.display()
         ),
     ))
@@ -100,6 +100,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     let snap = lib_b.snapshot();
     let c = snap.collection("zines-north").unwrap();
     assert_eq!(c.origin, Origin::Mirror);
+    assert_eq!(c.title, "Zines from the North", "[[mirror]] title");
     assert_eq!(c.key, a.key(), "the copy carries the publisher's key");
     assert!(c.files.iter().all(|f| f.complete));
     let first = lib_b.downloaded("zines-north");
