@@ -16,5 +16,6 @@ pub mod mirror;
 pub mod mirror_folder;
 pub mod scan;
 pub mod shared;
+pub mod staging;
 pub mod store;
 pub mod web;

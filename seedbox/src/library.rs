@@ -49,6 +49,11 @@ pub struct FileEntry {
     /// symlink) is this one; `None`: not served. Not serialised.
     #[serde(skip)]
     pub identity: Option<FileIdentity>,
+    /// A hash of the file's content, when the torrent has one (its v2
+    /// pieces root, hex): the web's entity tag, which so changes with this
+    /// file's content and only with it. Not serialised.
+    #[serde(skip)]
+    pub content_hash: Option<String>,
 }
 
 /// Which file on disk, and in which state: what the web checks the file it

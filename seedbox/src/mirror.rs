@@ -14,9 +14,12 @@
 //! (`gated_storage`, checked again on completion). A mismatch fails the
 //! fetch: nothing is written, published or deleted.
 //!
-//! A newer version is fetched **into the same folder**: files that did not
-//! change verify in place against the new torrent's hashes and are not
-//! transferred again; only changed and new pieces come over the network.
+//! A newer version is fetched **beside the current one**, which goes on
+//! being seeded and served meanwhile: into the mirror's staging folder
+//! ([`crate::staging`]), where the files it has unchanged are carried over
+//! (linked, their pieces taken as verified, neither read nor transferred
+//! again); only changed and new pieces come over the network. Once it is
+//! complete and verified, its files are renamed into place one by one.
 //! The folder is the mirror's own ([`crate::mirror_folder`]): the mirror
 //! writes only files it records as its own before writing them, and once a
 //! version is complete deletes only recorded files the version no longer
@@ -25,6 +28,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +45,7 @@ use crate::config::Mirror;
 use crate::library::{FileIdentity, Origin};
 use crate::mirror_folder::{FolderError, MirrorFolder};
 use crate::shared::{Shared, Version};
+use crate::staging::{self, Previous};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest, ManifestFile};
 
 /// Longest a version may take to download before the mirror gives up on
@@ -138,6 +143,20 @@ async fn gather(m: &Mirror, lan: bool) -> Vec<Offer> {
     offers
 }
 
+/// Where a version's files go.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The mirror folder: the version is the current one.
+    Folder,
+    /// Its staging folder, with the files it has unchanged from `prev`
+    /// carried over; their pieces are written as had into the torrent's
+    /// resume file `resume` (see [`crate::staging`]).
+    Staging {
+        prev: Option<Previous>,
+        resume: PathBuf,
+    },
+}
+
 /// The storage of a version of `m` signed as `signed`: refuses metadata
 /// that does not hash to every signed info-hash, and a version that would
 /// write over a file the mirror did not write; records the version's
@@ -146,8 +165,10 @@ fn gated_storage(
     m: &Mirror,
     folder: Arc<Mutex<MirrorFolder>>,
     signed: InfoHashes,
+    target: Target,
 ) -> StorageFactory {
     let root = m.path.clone();
+    let name = m.local_name.clone();
     let inner = store::rooted_storage(root.clone(), None);
     Arc::new(move |save_dir, meta: &Metainfo, existing| {
         let refuse = |msg: String| StorageError::Io {
@@ -167,7 +188,25 @@ fn gated_storage(
             .unwrap_or_else(|e| e.into_inner())
             .prepare(files.iter().map(|(p, _)| p.as_str()))
             .map_err(|e| refuse(e.to_string()))?;
-        inner(save_dir, meta, existing)
+        let Target::Staging { prev, resume } = &target else {
+            return inner(save_dir, meta, existing);
+        };
+        let layout = store::rooted_layout(meta, None).map_err(|e| refuse(e.to_string()))?;
+        let have = staging::carry_over(&root, prev.as_ref(), meta, &layout)
+            .map_err(|e| refuse(e.to_string()))?;
+        let st = swarm::session::default_storage(
+            &staging::dir(&root, &meta.info_hashes),
+            layout,
+            existing,
+        )?;
+        let data = swarm::resume::ResumeData::capture(meta.info_hashes.wire_id(), &have, &*st);
+        swarm::resume::save(resume, &data).map_err(|e| refuse(e.to_string()))?;
+        tracing::info!(
+            "mirror {name}: {} of {} pieces carried over from the current version (not read again)",
+            have.count(),
+            have.len()
+        );
+        Ok(st)
     })
 }
 
@@ -191,10 +230,11 @@ fn add_options(
     folder: &Arc<Mutex<MirrorFolder>>,
     signed: InfoHashes,
     peers: &[SocketAddr],
+    target: Target,
 ) -> AddOptions {
     AddOptions {
         save_dir: Some(m.path.clone()),
-        storage: Some(gated_storage(m, folder.clone(), signed)),
+        storage: Some(gated_storage(m, folder.clone(), signed, target)),
         peers: peers.iter().map(|&a| PeerAddr::Tcp(a)).collect(),
         ..Default::default()
     }
@@ -245,11 +285,8 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
                     );
                     pinned = Some(offer.sig.key);
                 }
-                match fetch(&shared, &m, &files, &folder, &offer, cur.take()).await {
-                    Ok((handle, new_state)) => {
-                        cur = Some(handle);
-                        st = new_state;
-                    }
+                match fetch(&shared, &m, &files, &folder, &offer, &mut cur).await {
+                    Ok(new_state) => st = new_state,
                     Err(e) => tracing::warn!(
                         "mirror {}: version {} not fetched: {e}",
                         m.local_name,
@@ -276,7 +313,7 @@ fn version<'a>(
     Version {
         name: &m.local_name,
         share_name: &m.name,
-        title: &m.local_name,
+        title: &m.title,
         origin: Origin::Mirror,
         folder: &m.path,
         real: None,
@@ -288,26 +325,34 @@ fn version<'a>(
     }
 }
 
-/// The version's files as they are on disk now (regular files only).
-fn identities(m: &Mirror, files: &[(String, u64)]) -> HashMap<String, FileIdentity> {
+/// The version's files in `root` as they are on disk now (regular files
+/// only).
+fn identities(root: &Path, files: &[(String, u64)]) -> HashMap<String, FileIdentity> {
     files
         .iter()
         .filter_map(|(p, len)| {
-            let md = std::fs::symlink_metadata(m.path.join(p)).ok()?;
+            let md = std::fs::symlink_metadata(root.join(p)).ok()?;
             (md.is_file() && md.len() == *len).then(|| (p.clone(), FileIdentity::of(&md)))
         })
         .collect()
 }
 
+/// The version a mirror seeds, and what the next one may carry over.
+struct Current {
+    handle: TorrentHandle,
+    prev: Previous,
+}
+
 /// Seed the copy held from a previous run (or finish it), if its saved
-/// torrent is the version its saved record signs.
+/// torrent is the version its saved record signs. A swap that a crash
+/// interrupted is finished first.
 async fn resume_saved(
     shared: &Shared,
     m: &Mirror,
     files: &CollectionFiles,
     folder: &Arc<Mutex<MirrorFolder>>,
     st: &CollectionState,
-) -> Option<TorrentHandle> {
+) -> Option<Current> {
     let (_, torrent) = files.load().ok().flatten()?;
     let sig = decode_sig(st)?;
     let meta = Metainfo::from_bytes(&torrent).ok()?;
@@ -319,9 +364,24 @@ async fn resume_saved(
         );
         return None;
     }
+    match staging::swap_in(&m.path, &meta) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "mirror {}: version {}: finished moving it into place ({n} files)",
+            m.local_name,
+            st.seq
+        ),
+        Err(e) => {
+            tracing::warn!("mirror {}: saved version not resumed: {e}", m.local_name);
+            return None;
+        }
+    }
     let handle = match shared
         .session
-        .add_torrent_bytes(&torrent, add_options(m, folder, meta.info_hashes, &[]))
+        .add_torrent_bytes(
+            &torrent,
+            add_options(m, folder, meta.info_hashes, &[], Target::Folder),
+        )
         .await
     {
         Ok(h) => h,
@@ -339,11 +399,28 @@ async fn resume_saved(
         p.num_pieces
     );
     let ids = match (p.complete, version_files(&meta)) {
-        (true, Ok(f)) => identities(m, &f),
+        (true, Ok(f)) => {
+            // Finish a tidy a crash may have cut short.
+            let tidied = lock(folder).tidy(&f);
+            if let Err(e) = tidied {
+                tracing::warn!("mirror {}: {e}", m.local_name);
+            }
+            identities(&m.path, &f)
+        }
         _ => HashMap::new(),
     };
     shared.publish(version(m, st, &ids, (&meta, torrent), sig), handle.clone());
-    Some(handle)
+    Some(Current {
+        handle,
+        prev: Previous {
+            meta: Arc::new(meta),
+            identities: ids,
+        },
+    })
+}
+
+fn lock(folder: &Mutex<MirrorFolder>) -> std::sync::MutexGuard<'_, MirrorFolder> {
+    folder.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn decode_sig(st: &CollectionState) -> Option<CollectionSig> {
@@ -376,14 +453,18 @@ enum FetchError {
     Task(String),
 }
 
+/// Fetch `offer` into the staging folder while the current version
+/// (`cur`) goes on being seeded and served, then swap it in: save it as
+/// the collection's version, rename its files into place, seed it from
+/// there, retire the old one and delete the files only it had.
 async fn fetch(
     shared: &Shared,
     m: &Mirror,
     files: &CollectionFiles,
     folder: &Arc<Mutex<MirrorFolder>>,
     offer: &Offer,
-    old: Option<TorrentHandle>,
-) -> Result<(TorrentHandle, CollectionState), FetchError> {
+    cur: &mut Option<Current>,
+) -> Result<CollectionState, FetchError> {
     // What `offer.sig` signs (checked in `choose`): the only description
     // of the version that is used.
     let signed = offer.share.info_hashes;
@@ -395,14 +476,13 @@ async fn fetch(
         hashes_text(&signed),
         offer.peers
     );
-    // The old version's files are the new one's starting point: stop
-    // seeding them while they are being updated.
-    if let Some(old) = old {
-        shared.retire(&m.local_name, old).await;
-    }
+    let target = Target::Staging {
+        prev: cur.as_ref().map(|c| c.prev.clone()),
+        resume: swarm::resume::path_for(&shared.state_dir().join("resume"), signed.wire_id()),
+    };
     let handle = shared
         .session
-        .add_magnet(&link, add_options(m, folder, signed, &offer.peers))
+        .add_magnet(&link, add_options(m, folder, signed, &offer.peers, target))
         .await?;
     let done = tokio::time::timeout(FETCH_TIMEOUT, handle.wait_complete()).await;
     let meta = match done {
@@ -417,32 +497,20 @@ async fn fetch(
             Err(FetchError::NotSigned)
         }
     });
-    let meta = match meta {
-        Ok(meta) => meta,
-        Err(e) => {
-            handle.remove().await;
-            return Err(e);
-        }
-    };
-    let keep = version_files(&meta).map_err(|e| {
+    // Its resume file (saved by `remove`) lets the copy in place start
+    // without a recheck; its totals count once the version is listed.
+    handle.remove().await;
+    let fetched = handle.progress();
+    let meta = meta?;
+    let corrupt = |msg: String| {
         FetchError::Store(store::StoreError::Corrupt {
             path: m.path.clone(),
-            msg: e.to_string(),
+            msg,
         })
-    })?;
-    let ids = {
-        let (folder, keep, m) = (folder.clone(), keep.clone(), m.clone());
-        tokio::task::spawn_blocking(move || {
-            folder
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .tidy(&keep)?;
-            Ok::<_, FolderError>(identities(&m, &keep))
-        })
-        .await
-        .map_err(|e| FetchError::Task(e.to_string()))??
     };
-    let mut manifest: Vec<ManifestFile> = ids
+    let keep = version_files(&meta).map_err(|e| corrupt(e.to_string()))?;
+    let staged = identities(&staging::dir(&m.path, &signed), &keep);
+    let mut manifest: Vec<ManifestFile> = staged
         .iter()
         .map(|(path, i)| ManifestFile {
             path: path.clone(),
@@ -459,19 +527,58 @@ async fn fetch(
         sig: Some(hex::encode(offer.sig.sig)),
     };
     let torrent = meta.to_torrent_bytes();
+    // Saved before the first rename: from here, a restart finishes the
+    // swap (`resume_saved`).
     files.save(&st, &torrent)?;
-    let p = handle.progress();
+    {
+        let (root, meta) = (m.path.clone(), meta.clone());
+        tokio::task::spawn_blocking(move || staging::swap_in(&root, &meta))
+            .await
+            .map_err(|e| FetchError::Task(e.to_string()))??;
+    }
+    let handle = shared
+        .session
+        .add_torrent_bytes(
+            &torrent,
+            add_options(m, folder, signed, &offer.peers, Target::Folder),
+        )
+        .await?;
+    if !handle.progress().complete {
+        tracing::warn!(
+            "mirror {}: version {} moved into place incomplete; fetching the rest there",
+            m.local_name,
+            offer.sig.seq
+        );
+    }
+    let ids = identities(&m.path, &keep);
+    if let Some(old) = cur.take() {
+        shared.retire(&m.local_name, old.handle).await;
+    }
     tracing::info!(
-        "mirror {}: version {} complete ({} bytes downloaded for it)",
+        "mirror {}: version {} complete ({} bytes downloaded for it), in place",
         m.local_name,
         offer.sig.seq,
-        p.downloaded
+        fetched.downloaded
     );
     shared.publish(
         version(m, &st, &ids, (&meta, torrent), offer.sig.clone()),
         handle.clone(),
     );
-    Ok((handle, st))
+    shared.credit(&m.local_name, &fetched);
+    {
+        let (folder, keep) = (folder.clone(), keep.clone());
+        tokio::task::spawn_blocking(move || lock(&folder).tidy(&keep))
+            .await
+            .map_err(|e| FetchError::Task(e.to_string()))??;
+    }
+    *cur = Some(Current {
+        handle,
+        prev: Previous {
+            meta,
+            identities: ids,
+        },
+    });
+    Ok(st)
 }
 
 #[cfg(test)]
@@ -553,6 +660,7 @@ mod tests {
             key: None,
             path: d.path().join("copy"),
             local_name: "zines".into(),
+            title: "zines".into(),
             peers: Vec::new(),
             poll_secs: 30,
         };
@@ -575,14 +683,14 @@ mod tests {
         let mut half = meta.clone();
         half.info_hashes.v2 = Some(InfoHashV2([3; 32]));
         for (sig, got) in [(other, &meta), (signed, &half)] {
-            let gate = gated_storage(&m, folder.clone(), sig);
+            let gate = gated_storage(&m, folder.clone(), sig, Target::Folder);
             let e = gate(&m.path, got, false).err().expect("refused");
             assert!(e.to_string().contains("not the signed version"), "{e}");
             assert_eq!(listing(), [crate::mirror_folder::MARKER]);
             assert_eq!(written(&folder), 0);
         }
         // The signed version: its files are the mirror's before any write.
-        let gate = gated_storage(&m, folder.clone(), signed);
+        let gate = gated_storage(&m, folder.clone(), signed, Target::Folder);
         assert!(gate(&m.path, &meta, false).is_ok());
         assert_eq!(written(&folder), 1);
     }

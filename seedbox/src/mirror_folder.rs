@@ -15,6 +15,8 @@
 //!   not list, or a path through a symlink, refuses the version.
 //! - Once a version is complete, the recorded files it no longer has are
 //!   deleted, and only those ([`MirrorFolder::tidy`]).
+//! - A version is fetched into the mirror's staging folder and its files
+//!   renamed into place once it is complete ([`crate::staging`]).
 //!
 //! The record lives with the files (not in the state folder) so that it
 //! stays true for the folder whatever happens to the state folder. A
@@ -69,7 +71,10 @@ pub enum FolderError {
         folder.display()
     )]
     Foreign { folder: PathBuf, path: String },
-    #[error("the version has a file named {MARKER}, the mirror's own marker")]
+    #[error(
+        "the version has a file named {MARKER} or {}, the mirror's own",
+        crate::staging::STAGING
+    )]
     MarkerInVersion,
 }
 
@@ -131,6 +136,22 @@ pub fn inspect(folder: &Path) -> Result<(), FolderError> {
     }
 }
 
+/// Whether some folder on the way to `rel` (`/`-separated, inside `root`)
+/// is not a plain folder: a symlink, a file.
+pub(crate) fn crosses_link(root: &Path, rel: &str) -> bool {
+    let mut p = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// A mirror's folder, claimed: it carries the marker.
 #[derive(Debug)]
 pub struct MirrorFolder {
@@ -172,20 +193,8 @@ impl MirrorFolder {
         swarm::resume::write_atomically(&path, &json).map_err(io(&path))
     }
 
-    /// Whether some folder on the way to `rel` (inside the root) is not a
-    /// plain folder: a symlink, a file.
     fn crosses_link(&self, rel: &str) -> bool {
-        let mut p = self.root.clone();
-        let parts: Vec<&str> = rel.split('/').collect();
-        for part in &parts[..parts.len().saturating_sub(1)] {
-            p.push(part);
-            match std::fs::symlink_metadata(&p) {
-                Ok(md) if md.is_dir() => {}
-                Ok(_) => return true,
-                Err(_) => return false,
-            }
-        }
-        false
+        crosses_link(&self.root, rel)
     }
 
     /// About to write a version with files `paths`: refuse it if it would
@@ -198,7 +207,9 @@ impl MirrorFolder {
         let paths: Vec<&str> = paths.into_iter().collect();
         for &p in &paths {
             let first = p.split('/').next().unwrap_or(p);
-            if first.eq_ignore_ascii_case(MARKER) {
+            if first.eq_ignore_ascii_case(MARKER)
+                || first.eq_ignore_ascii_case(crate::staging::STAGING)
+            {
                 return Err(FolderError::MarkerInVersion);
             }
             let foreign = !self.record.written.contains(p)
@@ -278,10 +289,10 @@ impl MirrorFolder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn put(root: &Path, rel: &str, data: &[u8]) {
+    pub(crate) fn put(root: &Path, rel: &str, data: &[u8]) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

@@ -129,7 +129,8 @@ impl Shared {
         // Folders resolved once each, not once per file.
         let mut private_dirs: HashMap<PathBuf, bool> = HashMap::new();
         if let Some(layout) = &rooted {
-            for (_, f) in layout.real_files() {
+            let roots = v.meta.info.files.iter().filter(|f| !f.pad);
+            for ((_, f), info) in layout.real_files().zip(roots) {
                 let path = store::slash_path(&f.path);
                 let disk_path = v.folder.join(&f.path);
                 let identity = v.identities.get(&path).copied();
@@ -158,6 +159,7 @@ impl Shared {
                     mtime,
                     complete: identity.is_some(),
                     identity,
+                    content_hash: info.pieces_root.map(hex::encode),
                 });
             }
         }
@@ -229,13 +231,20 @@ impl Shared {
         true
     }
 
-    /// A handle is going away (a newer version replaces it): keep its
-    /// totals and stop listing it.
-    pub(crate) fn forget_handle(&self, name: &str, old: &TorrentHandle) {
-        let p = old.progress();
+    /// The transfer totals of a handle that is gone count for collection
+    /// `name` (a mirror's fetch into its staging folder).
+    pub(crate) fn credit(&self, name: &str, p: &swarm::session::Progress) {
         if let Some(e) = lock(&self.entries).get_mut(name) {
             e.uploaded_before += p.uploaded;
             e.downloaded_before += p.downloaded;
+        }
+    }
+
+    /// A handle is going away (a newer version replaces it): keep its
+    /// totals and stop listing it.
+    pub(crate) fn forget_handle(&self, name: &str, old: &TorrentHandle) {
+        self.credit(name, &old.progress());
+        if let Some(e) = lock(&self.entries).get_mut(name) {
             if e.handle
                 .as_ref()
                 .is_some_and(|h| h.info_hashes() == old.info_hashes())

@@ -22,8 +22,13 @@ mod support;
 use support::tree;
 
 fn config(dir: &Path, body: &str) -> Config {
+    config_with(dir, "listen = \"\"", "", body)
+}
+
+/// A config with `web` and `limits` lines of its own.
+fn config_with(dir: &Path, web: &str, limits: &str, body: &str) -> Config {
     let text = format!(
-        "state_dir = \"state\"\n[network]\nlisten = \"127.0.0.1:0\"\nquic_listen = \"127.0.0.1:0\"\nannounce = false\n[web]\nlisten = \"\"\n[limits]\nrescan_secs = 2\n{body}"
+        "state_dir = \"state\"\n[network]\nlisten = \"127.0.0.1:0\"\nquic_listen = \"127.0.0.1:0\"\nannounce = false\n[web]\n{web}\n[limits]\nrescan_secs = 2\n{limits}\n{body}"
     );
     let p = dir.join("seedbox.toml");
     std::fs::write(&p, &text).unwrap();
@@ -49,15 +54,18 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
 
 /// A daemon in `dir` publishing `lib` as collection `name`, at version 1.
 async fn publisher(dir: &Path, name: &str, lib: &Path) -> Daemon {
-    let d = Daemon::start(config(
-        dir,
-        &format!(
-            "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
-            lib.display()
-        ),
-    ))
-    .await
-    .unwrap();
+    publisher_with(dir, name, lib, ("listen = \"\"", "")).await
+}
+
+/// [`publisher`] with `web` and `limits` lines of its own.
+async fn publisher_with(dir: &Path, name: &str, lib: &Path, (web, limits): (&str, &str)) -> Daemon {
+    let body = format!(
+        "[[collection]]\nname = \"{name}\"\npath = \"{}\"\n",
+        lib.display()
+    );
+    let d = Daemon::start(config_with(dir, web, limits, &body))
+        .await
+        .unwrap();
     wait_seq(&*d.shared(), name, 1, Duration::from_secs(30)).await;
     d
 }
@@ -80,7 +88,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     let b = Daemon::start(config(
         b_dir.path(),
         &format!(
-            "[[mirror]]\nname = \"zines\"\nlocal_name = \"zines-north\"\npath = \"{}\"\npeers = [\"{a_addr}\"]\npoll_secs = 1\n",
+            "[[mirror]]\nname = \"zines\"\nlocal_name = \"zines-north\"\ntitle = \"Zines from the North\"\npath = \"{}\"\npeers = [\"{a_addr}\"]\npoll_secs = 1\n",
             copy.display()
         ),
     ))
@@ -92,9 +100,14 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     let snap = lib_b.snapshot();
     let c = snap.collection("zines-north").unwrap();
     assert_eq!(c.origin, Origin::Mirror);
+    assert_eq!(c.title, "Zines from the North", "[[mirror]] title");
     assert_eq!(c.key, a.key(), "the copy carries the publisher's key");
     assert!(c.files.iter().all(|f| f.complete));
     let first = lib_b.downloaded("zines-north");
+    use std::os::unix::fs::MetadataExt;
+    let book_inode = std::fs::metadata(copy.join("ebooks/big-book.epub"))
+        .unwrap()
+        .ino();
     assert!(
         first >= big.len() as u64,
         "first copy downloaded {first} bytes"
@@ -107,6 +120,10 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
     assert_eq!(tree(&copy), tree(&lib_a));
+    // The unchanged book was carried over (linked into the staging folder
+    // and renamed back): the very file that was verified, not a copy.
+    let after = std::fs::metadata(copy.join("ebooks/big-book.epub")).unwrap();
+    assert_eq!(after.ino(), book_inode);
     let second = lib_b.downloaded("zines-north") - first;
     eprintln!(
         "mirror: first copy {first} bytes, second version {second} bytes for a {}-byte new file",
@@ -403,5 +420,173 @@ async fn a_mirror_deletes_only_files_it_downloaded() {
     want.sort();
     assert_eq!(tree(&copy), want, "flyer.txt deleted, notes.txt kept");
     b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_serves_its_version_while_it_fetches_the_next() {
+    // A's uploads are slow (20 KB/s per collection), so B's fetch of
+    // version 2 (a 2 MB new file, a changed book) takes a while; all that
+    // time B seeds, lists and serves version 1, whole.
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib_a = a_dir.path().join("zines");
+    std::fs::create_dir_all(&lib_a).unwrap();
+    let book_v1: Vec<u8> = (0..60_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(lib_a.join("book.pdf"), &book_v1).unwrap();
+    std::fs::write(lib_a.join("flyer.txt"), b"this week\n").unwrap();
+    let a = publisher_with(
+        a_dir.path(),
+        "zines",
+        &lib_a,
+        ("listen = \"\"", "upload_rate = 20000"),
+    )
+    .await;
+    let copy = b_dir.path().join("copy");
+    let b = Daemon::start(config_with(
+        b_dir.path(),
+        "listen = \"127.0.0.1:0\"",
+        "",
+        &format!(
+            "[[mirror]]\nname = \"zines\"\npath = \"{}\"\npeers = [\"{}\"]\npoll_secs = 1\n",
+            copy.display(),
+            a.tcp_addr().unwrap()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
+    let v1_tree = tree(&lib_a);
+    assert_eq!(tree(&copy), v1_tree);
+    let v1 = b.shared().snapshot().collection("zines").unwrap().clone();
+    let uploaded = || {
+        let st = a.shared().status();
+        st.collections.iter().map(|c| c.uploaded).sum::<u64>()
+    };
+    let first = uploaded();
+
+    let book_v2: Vec<u8> = (0..60_000u32).map(|i| (i % 239) as u8).collect();
+    std::fs::write(lib_a.join("book.pdf"), &book_v2).unwrap();
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 233) as u8).collect();
+    std::fs::write(lib_a.join("big.pdf"), &big).unwrap();
+    wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
+    // B is fetching version 2 (A has sent some of it).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while uploaded() < first + 40_000 {
+        assert!(
+            Instant::now() < deadline,
+            "B did not start fetching version 2"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!(
+        "http://{}/c/zines/f/{}",
+        b.web_addr().unwrap(),
+        seedbox::shared::file_id("book.pdf")
+    );
+    let b_tcp = b.tcp_addr().unwrap();
+    for _ in 0..3 {
+        let snap = b.shared().snapshot();
+        let c = snap.collection("zines").unwrap();
+        assert!(
+            c.seq == 1 && c.files.iter().all(|f| f.complete),
+            "B lists version {} while fetching",
+            c.seq
+        );
+        assert_eq!(tree(&copy), v1_tree, "B's folder holds version 1, whole");
+        let cat = catalogue::query(b_tcp, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(
+            cat.shares
+                .iter()
+                .any(|s| s.info_hashes.v1.map(|h| h.to_hex()) == v1.info_hash_v1),
+            "B no longer offers version 1 on the LAN while fetching version 2"
+        );
+        let got = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || {
+                let mut got = Vec::new();
+                let r = ureq::get(&url).call().expect("the book is served");
+                std::io::Read::read_to_end(&mut r.into_reader(), &mut got).unwrap();
+                got
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, book_v1, "a patron gets version 1's book, whole");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        b.shared().snapshot().collection("zines").unwrap().seq == 1,
+        "the test needs the fetch to be still running"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+/// GET `url` with extra headers: (status, ETag, body).
+async fn get(url: String, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let mut req = ureq::get(&url);
+        for (k, v) in &headers {
+            req = req.set(k, v);
+        }
+        let r = req.call().unwrap();
+        let (status, etag) = (r.status(), r.header("etag").unwrap_or("").to_string());
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
+        (status, etag, body)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_etag_changes_with_its_content_only() {
+    // A phone resuming a large PDF (Range + If-Range) is not sent back to
+    // zero because another file of the collection changed.
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("zines");
+    std::fs::create_dir_all(&lib).unwrap();
+    let book: Vec<u8> = (0..200_000u32).map(|i| (i % 247) as u8).collect();
+    std::fs::write(lib.join("book.pdf"), &book).unwrap();
+    std::fs::write(lib.join("flyer.txt"), b"this week\n").unwrap();
+    let a = publisher_with(dir.path(), "zines", &lib, ("listen = \"127.0.0.1:0\"", "")).await;
+    let url = format!(
+        "http://{}/c/zines/f/{}",
+        a.web_addr().unwrap(),
+        seedbox::shared::file_id("book.pdf")
+    );
+    let (status, e1, body) = get(url.clone(), &[]).await;
+    assert_eq!((status, body.len()), (200, book.len()));
+    assert!(e1.starts_with('"') && e1.len() > 2, "{e1:?}");
+
+    std::fs::write(lib.join("flyer.txt"), b"next week\n").unwrap();
+    wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
+    let (status, e2, body) = get(
+        url.clone(),
+        &[("Range", "bytes=150000-"), ("If-Range", e1.as_str())],
+    )
+    .await;
+    assert_eq!(e2, e1, "another file's change altered the book's ETag");
+    assert_eq!(status, 206, "the resumed download was sent back to zero");
+    assert_eq!(body, book[150_000..]);
+
+    let mut book2 = book.clone();
+    book2[0] ^= 1;
+    std::fs::write(lib.join("book.pdf"), &book2).unwrap();
+    wait_seq(&*a.shared(), "zines", 3, Duration::from_secs(30)).await;
+    let (status, e3, body) = get(
+        url.clone(),
+        &[("Range", "bytes=150000-"), ("If-Range", e1.as_str())],
+    )
+    .await;
+    assert_ne!(e3, e1, "the book changed, its ETag must too");
+    assert_eq!((status, body), (200, book2));
     a.shutdown().await;
 }

@@ -90,6 +90,8 @@ pub struct Mirror {
     pub path: PathBuf,
     /// Name of the copy here (default: `name`).
     pub local_name: String,
+    /// Title shown on the patron page (default: the local name).
+    pub title: String,
     /// Addresses to ask besides the LAN.
     pub peers: Vec<SocketAddr>,
     /// How often to look for a new version, in seconds.
@@ -177,6 +179,7 @@ struct RawMirror {
     key: Option<Spanned<String>>,
     path: Spanned<PathBuf>,
     local_name: Option<Spanned<String>>,
+    title: Option<String>,
     #[serde(default)]
     peers: Vec<Spanned<String>>,
     poll_secs: Option<Spanned<i64>>,
@@ -420,6 +423,7 @@ impl Config {
             let poll_secs = num(&m.poll_secs, "mirror poll_secs", 1, 86_400, 30)? as u64;
             mirrors.push(Mirror {
                 poll_secs,
+                title: m.title.unwrap_or_else(|| local.get_ref().clone()),
                 name: m.name.into_inner(),
                 key,
                 path,

@@ -66,6 +66,7 @@ title = "Zines"
 # key = "5f1c...e9"
 # path = "/srv/library/zines-northside"
 # local_name = "zines-northside"
+# title = "Zines from the Northside"  # shown on the patron page (default: local_name)
 # peers = ["192.168.1.20:6881"]
 # poll_secs = 30
 "#;

@@ -328,9 +328,9 @@ pub(super) async fn download(
             );
         }
     };
-    // A strong validator per (publisher, version, file): a changed file
-    // is a new version, so a resumed download never mixes two contents.
-    let etag = file_etag(&c.key, c.seq, &f.id);
+    // A strong validator of this file's content: a resumed download never
+    // mixes two contents, and another file's change does not restart it.
+    let etag = file_etag(&c.key, c.seq, f);
     // If-Range: honour Range only when the client's copy is this one
     // (a date, or another tag, gets the whole file: RFC 9110 13.1.5).
     let range = match headers.get(header::IF_RANGE) {
@@ -417,9 +417,14 @@ async fn open_listed(f: &FileEntry) -> io::Result<Option<tokio::fs::File>> {
     Ok(same.then_some(file))
 }
 
-/// The strong entity tag of a file of a collection version:
+/// The strong entity tag of a file of a collection version: its content
+/// hash (`"<v2 pieces root, hex>"`) when the torrent has one; otherwise
 /// `"<first 16 hex of the publisher key>-<seq>-<file id>"`.
-pub(super) fn file_etag(key: &str, seq: u64, id: &str) -> String {
+pub(super) fn file_etag(key: &str, seq: u64, f: &FileEntry) -> String {
+    if let Some(h) = &f.content_hash {
+        return format!("\"{h}\"");
+    }
+    let id = &f.id;
     let k: String = key
         .chars()
         .filter(char::is_ascii_hexdigit)

@@ -10,14 +10,17 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Every regular file under `dir`: (path relative to `dir`, bytes), sorted;
-/// a mirror's marker file aside.
+/// a mirror's marker file and staging folder aside.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
-            if p.file_name() == Some(seedbox::mirror_folder::MARKER.as_ref()) {
+            let name = p.file_name();
+            if name == Some(seedbox::mirror_folder::MARKER.as_ref())
+                || name == Some(seedbox::staging::STAGING.as_ref())
+            {
                 continue;
             }
             if p.is_dir() {

@@ -261,6 +261,7 @@ fn entry(collection: &str, path: &str, size: u64, complete: bool, disk: PathBuf)
         complete,
         disk_path: disk,
         identity,
+        content_hash: None,
     }
 }
 
