@@ -60,8 +60,9 @@ const UNKNOWN_MTIME: u64 = u64::MAX;
 
 /// Errors reading or writing a resume file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResumeError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -76,6 +77,7 @@ pub enum ResumeError {
 
 /// Why bytes are not a resume file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResumeFormatError {
     /// Not valid bencode, or beyond [`LIMITS`] (e.g. larger than
     /// [`MAX_RESUME_FILE`]).

@@ -86,6 +86,7 @@ pub struct Announce {
 
 /// Why a datagram is not a valid BT-SEARCH announce.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     #[error("datagram of {0} bytes is larger than {MAX_DATAGRAM}")]
     TooLarge(usize),
@@ -113,12 +114,13 @@ pub enum ParseError {
 
 /// Failures building or running LSD.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LsdError {
     #[error("an announce needs 1 to {MAX_INFOHASHES} info-hashes, got {0}")]
     InfohashCount(usize),
     #[error("cookie must be 1 to {MAX_COOKIE} letters or digits")]
     Cookie,
-    #[error("could not open the LSD socket for {family:?}: {source}")]
+    #[error("could not open the LSD socket for {family:?}")]
     Socket {
         family: Family,
         source: std::io::Error,
@@ -374,7 +376,7 @@ impl Lsd {
                     })
                 }
                 Err(e) => {
-                    tracing::warn!("LSD over IPv4 unavailable: {e}");
+                    tracing::warn!("LSD over IPv4 unavailable: {}", crate::ErrorChain(&e));
                     None
                 }
             }
@@ -385,7 +387,7 @@ impl Lsd {
             match open_v6() {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::debug!("LSD over IPv6 unavailable: {e}");
+                    tracing::debug!("LSD over IPv6 unavailable: {}", crate::ErrorChain(&e));
                     None
                 }
             }

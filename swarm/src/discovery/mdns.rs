@@ -41,8 +41,9 @@ pub const MAX_FP_LEN: usize = 128;
 
 /// mDNS failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MdnsError {
-    #[error("mDNS: {0}")]
+    #[error("mDNS")]
     Daemon(#[from] mdns_sd::Error),
     #[error("mDNS: could not start the browse thread: {0}")]
     Thread(std::io::Error),

@@ -46,6 +46,7 @@ pub use mdns::LanPeer;
 
 /// Discovery failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     #[error(transparent)]
     Mdns(#[from] mdns::MdnsError),
@@ -192,7 +193,7 @@ async fn query_peer(peer: LanPeer, deadline: Instant) -> (LanPeer, QueryResult) 
         let addr = SocketAddr::new(*ip, peer.tcp_port);
         match catalogue::query(addr, left).await {
             Ok(cat) => return (peer, Ok((addr, cat))),
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(e) => last = format!("{addr}: {}", crate::ErrorChain(&e)),
         }
     }
     (peer, Err(last))
@@ -219,6 +220,7 @@ pub struct Resolved {
 
 /// Why a name could not be resolved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     #[error("no share named \"{name}\" found on the LAN within {}s ({peers} peer(s) answered)", timeout.as_secs_f32())]
     NotFound {

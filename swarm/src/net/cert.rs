@@ -30,10 +30,11 @@ pub fn fingerprint(cert: &[u8]) -> Fingerprint {
 
 /// Why making an identity failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertError {
-    #[error("generating a self-signed certificate: {0}")]
+    #[error("generating a self-signed certificate")]
     Generate(#[from] rcgen::Error),
-    #[error("setting up TLS: {0}")]
+    #[error("setting up TLS")]
     Tls(#[from] rustls::Error),
 }
 

@@ -38,15 +38,16 @@ pub use tcp::TcpTransport;
 
 /// Errors of the transports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetError {
-    #[error("cannot listen on {addr} ({transport}): {source}")]
+    #[error("cannot listen on {addr} ({transport})")]
     Bind {
         addr: SocketAddr,
         transport: &'static str,
         #[source]
         source: std::io::Error,
     },
-    #[error("connecting to {addr}: {source}")]
+    #[error("connecting to {addr}")]
     Connect {
         addr: SocketAddr,
         #[source]
@@ -58,7 +59,7 @@ pub enum NetError {
     Quic { addr: SocketAddr, msg: String },
     #[error("{addr} did not send a valid BitTorrent handshake")]
     BadHandshake { addr: SocketAddr },
-    #[error("TLS setup: {0}")]
+    #[error("TLS setup")]
     Cert(#[from] cert::CertError),
     #[error(transparent)]
     Io(std::io::Error),

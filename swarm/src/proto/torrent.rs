@@ -195,6 +195,7 @@ impl Torrent {
     }
 
     /// Next address the glue should dial, while below `max_peers`.
+    #[must_use]
     pub fn poll_connect(&mut self) -> Option<SocketAddr> {
         if self.paused || self.is_complete() && self.peers.len() >= self.cfg.max_peers / 2 {
             return None;
@@ -620,6 +621,7 @@ impl Torrent {
     }
 
     /// When [`Torrent::handle_timeout`] wants to be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.peers.is_empty() && self.verify.is_empty() {
             return None;
@@ -628,6 +630,7 @@ impl Torrent {
     }
 
     /// Next bytes to write. All data of one connection comes out in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
         let conn = p.conn;
@@ -638,11 +641,13 @@ impl Torrent {
     }
 
     /// Next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// Next piece to hash-check.
+    #[must_use]
     pub fn poll_verify(&mut self) -> Option<VerifyJob> {
         self.verify.pop_front()
     }

@@ -45,9 +45,10 @@ use piece_core::{Bitfield, PieceIndex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
+use super::rate::RateMeter;
+use super::{ErrorSlot, PeerInfo, Progress, StorageFactory, TorrentError, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
-use crate::proto::{ConnId, Direction, Event, Torrent, TransportKind, VerifyJob};
+use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
 use crate::resume::{self, ResumeData};
 use crate::wire::Handshake;
 
@@ -85,7 +86,7 @@ enum Internal {
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
-    Metadata(Box<Result<MetadataReady, String>>),
+    Metadata(Box<Result<MetadataReady, TorrentError>>),
     /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
     QuicFallback(SocketAddr),
 }
@@ -107,6 +108,7 @@ struct ConnHandle {
 /// Everything a driver needs to start.
 pub(crate) struct DriverInit {
     pub meta_slot: super::MetaSlot,
+    pub error_slot: ErrorSlot,
     pub torrent: Torrent,
     pub hashes: Option<Arc<PieceHashes>>,
     pub storage: Option<Arc<dyn Storage>>,
@@ -121,6 +123,8 @@ pub(crate) struct DriverInit {
 
 pub(crate) struct Driver {
     meta_slot: super::MetaSlot,
+    /// The error that stopped the torrent, for `wait_complete`.
+    error_slot: ErrorSlot,
     t: Torrent,
     hashes: Option<Arc<PieceHashes>>,
     storage: Option<Arc<dyn Storage>>,
@@ -150,6 +154,9 @@ pub(crate) struct Driver {
     metadata_pending: bool,
     /// v2 magnets: the metainfo with the piece layers received so far.
     layered: Option<Metainfo>,
+    /// Rates of [`Progress`], from the cumulative counters.
+    down_meter: RateMeter,
+    up_meter: RateMeter,
 }
 
 impl Driver {
@@ -157,6 +164,7 @@ impl Driver {
         let (int_tx, int_rx) = mpsc::channel(256);
         Driver {
             meta_slot: init.meta_slot,
+            error_slot: init.error_slot,
             t: init.torrent,
             hashes: init.hashes,
             storage: init.storage,
@@ -184,6 +192,8 @@ impl Driver {
             failed: false,
             metadata_pending: false,
             layered: None,
+            down_meter: RateMeter::new(Instant::now(), 0),
+            up_meter: RateMeter::new(Instant::now(), 0),
         }
     }
 
@@ -284,6 +294,7 @@ impl Driver {
             Cmd::Pause => self.t.pause(now),
             Cmd::Resume => {
                 self.failed = false;
+                *super::lock(&self.error_slot) = None;
                 self.t.resume(now)
             }
             Cmd::Shutdown(_) => {}
@@ -295,7 +306,7 @@ impl Driver {
         match m {
             Internal::Data(c, b) => self.t.handle_data(now, c, &b),
             Internal::Closed(c) => {
-                self.conn_gone(c);
+                self.conn_gone(c, None);
                 self.t.handle_closed(now, c);
             }
             Internal::Dialed(addr, Ok(conn)) => {
@@ -306,7 +317,10 @@ impl Driver {
                     .handle_connected(now, id, addr, Direction::Outgoing, kind);
             }
             Internal::Dialed(addr, Err(e)) => {
-                tracing::debug!("dial failed: {e}");
+                self.emit(TorrentEvent::DialFailed {
+                    addr,
+                    error: Arc::new(e),
+                });
                 self.t.handle_connect_failed(now, addr);
                 self.fall_back_to_tcp(addr);
             }
@@ -400,9 +414,17 @@ impl Driver {
     /// Forgets a connection's handle (its writer flushes, then closes). A
     /// QUIC connection to a swarm peer that closes before its handshake
     /// completed falls back to the peer's TCP address.
-    fn conn_gone(&mut self, c: ConnId) {
+    /// A connection closed: by the peer or the network (`reason` `None`),
+    /// or by the state machine.
+    fn conn_gone(&mut self, c: ConnId, reason: Option<DisconnectReason>) {
         if let Some(h) = self.conns.remove(&c) {
             h.reader.abort();
+            if h.peer_id.is_some() {
+                self.emit(TorrentEvent::PeerDisconnected {
+                    addr: h.addr,
+                    reason,
+                });
+            }
             if h.kind == TransportKind::Quic && h.peer_id.is_none() {
                 self.fall_back_to_tcp(h.addr);
             }
@@ -520,7 +542,7 @@ impl Driver {
         let n = data.len();
         let too_much = h.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES;
         if too_much || h.tx.send(data).is_err() {
-            self.conn_gone(conn);
+            self.conn_gone(conn, None);
             self.t.handle_closed(Instant::now(), conn);
         }
     }
@@ -603,7 +625,7 @@ impl Driver {
                     if let Some(s) = &self.storage {
                         // Creates empty files too.
                         if let Err(e) = s.ensure_files().and_then(|_| s.flush()) {
-                            self.emit(TorrentEvent::Error(format!("flushing data: {e}")));
+                            self.emit(TorrentEvent::Error(TorrentError::Flush(Arc::new(e))));
                         }
                     }
                     self.save_resume();
@@ -614,27 +636,23 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason } => self.emit(TorrentEvent::PeerBanned {
-                    addr,
-                    reason: reason.to_string(),
-                }),
+                Event::PeerBanned { addr, reason } => {
+                    self.emit(TorrentEvent::PeerBanned { addr, reason })
+                }
                 Event::Disconnect { conn, reason } => {
                     tracing::debug!(conn = conn.0, %reason, "disconnecting peer");
                     // Dropping the sender lets the writer flush what is
                     // queued, then close.
-                    self.conn_gone(conn);
+                    self.conn_gone(conn, Some(reason));
                 }
                 Event::PieceLayer {
                     pieces_root,
                     hashes,
                 } => self.on_piece_layer(pieces_root, &hashes),
-                Event::StorageFailed { piece, error } => {
-                    self.failed = true;
-                    self.emit(TorrentEvent::Error(format!(
-                        "piece {}: {error}",
-                        piece.get()
-                    )));
-                }
+                Event::StorageFailed { piece, error } => self.fail(TorrentError::Storage {
+                    piece: piece.get(),
+                    source: error,
+                }),
             }
         }
         any
@@ -657,12 +675,13 @@ impl Driver {
         let wire = self.t.info_hashes().wire_id();
         let int = self.int_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let r = (|| -> Result<MetadataReady, String> {
+            let r = (|| -> Result<MetadataReady, TorrentError> {
                 let meta = Metainfo::from_info_bytes(&info, Vec::new())
-                    .map_err(|e| format!("metadata: {e}"))?;
-                let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
+                    .map_err(|e| TorrentError::Metadata(Arc::new(e)))?;
+                let hashes =
+                    PieceHashes::new(&meta).map_err(|e| TorrentError::Hashes(Arc::new(e)))?;
                 let st = super::open_storage(&factory, &save_dir, &meta, false)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| TorrentError::OpenStorage(Arc::new(e)))?;
                 if let Some(p) = &resume_path {
                     // Lets a restart skip fetching the metadata again.
                     let _ = resume::write_atomically(&p.with_extension("info"), &info);
@@ -696,7 +715,7 @@ impl Driver {
         }
     }
 
-    fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
+    fn on_metadata_ready(&mut self, r: Result<MetadataReady, TorrentError>) {
         self.metadata_pending = false;
         match r {
             Ok((meta, st, hashes, have)) => {
@@ -709,10 +728,7 @@ impl Driver {
                     name: meta.info.name.clone(),
                 });
             }
-            Err(e) => {
-                self.failed = true;
-                self.emit(TorrentEvent::Error(e));
-            }
+            Err(e) => self.fail(e),
         }
     }
 
@@ -725,16 +741,12 @@ impl Driver {
         };
         // The resume file must never claim data that is not durable.
         if let Err(e) = st.flush() {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("flushing data: {e}")));
+            self.emit(TorrentEvent::Error(TorrentError::Flush(Arc::new(e))));
             return;
         }
         let data = ResumeData::capture(self.t.info_hashes().wire_id(), have, st.as_ref());
         if let Err(e) = resume::save(path, &data) {
-            let _ = self
-                .events
-                .send(TorrentEvent::Error(format!("saving resume data: {e}")));
+            self.emit(TorrentEvent::Error(TorrentError::SaveResume(Arc::new(e))));
         }
     }
 
@@ -742,15 +754,23 @@ impl Driver {
         let _ = self.events.send(e);
     }
 
-    fn publish(&self) {
+    /// The torrent stops on `e` (until resumed).
+    fn fail(&mut self, e: TorrentError) {
+        self.failed = true;
+        *super::lock(&self.error_slot) = Some(e.clone());
+        self.emit(TorrentEvent::Error(e));
+    }
+
+    fn publish(&mut self) {
         let s = self.t.stats();
+        let now = Instant::now();
         let p = Progress {
             have_pieces: s.have_pieces,
             num_pieces: s.num_pieces,
             downloaded: s.downloaded,
             uploaded: s.uploaded,
-            download_rate: s.download_rate,
-            upload_rate: s.upload_rate,
+            download_rate: self.down_meter.update(now, s.downloaded),
+            upload_rate: self.up_meter.update(now, s.uploaded),
             peers: s.peers,
             complete: s.complete,
             paused: s.paused,

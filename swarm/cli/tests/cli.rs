@@ -14,7 +14,7 @@ fn swarm(args: &[&str]) -> Output {
 }
 
 fn lt_tool() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_tool.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/lt_tool.py")
 }
 
 /// Is the reference tooling here? Panics (test fails) when it is not,

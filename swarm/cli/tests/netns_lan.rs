@@ -16,7 +16,7 @@
 //! `SWARM_SKIP_NETNS=1` is set, in which case they are skipped with a
 //! message. Namespaces are removed on drop, also when a test fails.
 
-#[path = "support/netns.rs"]
+#[path = "../../tests/support/netns.rs"]
 mod netns;
 
 use std::path::Path;
