@@ -304,7 +304,8 @@ pub fn restore(
     let saved = data
         .filter(|d| d.version == 1 && d.info_hash == wire_id && d.num_pieces == n)
         .and_then(|d| d.bitfield().map(|b| (d, b)));
-    let now = records(&storage.check_files());
+    let states = storage.check_files();
+    let now = records(&states);
     let mut have = Bitfield::new(n);
     let mut suspect: BTreeSet<u32> = BTreeSet::new();
     let mut trusted = 0;
@@ -330,6 +331,16 @@ pub fn restore(
             for r in &now {
                 if r.size > 0 {
                     if let Some((a, b)) = layout.file_pieces(r.index) {
+                        suspect.extend(a.get()..=b.get());
+                    }
+                }
+            }
+            // A storage that does not report a file (not on disk: memory,
+            // a database...) may still hold its data: check it.
+            let reported: BTreeSet<usize> = states.iter().map(|s| s.index).collect();
+            for (i, _) in layout.real_files() {
+                if !reported.contains(&i) {
+                    if let Some((a, b)) = layout.file_pieces(i) {
                         suspect.extend(a.get()..=b.get());
                     }
                 }

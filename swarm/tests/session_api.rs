@@ -306,3 +306,59 @@ async fn lan_presence_is_a_guard() {
     assert!(matches!(quiet.start_lan(opts), Err(LanError::NoListener)));
     session.shutdown().await;
 }
+
+/// A storage that is not on disk (its `check_files` reports nothing) but
+/// holds all the data: seeding checks the data and seeds every piece (it
+/// seeded 0 and said nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_not_on_disk_is_checked_and_seeds() {
+    use piece_core::storage::{FileState, MemoryStorage, Storage, StorageError};
+    use piece_core::PieceIndex;
+    struct NotOnDisk(MemoryStorage);
+    impl Storage for NotOnDisk {
+        fn layout(&self) -> &piece_core::Layout {
+            self.0.layout()
+        }
+        fn read(&self, p: PieceIndex, o: u32, b: &mut [u8]) -> Result<(), StorageError> {
+            self.0.read(p, o, b)
+        }
+        fn write(&self, p: PieceIndex, o: u32, d: &[u8]) -> Result<(), StorageError> {
+            self.0.write(p, o, d)
+        }
+        fn flush(&self) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn check_files(&self) -> Vec<FileState> {
+            Vec::new()
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (file, torrent) = one_file(d.path(), 300_000);
+    let data = std::fs::read(file).unwrap();
+    let session = Session::new(lo_config(d.path())).await.unwrap();
+    let factory: swarm::StorageFactory =
+        std::sync::Arc::new(move |_, meta: &swarm::Metainfo, _| {
+            let m = MemoryStorage::new(meta.info.layout.clone());
+            let lengths = meta.info.layout.lengths();
+            for p in lengths.pieces() {
+                let at = lengths.piece_offset(p) as usize;
+                let len = lengths.piece_len(p) as usize;
+                m.write(p, 0, &data[at..at + len]).unwrap();
+            }
+            Ok(std::sync::Arc::new(NotOnDisk(m)))
+        });
+    let h = session
+        .add_torrent_bytes(
+            &torrent,
+            AddOptions {
+                seed: true,
+                storage: Some(factory),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let p = h.progress();
+    assert!(p.complete && p.have_pieces == 10, "{p:?}");
+    session.shutdown().await;
+}

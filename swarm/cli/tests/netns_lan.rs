@@ -199,7 +199,7 @@ fn libtorrent_lsd_interop() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let hash = hex::encode(rand::random::<[u8; 20]>());
     let t = Duration::from_secs(30);
@@ -367,7 +367,7 @@ fn libtorrent_downloads_from_swarm_share_via_lsd() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -407,7 +407,7 @@ fn swarm_gets_from_libtorrent_via_lsd() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
