@@ -82,6 +82,16 @@ fn one_file(dir: &Path, n: usize) -> (std::path::PathBuf, Vec<u8>) {
     (f.clone(), create_torrent(&f, &opts, None).unwrap().bytes)
 }
 
+/// Seeds `torrent` from the data in `dir`.
+async fn seed_on_disk(session: &Session, dir: &Path, torrent: &[u8]) -> swarm::TorrentHandle {
+    let opts = AddOptions {
+        seed: true,
+        save_dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    };
+    session.add_torrent_bytes(torrent, opts).await.unwrap()
+}
+
 /// Seeding from a custom storage that holds none of the data: a typed
 /// error, and nothing is left in the session (it used to answer Ok and
 /// seed 0 pieces).
@@ -111,17 +121,7 @@ async fn seeding_incomplete_data_is_a_typed_error() {
     }
     assert!(session.torrents().is_empty());
     // The same data on disk seeds.
-    let h = session
-        .add_torrent_bytes(
-            &torrent,
-            AddOptions {
-                seed: true,
-                save_dir: Some(d.path().to_path_buf()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let h = seed_on_disk(&session, d.path(), &torrent).await;
     assert!(h.progress().complete);
     session.shutdown().await;
 }
@@ -180,17 +180,7 @@ async fn rates_and_disconnects_on_a_fast_transfer() {
     let d = tempfile::tempdir().unwrap();
     let (_, torrent) = one_file(d.path(), 2_000_000);
     let seeder = Session::new(lo_config(&d.path().join("s"))).await.unwrap();
-    let s = seeder
-        .add_torrent_bytes(
-            &torrent,
-            AddOptions {
-                seed: true,
-                save_dir: Some(d.path().to_path_buf()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let s = seed_on_disk(&seeder, d.path(), &torrent).await;
     let mut seeder_events = s.events();
     let leecher = Session::new(lo_config(&d.path().join("l"))).await.unwrap();
     let l = leecher
@@ -264,17 +254,7 @@ async fn lan_presence_is_a_guard() {
     let d = tempfile::tempdir().unwrap();
     let (_, torrent) = one_file(d.path(), 100_000);
     let session = Session::new(lo_config(d.path())).await.unwrap();
-    let h = session
-        .add_torrent_bytes(
-            &torrent,
-            AddOptions {
-                seed: true,
-                save_dir: Some(d.path().to_path_buf()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let h = seed_on_disk(&session, d.path(), &torrent).await;
     let mut opts = LanOptions::new("books");
     opts.mdns = false;
     opts.lsd = false;

@@ -111,7 +111,9 @@ pub enum Direction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportKind {
+    /// The TCP peer wire (BEP 3).
     Tcp,
+    /// QUIC, between swarm peers.
     Quic,
     /// In-memory links of the deterministic simulator (`testkit` feature).
     #[cfg(any(test, feature = "testkit"))]
