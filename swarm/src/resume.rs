@@ -62,15 +62,21 @@ const UNKNOWN_MTIME: u64 = u64::MAX;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResumeError {
+    /// Reading or writing the file failed.
     #[error("{path}")]
     Io {
+        /// The resume file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a resume file (it is then ignored).
     #[error("{path}: not a valid resume file: {error}")]
     Invalid {
+        /// The resume file.
         path: PathBuf,
+        /// What is wrong with it.
         error: ResumeFormatError,
     },
 }
@@ -94,20 +100,26 @@ pub enum ResumeFormatError {
 /// Size and mtime of one real file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRecord {
+    /// Index of the file in the torrent's layout.
     pub index: usize,
+    /// Size in bytes.
     pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch, if known.
     pub mtime_ns: Option<u128>,
 }
 
 /// The content of a resume file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumeData {
+    /// Format version (1).
     pub version: u32,
     /// The 20-byte wire id.
     pub info_hash: [u8; 20],
+    /// Pieces of the torrent.
     pub num_pieces: u32,
     /// The bitfield bytes.
     pub have: Vec<u8>,
+    /// The files as they were when the bitfield was saved.
     pub files: Vec<FileRecord>,
 }
 

@@ -60,7 +60,9 @@ pub const MIN_ANNOUNCE_GAP: Duration = Duration::from_secs(60);
 /// Which multicast group a message is for (it sets the `Host` header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
+    /// `239.192.152.143:6771`.
     V4,
+    /// `[ff15::efc0:988f]:6771`.
     V6,
 }
 
@@ -116,15 +118,21 @@ pub enum ParseError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LsdError {
+    /// An announce must carry 1 to [`MAX_INFOHASHES`] info-hashes.
     #[error("an announce needs 1 to {MAX_INFOHASHES} info-hashes, got {0}")]
     InfohashCount(usize),
+    /// The cookie is empty, too long or not alphanumeric.
     #[error("cookie must be 1 to {MAX_COOKIE} letters or digits")]
     Cookie,
+    /// The multicast socket of one family could not be opened.
     #[error("could not open the LSD socket for {family:?}")]
     Socket {
+        /// IPv4 or IPv6.
         family: Family,
+        /// Why.
         source: std::io::Error,
     },
+    /// No LSD socket at all.
     #[error("neither the IPv4 nor the IPv6 LSD socket could be opened")]
     NoSocket,
 }

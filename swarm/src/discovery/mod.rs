@@ -48,6 +48,7 @@ pub use mdns::LanPeer;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
+    /// The mDNS browser could not start.
     #[error(transparent)]
     Mdns(#[from] mdns::MdnsError),
 }
@@ -222,14 +223,25 @@ pub struct Resolved {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResolveError {
+    /// No host on the LAN lists a share of that name.
     #[error("no share named \"{name}\" found on the LAN within {}s ({peers} peer(s) answered)", timeout.as_secs_f32())]
     NotFound {
+        /// The name looked for.
         name: String,
+        /// How long we looked.
         timeout: Duration,
+        /// Hosts whose catalogue was read.
         peers: usize,
     },
+    /// Different torrents share that name.
     #[error("several different shares are named \"{name}\"; pick one by magnet link:\n{}", choices.join("\n"))]
-    Ambiguous { name: String, choices: Vec<String> },
+    Ambiguous {
+        /// The name looked for.
+        name: String,
+        /// One line per candidate (name, size, magnet link).
+        choices: Vec<String>,
+    },
+    /// Browsing the LAN failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
 }

@@ -32,8 +32,10 @@ pub fn fingerprint(cert: &[u8]) -> Fingerprint {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertError {
+    /// Generating the self-signed certificate failed.
     #[error("generating a self-signed certificate")]
     Generate(#[from] rcgen::Error),
+    /// Building the TLS configuration failed.
     #[error("setting up TLS")]
     Tls(#[from] rustls::Error),
 }

@@ -182,7 +182,9 @@ pub enum TorrentEvent {
 pub struct PeerInfo {
     /// The remote address (for QUIC, its UDP address).
     pub addr: SocketAddr,
+    /// TCP or QUIC.
     pub transport: TransportKind,
+    /// The peer id from its handshake.
     pub peer_id: [u8; 20],
 }
 
