@@ -26,19 +26,16 @@ fn opting_out_installs_no_handler_and_the_default_does() {
     };
     let layout = Layout::new(Lengths::new(100, 16384).unwrap(), vec![file]).unwrap();
     let first = layout.lengths().piece(0).unwrap();
-    assert_eq!(sigbus_action(), libc::SIG_DFL);
+    // The Rust runtime may have a handler of its own (stack overflows).
+    let before = sigbus_action();
     let opts = MmapOptions {
         sigbus_handler: false,
         ..Default::default()
     };
     let s = MmapStorage::with_options(dir.path(), layout.clone(), OpenMode::Create, opts).unwrap();
     s.write(first, 0, &[7u8; 100]).unwrap();
-    assert_eq!(sigbus_action(), libc::SIG_DFL, "a handler was installed");
+    assert_eq!(sigbus_action(), before, "a handler was installed");
     drop(s);
     let _s = MmapStorage::open(dir.path(), layout, OpenMode::Existing).unwrap();
-    assert_ne!(
-        sigbus_action(),
-        libc::SIG_DFL,
-        "the default installs the handler"
-    );
+    assert_ne!(sigbus_action(), before, "the default installs the handler");
 }
