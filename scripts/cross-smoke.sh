@@ -14,7 +14,7 @@
 #   bash scripts/cross-smoke.sh TARGET...
 #
 # Needs scripts/cross.sh's builds for TARGET and the x86 ones in target/dist
-# (scripts/package.sh makes them, or: cargo build --profile dist -p swarm -p seedbox).
+# (scripts/package.sh makes them, or: cargo build --profile dist -p swarm-cli -p seedbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

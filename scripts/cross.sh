@@ -19,7 +19,7 @@ targets=("$@")
 
 # one cargo run for all targets: it keeps both cores busy to the end
 echo "-- cross: ${targets[*]}"
-cargo build --locked --profile dist "${targets[@]/#/--target=}" -p swarm -p seedbox --bin swarm --bin seedbox
+cargo build --locked --profile dist "${targets[@]/#/--target=}" -p swarm-cli -p seedbox --bin swarm --bin seedbox
 for t in "${targets[@]}"; do
   for b in swarm seedbox; do
     printf '   %-30s %-8s %s bytes\n' "$t" "$b" "$(stat -c %s "target/$t/dist/$b")"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build or tear down a test LAN out of network namespaces, as
-# swarm/tests/netns_lan.rs does, for trying things by hand.
+# swarm/cli/tests/netns_lan.rs does, for trying things by hand.
 #
 #   scripts/netns-lan.sh up   PREFIX [HOSTS]   # PREFIX-br + PREFIX-a, -b, ... (10.99.0.1, .2, ...)
 #   scripts/netns-lan.sh down PREFIX

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""libtorrent peer for the netns LAN tests (swarm/tests/netns_lan.rs), with
+"""libtorrent peer for the netns LAN tests (swarm/cli/tests/netns_lan.rs), with
 only Local Service Discovery (BEP 14) to find peers: no DHT, trackers, UPnP.
 
 Usage:

@@ -27,7 +27,7 @@ out=$ROOT/target/debian
 mkdir -p "$out"
 
 # The host build first: its `seedbox init` writes the default config.
-cargo build --locked --profile dist -p swarm -p seedbox --bin swarm --bin seedbox
+cargo build --locked --profile dist -p swarm-cli -p seedbox --bin swarm --bin seedbox
 
 stage_config() {
   # `seedbox init` names /srv/library/zines, which need not exist: comment

@@ -30,6 +30,11 @@ cargo test --workspace --locked --no-fail-fast
 
 echo "== examples"
 cargo run --locked -q -p swarm --example seed_and_leech
+# the embedding examples (README, library section); each checks its result
+for ex in download_with_progress seed_from_memory lan_catalogue; do
+  cargo run --locked -q -p swarm --example "$ex"
+done
+SWARM_SHARE_SECONDS=1 cargo run --locked -q -p swarm --example share_folder -- samples/zines
 
 if [ "${SWARM_NO_PI:-0}" != 1 ]; then
   echo "== Raspberry Pi: cross builds, Debian packages, smoke tests under qemu-user"

@@ -14,7 +14,7 @@ DIR=${1:-/tmp/seedbox-leechers-bench}
 LEECHERS=${LEECHERS:-50}
 FILES=${FILES:-20}
 FILE_KIB=${FILE_KIB:-2560}
-(cd "$ROOT" && cargo build --release -q -p seedbox -p swarm)
+(cd "$ROOT" && cargo build --release -q -p seedbox -p swarm-cli)
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
 rm -rf "$DIR"; mkdir -p "$DIR/lib" "$DIR/out"

@@ -24,7 +24,7 @@ RQBIT=${RQBIT:-$(command -v rqbit || echo /tmp/lab/rqbit-build/root/bin/rqbit)}
 CLIENTS=${CLIENTS:-"swarm-tcp swarm-quic libtorrent rqbit"}
 LT="/usr/bin/python3 $ROOT/benches/scripts/lt_peer.py"
 
-(cd "$ROOT" && cargo build --release -q -p swarm --bin swarm)
+(cd "$ROOT" && cargo build --release -q -p swarm-cli --bin swarm)
 SWARM=${CARGO_TARGET_DIR:-$ROOT/target}/release/swarm
 [ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 

@@ -122,7 +122,7 @@ pub struct CreatedTorrent {
 /// Why a torrent could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

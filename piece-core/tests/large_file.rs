@@ -72,6 +72,7 @@ fn backends() -> Vec<(&'static str, Open)> {
                 max_handles: 4,
                 max_maps: 2,
                 window: 1 << 20,
+                ..Default::default()
             };
             Box::new(MmapStorage::with_options(d, l, m, opts).unwrap())
         }),

@@ -96,6 +96,7 @@ fn backends() -> Vec<(&'static str, Box<Make>)> {
                     max_handles: 2,
                     max_maps: 2,
                     window: 4096,
+                    ..Default::default()
                 };
                 Box::new(MmapStorage::with_options(r, l, OpenMode::Create, o).unwrap())
                     as Box<dyn Storage>

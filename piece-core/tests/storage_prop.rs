@@ -117,7 +117,7 @@ proptest! {
         let l = build(&files);
         run(&MemoryStorage::new(l.clone()), &ops)?;
         let dir = tempfile::tempdir().unwrap();
-        let o = MmapOptions { max_handles: 2, max_maps: 2, window: 8192 };
+        let o = MmapOptions { max_handles: 2, max_maps: 2, window: 8192, ..Default::default() };
         run(&MmapStorage::with_options(dir.path().join("m"), l.clone(), OpenMode::Create, o).unwrap(), &ops)?;
         run(&PreadStorage::with_max_handles(dir.path().join("p"), l.clone(), OpenMode::Create, 2).unwrap(), &ops)?;
     }

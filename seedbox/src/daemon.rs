@@ -93,6 +93,7 @@ impl Daemon {
             state_dir: Some(config.state_dir.join("resume")),
             max_peers: config.limits.max_peers,
             torrent: torrent_cfg,
+            ..Default::default()
         })
         .await?;
         let tcp_port = session.tcp_addr().map(|a| a.port()).unwrap_or(0);

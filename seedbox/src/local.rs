@@ -272,19 +272,22 @@ async fn resume_saved(
         );
         return Ok(None);
     }
-    let handle = shared
+    let handle = match shared
         .session
         .add_torrent_bytes(&torrent, add_options(c, &manifest))
-        .await?;
-    if !handle.progress().complete {
-        tracing::warn!(
-            "collection {}: saved version {} does not verify; making a new one",
-            c.name,
-            st.seq
-        );
-        handle.remove().await;
-        return Ok(None);
-    }
+        .await
+    {
+        Ok(h) => h,
+        Err(swarm::session::SessionError::IncompleteData { have, total }) => {
+            tracing::warn!(
+                "collection {}: saved version {} does not verify ({have} of {total} pieces); making a new one",
+                c.name,
+                st.seq
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let sig = shared
         .publisher
         .sign(&c.name, st.seq, &handle.info_hashes())?;

@@ -685,7 +685,8 @@ mod tests {
         for (sig, got) in [(other, &meta), (signed, &half)] {
             let gate = gated_storage(&m, folder.clone(), sig, Target::Folder);
             let e = gate(&m.path, got, false).err().expect("refused");
-            assert!(e.to_string().contains("not the signed version"), "{e}");
+            let msg = swarm::ErrorChain(&e).to_string();
+            assert!(msg.contains("not the signed version"), "{msg}");
             assert_eq!(listing(), [crate::mirror_folder::MARKER]);
             assert_eq!(written(&folder), 0);
         }

@@ -61,22 +61,30 @@ const UNKNOWN_MTIME: u64 = u64::MAX;
 
 /// Errors reading or writing a resume file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResumeError {
-    #[error("{path}: {source}")]
+    /// Reading or writing the file failed.
+    #[error("{path}")]
     Io {
+        /// The resume file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a resume file (it is then ignored).
     #[error("{path}: not a valid resume file: {error}")]
     Invalid {
+        /// The resume file.
         path: PathBuf,
+        /// What is wrong with it.
         error: ResumeFormatError,
     },
 }
 
 /// Why bytes are not a resume file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResumeFormatError {
     /// Not valid bencode, or beyond [`LIMITS`] (e.g. larger than
     /// [`MAX_RESUME_FILE`]).
@@ -93,20 +101,26 @@ pub enum ResumeFormatError {
 /// Size and mtime of one real file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRecord {
+    /// Index of the file in the torrent's layout.
     pub index: usize,
+    /// Size in bytes.
     pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch, if known.
     pub mtime_ns: Option<u128>,
 }
 
 /// The content of a resume file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumeData {
+    /// Format version (1).
     pub version: u32,
     /// The 20-byte wire id.
     pub info_hash: [u8; 20],
+    /// Pieces of the torrent.
     pub num_pieces: u32,
     /// The bitfield bytes.
     pub have: Vec<u8>,
+    /// The files as they were when the bitfield was saved.
     pub files: Vec<FileRecord>,
 }
 
@@ -256,9 +270,9 @@ pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
 /// Why a resume save failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
-    #[error("flushing data: {0}")]
+    #[error("flushing data")]
     Flush(#[from] StorageError),
-    #[error("saving resume data: {0}")]
+    #[error("saving resume data")]
     Save(#[from] ResumeError),
 }
 
@@ -345,7 +359,8 @@ pub fn restore(
     let saved = data
         .filter(|d| d.version == 1 && d.info_hash == wire_id && d.num_pieces == n)
         .and_then(|d| d.bitfield().map(|b| (d, b)));
-    let now = records(&storage.check_files());
+    let states = storage.check_files();
+    let now = records(&states);
     let mut have = Bitfield::new(n);
     let mut suspect: BTreeSet<u32> = BTreeSet::new();
     let mut trusted = 0;
@@ -371,6 +386,16 @@ pub fn restore(
             for r in &now {
                 if r.size > 0 {
                     if let Some((a, b)) = layout.file_pieces(r.index) {
+                        suspect.extend(a.get()..=b.get());
+                    }
+                }
+            }
+            // A storage that does not report a file (not on disk: memory,
+            // a database...) may still hold its data: check it.
+            let reported: BTreeSet<usize> = states.iter().map(|s| s.index).collect();
+            for (i, _) in layout.real_files() {
+                if !reported.contains(&i) {
+                    if let Some((a, b)) = layout.file_pieces(i) {
                         suspect.extend(a.get()..=b.get());
                     }
                 }

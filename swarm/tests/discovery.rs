@@ -2,7 +2,7 @@
 //! between two listeners, name resolution failures.
 //!
 //! These use the host's real interfaces with multicast loopback; the
-//! namespace-isolated LAN test is `netns_lan.rs`.
+//! namespace-isolated LAN test is `swarm/cli/tests/netns_lan.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -175,7 +175,7 @@ async fn tcp_peer_moves_to_quic_and_downloads_there() {
     // TCP first (the only address given), then QUIC, before completion.
     let complete = evs
         .iter()
-        .position(|e| *e == TorrentEvent::Complete)
+        .position(|e| matches!(e, TorrentEvent::Complete))
         .expect("complete event");
     assert_eq!(
         transports(&evs[..complete]),

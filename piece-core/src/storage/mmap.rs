@@ -67,6 +67,12 @@ pub struct MmapOptions {
     /// Size of a mapped window in bytes (rounded up to a multiple of the
     /// page size).
     pub window: usize,
+    /// Install the process-wide SIGBUS handler (see [`MmapStorage`]) when
+    /// the storage is opened; default `true`. With `false` nothing is
+    /// installed, and a file truncated by another program while it is
+    /// mapped raises SIGBUS, which kills the process unless the
+    /// application handles it itself.
+    pub sigbus_handler: bool,
 }
 
 impl Default for MmapOptions {
@@ -79,6 +85,7 @@ impl Default for MmapOptions {
             max_handles: DEFAULT_MAX_HANDLES,
             max_maps,
             window,
+            sigbus_handler: true,
         }
     }
 }
@@ -93,6 +100,20 @@ struct Window {
 }
 
 /// Storage through shared memory maps.
+///
+/// # Process-wide SIGBUS handler
+///
+/// A file truncated by another program while it is mapped makes the next
+/// access to the lost pages raise SIGBUS, which kills the process by
+/// default. So that this is an error ([`StorageError::FileChanged`]) and
+/// not a crash, opening an `MmapStorage` installs, once per process, a
+/// SIGBUS handler (`sigaction`). It handles only faults inside a mapping
+/// this type is copying from or to on the faulting thread; any other
+/// SIGBUS goes to the handler installed before it, or gets the default
+/// action. An application that manages SIGBUS itself can opt out with
+/// [`MmapOptions::sigbus_handler`] `= false`, or use
+/// [`super::PreadStorage`], which maps nothing (the `swarm` session's
+/// `SessionConfig::seed_with_mmap`).
 pub struct MmapStorage {
     layout: Layout,
     handles: Handles,
@@ -132,7 +153,9 @@ impl MmapStorage {
         mode: OpenMode,
         opts: MmapOptions,
     ) -> Result<Self, StorageError> {
-        sigbus::install();
+        if opts.sigbus_handler {
+            sigbus::install();
+        }
         let handles = Handles::new(root.as_ref(), &layout, mode, opts.max_handles)?;
         let page = page_size();
         let window = opts.window.max(page).div_ceil(page) * page;

@@ -45,7 +45,7 @@ pub use pread::PreadStorage;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// An I/O error on a file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

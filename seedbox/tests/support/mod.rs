@@ -43,7 +43,7 @@ pub fn swarm_bin() -> PathBuf {
     let p = me.parent().and_then(Path::parent).unwrap().join("swarm");
     if !p.exists() {
         let st = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "swarm", "--bin", "swarm"])
+            .args(["build", "-q", "-p", "swarm-cli", "--bin", "swarm"])
             .status()
             .unwrap();
         assert!(st.success(), "building swarm");

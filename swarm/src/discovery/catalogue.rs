@@ -132,12 +132,13 @@ pub struct Catalogue {
 
 /// Failures reading, writing or asking for a catalogue.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogueError {
     #[error("catalogue has {count} shares, more than the limit of {MAX_SHARES}")]
     TooManyShares { count: usize },
     #[error("catalogue is {len} bytes, more than the limit of {MAX_CATALOGUE_BYTES}")]
     TooLarge { len: usize },
-    #[error("catalogue is not valid bencode: {0}")]
+    #[error("catalogue is not valid bencode")]
     Bencode(#[from] BencodeError),
     #[error("catalogue is malformed: {0}")]
     Malformed(&'static str),
@@ -149,7 +150,7 @@ pub enum CatalogueError {
     NotServed,
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("connection: {0}")]
+    #[error("catalogue connection failed")]
     Io(#[from] std::io::Error),
 }
 

@@ -60,7 +60,9 @@ pub const MIN_ANNOUNCE_GAP: Duration = Duration::from_secs(60);
 /// Which multicast group a message is for (it sets the `Host` header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
+    /// `239.192.152.143:6771`.
     V4,
+    /// `[ff15::efc0:988f]:6771`.
     V6,
 }
 
@@ -86,6 +88,7 @@ pub struct Announce {
 
 /// Why a datagram is not a valid BT-SEARCH announce.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     #[error("datagram of {0} bytes is larger than {MAX_DATAGRAM}")]
     TooLarge(usize),
@@ -113,16 +116,23 @@ pub enum ParseError {
 
 /// Failures building or running LSD.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LsdError {
+    /// An announce must carry 1 to [`MAX_INFOHASHES`] info-hashes.
     #[error("an announce needs 1 to {MAX_INFOHASHES} info-hashes, got {0}")]
     InfohashCount(usize),
+    /// The cookie is empty, too long or not alphanumeric.
     #[error("cookie must be 1 to {MAX_COOKIE} letters or digits")]
     Cookie,
-    #[error("could not open the LSD socket for {family:?}: {source}")]
+    /// The multicast socket of one family could not be opened.
+    #[error("could not open the LSD socket for {family:?}")]
     Socket {
+        /// IPv4 or IPv6.
         family: Family,
+        /// Why.
         source: std::io::Error,
     },
+    /// No LSD socket at all.
     #[error("neither the IPv4 nor the IPv6 LSD socket could be opened")]
     NoSocket,
 }
@@ -374,7 +384,7 @@ impl Lsd {
                     })
                 }
                 Err(e) => {
-                    tracing::warn!("LSD over IPv4 unavailable: {e}");
+                    tracing::warn!("LSD over IPv4 unavailable: {}", crate::ErrorChain(&e));
                     None
                 }
             }
@@ -385,7 +395,7 @@ impl Lsd {
             match open_v6() {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::debug!("LSD over IPv6 unavailable: {e}");
+                    tracing::debug!("LSD over IPv6 unavailable: {}", crate::ErrorChain(&e));
                     None
                 }
             }

@@ -41,9 +41,12 @@ pub const MAX_FP_LEN: usize = 128;
 
 /// mDNS failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MdnsError {
-    #[error("mDNS: {0}")]
+    /// The mDNS daemon failed (no usable interface, socket trouble...).
+    #[error("mDNS")]
     Daemon(#[from] mdns_sd::Error),
+    /// The browse thread could not be started.
     #[error("mDNS: could not start the browse thread: {0}")]
     Thread(std::io::Error),
 }

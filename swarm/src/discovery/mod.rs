@@ -46,7 +46,9 @@ pub use mdns::LanPeer;
 
 /// Discovery failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscoveryError {
+    /// The mDNS browser could not start.
     #[error(transparent)]
     Mdns(#[from] mdns::MdnsError),
 }
@@ -192,7 +194,7 @@ async fn query_peer(peer: LanPeer, deadline: Instant) -> (LanPeer, QueryResult) 
         let addr = SocketAddr::new(*ip, peer.tcp_port);
         match catalogue::query(addr, left).await {
             Ok(cat) => return (peer, Ok((addr, cat))),
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(e) => last = format!("{addr}: {}", crate::ErrorChain(&e)),
         }
     }
     (peer, Err(last))
@@ -219,15 +221,27 @@ pub struct Resolved {
 
 /// Why a name could not be resolved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
+    /// No host on the LAN lists a share of that name.
     #[error("no share named \"{name}\" found on the LAN within {}s ({peers} peer(s) answered)", timeout.as_secs_f32())]
     NotFound {
+        /// The name looked for.
         name: String,
+        /// How long we looked.
         timeout: Duration,
+        /// Hosts whose catalogue was read.
         peers: usize,
     },
+    /// Different torrents share that name.
     #[error("several different shares are named \"{name}\"; pick one by magnet link:\n{}", choices.join("\n"))]
-    Ambiguous { name: String, choices: Vec<String> },
+    Ambiguous {
+        /// The name looked for.
+        name: String,
+        /// One line per candidate (name, size, magnet link).
+        choices: Vec<String>,
+    },
+    /// Browsing the LAN failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
 }

@@ -22,8 +22,20 @@ use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
 use super::catalogue::{self, Catalogue, CatalogueError, Share, MAX_SHARES};
-use super::lsd::{Lsd, LsdConfig, PeerHint, MIN_ANNOUNCE_GAP, REANNOUNCE_INTERVAL};
-use super::mdns::{AdvertiseConfig, Advertiser};
+use super::lsd::{Lsd, LsdConfig, LsdError, PeerHint, MIN_ANNOUNCE_GAP, REANNOUNCE_INTERVAL};
+use super::mdns::{AdvertiseConfig, Advertiser, MdnsError};
+
+/// A part of a [`Presence`] that could not start; the rest runs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PresenceError {
+    /// The mDNS service could not be registered (no multicast...).
+    #[error("not visible by mDNS")]
+    Mdns(#[source] MdnsError),
+    /// BEP 14 local service discovery could not start.
+    #[error("local service discovery (BEP 14) is off")]
+    Lsd(#[source] LsdError),
+}
 
 /// Settings for [`Presence::start`].
 #[derive(Clone, Debug)]
@@ -73,7 +85,21 @@ impl Presence {
     /// Start mDNS and LSD (each as configured). A part that cannot start
     /// (no multicast, port trouble) is logged and left out: sharing still
     /// works by magnet link. Must be called inside a tokio runtime.
+    /// [`Presence::start_reporting`] returns those failures instead.
     pub fn start(cfg: PresenceConfig, hints: mpsc::Sender<PeerHint>) -> Presence {
+        let (p, problems) = Presence::start_reporting(cfg, hints);
+        for e in &problems {
+            tracing::warn!("{}", crate::ErrorChain(e));
+        }
+        p
+    }
+
+    /// Like [`Presence::start`], returning what could not start.
+    pub fn start_reporting(
+        cfg: PresenceConfig,
+        hints: mpsc::Sender<PeerHint>,
+    ) -> (Presence, Vec<PresenceError>) {
+        let mut problems = Vec::new();
         let advertiser = if cfg.mdns {
             let adv = AdvertiseConfig {
                 label: cfg.label.clone(),
@@ -82,7 +108,7 @@ impl Presence {
                 fingerprint: cfg.fingerprint.clone(),
             };
             Advertiser::start(&adv)
-                .map_err(|e| tracing::warn!("not visible by mDNS: {e}"))
+                .map_err(|e| problems.push(PresenceError::Mdns(e)))
                 .ok()
         } else {
             None
@@ -92,16 +118,17 @@ impl Presence {
             lc.interval = cfg.lsd_interval;
             lc.min_gap = cfg.lsd_interval.min(MIN_ANNOUNCE_GAP);
             Lsd::start(lc, hints)
-                .map_err(|e| tracing::warn!("local service discovery (BEP 14) off: {e}"))
+                .map_err(|e| problems.push(PresenceError::Lsd(e)))
                 .ok()
         } else {
             None
         };
-        Presence {
+        let p = Presence {
             catalogue: Arc::default(),
             advertiser,
             lsd,
-        }
+        };
+        (p, problems)
     }
 
     /// Is the mDNS service registered?
@@ -136,6 +163,14 @@ impl Presence {
             l.add(id);
         }
         true
+    }
+
+    /// Announce a torrent by LSD only (to find LAN peers for a download),
+    /// without listing it in the catalogue.
+    pub fn look_for(&self, info_hashes: &InfoHashes) {
+        if let Some(l) = &self.lsd {
+            l.add(info_hashes.wire_id());
+        }
     }
 
     /// Stop listing and announcing a torrent.

@@ -81,6 +81,7 @@ pub struct CollectionSig {
 
 /// Why a record was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordError {
     #[error("collection name is empty or longer than {MAX_COLLECTION_NAME} bytes")]
     BadName,

@@ -30,10 +30,13 @@ pub fn fingerprint(cert: &[u8]) -> Fingerprint {
 
 /// Why making an identity failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertError {
-    #[error("generating a self-signed certificate: {0}")]
+    /// Generating the self-signed certificate failed.
+    #[error("generating a self-signed certificate")]
     Generate(#[from] rcgen::Error),
-    #[error("setting up TLS: {0}")]
+    /// Building the TLS configuration failed.
+    #[error("setting up TLS")]
     Tls(#[from] rustls::Error),
 }
 

@@ -38,38 +38,65 @@ pub use tcp::TcpTransport;
 
 /// Errors of the transports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetError {
-    #[error("cannot listen on {addr} ({transport}): {source}")]
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} ({transport})")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// `"TCP"` or `"QUIC"`.
         transport: &'static str,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
-    #[error("connecting to {addr}: {source}")]
+    /// Dialling a peer failed (refused, unreachable...).
+    #[error("connecting to {addr}")]
     Connect {
+        /// The address dialled.
         addr: SocketAddr,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// Dialling a peer took longer than the connect timeout.
     #[error("connecting to {addr}: timed out")]
-    Timeout { addr: SocketAddr },
+    Timeout {
+        /// The address dialled.
+        addr: SocketAddr,
+    },
+    /// A QUIC connection or stream failed.
     #[error("QUIC with {addr}: {msg}")]
-    Quic { addr: SocketAddr, msg: String },
+    Quic {
+        /// The peer's UDP address.
+        addr: SocketAddr,
+        /// What quinn reported.
+        msg: String,
+    },
+    /// The peer's first bytes were not a BitTorrent handshake.
     #[error("{addr} did not send a valid BitTorrent handshake")]
-    BadHandshake { addr: SocketAddr },
-    #[error("TLS setup: {0}")]
+    BadHandshake {
+        /// The peer.
+        addr: SocketAddr,
+    },
+    /// Making the QUIC identity failed.
+    #[error("TLS setup")]
     Cert(#[from] cert::CertError),
+    /// Another socket error.
     #[error(transparent)]
     Io(std::io::Error),
 }
 
 /// One open peer connection, before or after the handshake.
 pub struct PeerConn {
+    /// The receiving half.
     pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    /// The sending half.
     pub writer: Box<dyn AsyncWrite + Send + Unpin>,
     /// The remote address.
     pub addr: SocketAddr,
+    /// TCP or QUIC.
     pub transport: TransportKind,
     /// QUIC: the peer's certificate fingerprint.
     pub fingerprint: Option<Fingerprint>,
@@ -120,7 +147,9 @@ pub async fn read_handshake(conn: &mut PeerConn, timeout: Duration) -> Result<Ha
 /// A peer address with the transport to dial it over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PeerAddr {
+    /// Dial over TCP (any BitTorrent client).
     Tcp(SocketAddr),
+    /// Dial over QUIC (swarm peers; the UDP address).
     Quic(SocketAddr),
 }
 

@@ -89,6 +89,7 @@ impl Torrent {
 
     /// Next address the glue should dial, while below `max_peers` (or an
     /// idle peer that dialled us can make room, see `proto::slots`).
+    #[must_use]
     pub fn poll_connect(&mut self) -> Option<SocketAddr> {
         if self.paused || self.is_complete() && self.peers.len() >= self.cfg.max_peers / 2 {
             return None;

@@ -8,6 +8,7 @@ use crate::wire::{DecodeError, ExtError, MetadataError, MetadataMsgError};
 /// these disconnects the peer and bans its address (see
 /// [`crate::proto::Torrent`] for the ban rule).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PeerMisbehaved {
     /// The 68-byte handshake was malformed (wrong protocol string).
     #[error("malformed handshake")]
@@ -45,14 +46,14 @@ pub enum PeerMisbehaved {
     #[error("malformed message: {0}")]
     MalformedMessage(DecodeError),
     /// A BEP 10 extension handshake that does not decode.
-    #[error("bad extension handshake: {0}")]
+    #[error("bad extension handshake")]
     BadExtHandshake(#[from] ExtError),
     /// A BEP 9 `ut_metadata` message that does not decode.
-    #[error("bad ut_metadata message: {0}")]
+    #[error("bad ut_metadata message")]
     BadMetadataMessage(#[from] MetadataMsgError),
     /// Metadata (BEP 9) pieces that do not fit the announced size, or
     /// metadata that did not match the info-hash.
-    #[error("bad metadata: {0}")]
+    #[error("bad metadata")]
     BadMetadata(#[from] MetadataError),
 }
 

@@ -3,7 +3,7 @@
 //! [`Torrent`] drives one torrent and all of its peer connections, in the
 //! style of `quinn-proto`: it never touches a socket, a file descriptor of
 //! its own, a thread or the clock. The glue (the tokio session, or the
-//! deterministic simulator in [`crate::sim`]) feeds it inputs
+//! deterministic simulator in `sim`, behind the `testkit` feature) feeds it inputs
 //! (`handle_*`, with the current [`Instant`]) and drains its outputs
 //! (`poll_*`) until they are empty:
 //!
@@ -117,10 +117,14 @@ pub enum Direction {
 
 /// The transport under a connection (informational: stats and logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportKind {
+    /// The TCP peer wire (BEP 3).
     Tcp,
+    /// QUIC, between swarm peers.
     Quic,
-    /// In-memory (tests, simulation).
+    /// In-memory links of the deterministic simulator (`testkit` feature).
+    #[cfg(any(test, feature = "testkit"))]
     Memory,
 }
 
@@ -142,6 +146,7 @@ pub struct VerifyJob {
 
 /// Things the glue and the user want to know.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// The handshake with a peer completed.
     PeerConnected {

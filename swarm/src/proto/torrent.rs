@@ -592,6 +592,7 @@ impl Torrent {
     }
 
     /// When [`Torrent::handle_timeout`] wants to be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.peers.is_empty() && self.verify.is_empty() && !self.wants_dials() {
             return None;
@@ -600,6 +601,7 @@ impl Torrent {
     }
 
     /// Next bytes to write. All data of one connection comes out in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let p = self.peers.values_mut().find(|p| !p.out.is_empty())?;
         let conn = p.conn;
@@ -611,11 +613,13 @@ impl Torrent {
     }
 
     /// Next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// Next piece to hash-check.
+    #[must_use]
     pub fn poll_verify(&mut self) -> Option<VerifyJob> {
         self.verify.pop_front()
     }

@@ -89,7 +89,7 @@ impl Announcer {
                             event = Event::None;
                             break;
                         }
-                        Err(e) => tracing::debug!("announce to {url}: {e}"),
+                        Err(e) => tracing::debug!("announce to {url}: {}", crate::ErrorChain(&e)),
                     }
                 }
                 // Sleep until the interval passes, or announce `completed`

@@ -51,7 +51,8 @@ use piece_core::{Bitfield, PieceIndex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::{PeerInfo, Progress, StorageFactory, TorrentEvent};
+use super::rate::RateMeter;
+use super::{ErrorSlot, PeerInfo, Progress, StorageFactory, TorrentError, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
 use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
 use crate::resume;
@@ -96,7 +97,7 @@ enum Internal {
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
     Verified(PieceIndex, bool),
-    Metadata(Box<Result<MetadataReady, String>>),
+    Metadata(Box<Result<MetadataReady, TorrentError>>),
     /// A background resume save finished.
     ResumeSaved(Result<Duration, resume::SaveError>),
     /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
@@ -120,6 +121,7 @@ struct ConnHandle {
 /// Everything a driver needs to start.
 pub(crate) struct DriverInit {
     pub meta_slot: super::MetaSlot,
+    pub error_slot: ErrorSlot,
     pub torrent: Torrent,
     pub hashes: Option<Arc<PieceHashes>>,
     pub storage: Option<Arc<dyn Storage>>,
@@ -134,6 +136,8 @@ pub(crate) struct DriverInit {
 
 pub(crate) struct Driver {
     meta_slot: super::MetaSlot,
+    /// The error that stopped the torrent, for `wait_complete`.
+    error_slot: ErrorSlot,
     t: Torrent,
     hashes: Option<Arc<PieceHashes>>,
     storage: Option<Arc<dyn Storage>>,
@@ -168,6 +172,9 @@ pub(crate) struct Driver {
     metadata_pending: bool,
     /// v2 magnets: the metainfo with the piece layers received so far.
     layered: Option<Metainfo>,
+    /// Rates of [`Progress`], from the cumulative counters.
+    down_meter: RateMeter,
+    up_meter: RateMeter,
 }
 
 impl Driver {
@@ -175,6 +182,7 @@ impl Driver {
         let (int_tx, int_rx) = mpsc::channel(256);
         Driver {
             meta_slot: init.meta_slot,
+            error_slot: init.error_slot,
             t: init.torrent,
             hashes: init.hashes,
             storage: init.storage,
@@ -205,6 +213,8 @@ impl Driver {
             failed: false,
             metadata_pending: false,
             layered: None,
+            down_meter: RateMeter::new(Instant::now(), 0),
+            up_meter: RateMeter::new(Instant::now(), 0),
         }
     }
 
@@ -305,6 +315,7 @@ impl Driver {
             Cmd::Pause => self.t.pause(now),
             Cmd::Resume => {
                 self.failed = false;
+                *super::lock(&self.error_slot) = None;
                 self.t.resume(now)
             }
             Cmd::Shutdown(_) => {}
@@ -317,7 +328,7 @@ impl Driver {
             Internal::Data(c, b) => self.t.handle_data(now, c, &b),
             Internal::Sent(c, n) => self.t.handle_sent(now, c, n),
             Internal::Closed(c) => {
-                self.conn_gone(c, true);
+                self.conn_gone(c, None);
                 self.t.handle_closed(now, c);
             }
             Internal::Dialed(addr, Ok(conn)) => {
@@ -328,7 +339,10 @@ impl Driver {
                     .handle_connected(now, id, addr, Direction::Outgoing, kind);
             }
             Internal::Dialed(addr, Err(e)) => {
-                tracing::debug!("dial failed: {e}");
+                self.emit(TorrentEvent::DialFailed {
+                    addr,
+                    error: Arc::new(e),
+                });
                 self.t.handle_connect_failed(now, addr);
                 self.fall_back_to_tcp(addr);
             }
@@ -351,7 +365,7 @@ impl Driver {
             Internal::ResumeSaved(r) => {
                 self.saving = false;
                 let took = r.unwrap_or_else(|e| {
-                    self.emit(TorrentEvent::Error(e.to_string()));
+                    self.emit(TorrentEvent::Error(save_error(e)));
                     Duration::ZERO
                 });
                 self.next_save = now + RESUME_DEBOUNCE.max(took * RESUME_COST_FACTOR);
@@ -434,14 +448,15 @@ impl Driver {
         );
     }
 
-    /// Forgets a connection's handle: its writer flushes for at most
-    /// [`CLOSE_LINGER`] (not at all with `linger` false), then closes. A
-    /// QUIC connection to a swarm peer that closes before its handshake
+    /// A connection closed: by the peer or the network (`reason` `None`),
+    /// or by the state machine. Its writer flushes for at most
+    /// [`CLOSE_LINGER`] (not at all for a peer dropped for not reading),
+    /// then closes. A QUIC connection to a swarm peer that closes before its handshake
     /// completed falls back to the peer's TCP address.
-    fn conn_gone(&mut self, c: ConnId, linger: bool) {
+    fn conn_gone(&mut self, c: ConnId, reason: Option<DisconnectReason>) {
         if let Some(h) = self.conns.remove(&c) {
             h.reader.abort();
-            if linger {
+            if reason != Some(DisconnectReason::NotReading) {
                 let w = h.writer.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(CLOSE_LINGER).await;
@@ -449,6 +464,12 @@ impl Driver {
                 });
             } else {
                 h.writer.abort();
+            }
+            if h.peer_id.is_some() {
+                self.emit(TorrentEvent::PeerDisconnected {
+                    addr: h.addr,
+                    reason,
+                });
             }
             if h.kind == TransportKind::Quic && h.peer_id.is_none() {
                 self.fall_back_to_tcp(h.addr);
@@ -565,7 +586,7 @@ impl Driver {
             return;
         };
         if h.tx.send(data).is_err() {
-            self.conn_gone(conn, false);
+            self.conn_gone(conn, None);
             self.t.handle_closed(Instant::now(), conn);
         }
     }
@@ -648,7 +669,7 @@ impl Driver {
                     if let Some(s) = &self.storage {
                         // Creates empty files too.
                         if let Err(e) = s.ensure_files().and_then(|_| s.flush()) {
-                            self.emit(TorrentEvent::Error(format!("flushing data: {e}")));
+                            self.emit(TorrentEvent::Error(TorrentError::Flush(Arc::new(e))));
                         }
                     }
                     self.save_resume();
@@ -659,28 +680,24 @@ impl Driver {
                     self.emit(TorrentEvent::Complete);
                 }
                 Event::MetadataReceived(info) => self.on_metadata(info),
-                Event::PeerBanned { addr, reason, .. } => self.emit(TorrentEvent::PeerBanned {
-                    addr,
-                    reason: reason.to_string(),
-                }),
+                Event::PeerBanned { addr, reason, .. } => {
+                    self.emit(TorrentEvent::PeerBanned { addr, reason })
+                }
                 Event::Disconnect { conn, reason } => {
                     tracing::debug!(conn = conn.0, %reason, "disconnecting peer");
                     // Dropping the sender lets the writer flush what is
                     // queued (briefly), then close; a peer that does not
                     // read gets nothing more.
-                    self.conn_gone(conn, reason != DisconnectReason::NotReading);
+                    self.conn_gone(conn, Some(reason));
                 }
                 Event::PieceLayer {
                     pieces_root,
                     hashes,
                 } => self.on_piece_layer(pieces_root, &hashes),
-                Event::StorageFailed { piece, error } => {
-                    self.failed = true;
-                    self.emit(TorrentEvent::Error(format!(
-                        "piece {}: {error}",
-                        piece.get()
-                    )));
-                }
+                Event::StorageFailed { piece, error } => self.fail(TorrentError::Storage {
+                    piece: piece.get(),
+                    source: error,
+                }),
             }
         }
         any
@@ -703,12 +720,13 @@ impl Driver {
         let wire = self.t.info_hashes().wire_id();
         let int = self.int_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let r = (|| -> Result<MetadataReady, String> {
+            let r = (|| -> Result<MetadataReady, TorrentError> {
                 let meta = Metainfo::from_info_bytes(&info, Vec::new())
-                    .map_err(|e| format!("metadata: {e}"))?;
-                let hashes = PieceHashes::new(&meta).map_err(|e| format!("metadata: {e}"))?;
+                    .map_err(|e| TorrentError::Metadata(Arc::new(e)))?;
+                let hashes =
+                    PieceHashes::new(&meta).map_err(|e| TorrentError::Hashes(Arc::new(e)))?;
                 let st = super::open_storage(&factory, &save_dir, &meta, false)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| TorrentError::OpenStorage(Arc::new(e)))?;
                 if let Some(p) = &resume_path {
                     // Lets a restart skip fetching the metadata again.
                     let _ = resume::write_atomically(&p.with_extension("info"), &info);
@@ -742,7 +760,7 @@ impl Driver {
         }
     }
 
-    fn on_metadata_ready(&mut self, r: Result<MetadataReady, String>) {
+    fn on_metadata_ready(&mut self, r: Result<MetadataReady, TorrentError>) {
         self.metadata_pending = false;
         match r {
             Ok((meta, st, hashes, have)) => {
@@ -755,10 +773,7 @@ impl Driver {
                     name: meta.info.name.clone(),
                 });
             }
-            Err(e) => {
-                self.failed = true;
-                self.emit(TorrentEvent::Error(e));
-            }
+            Err(e) => self.fail(e),
         }
     }
 
@@ -780,7 +795,7 @@ impl Driver {
     fn save_resume(&mut self) {
         if let Some((seq, path, wire, have, st)) = self.resume_job() {
             if let Err(e) = self.save_order.save(seq, &path, wire, &have, st.as_ref()) {
-                self.emit(TorrentEvent::Error(e.to_string()));
+                self.emit(TorrentEvent::Error(save_error(e)));
             }
         }
     }
@@ -801,15 +816,23 @@ impl Driver {
         let _ = self.events.send(e);
     }
 
-    fn publish(&self) {
+    /// The torrent stops on `e` (until resumed).
+    fn fail(&mut self, e: TorrentError) {
+        self.failed = true;
+        *super::lock(&self.error_slot) = Some(e.clone());
+        self.emit(TorrentEvent::Error(e));
+    }
+
+    fn publish(&mut self) {
         let s = self.t.stats();
+        let now = Instant::now();
         let p = Progress {
             have_pieces: s.have_pieces,
             num_pieces: s.num_pieces,
             downloaded: s.downloaded,
             uploaded: s.uploaded,
-            download_rate: s.download_rate,
-            upload_rate: s.upload_rate,
+            download_rate: self.down_meter.update(now, s.downloaded),
+            upload_rate: self.up_meter.update(now, s.uploaded),
             peers: s.peers,
             complete: s.complete,
             paused: s.paused,
@@ -841,4 +864,12 @@ fn remember_pair(map: &mut HashMap<SocketAddr, SocketAddr>, k: SocketAddr, v: So
         map.clear();
     }
     map.insert(k, v);
+}
+
+/// The typed event error of a failed resume save.
+fn save_error(e: resume::SaveError) -> TorrentError {
+    match e {
+        resume::SaveError::Flush(e) => TorrentError::Flush(Arc::new(e)),
+        resume::SaveError::Save(e) => TorrentError::SaveResume(Arc::new(e)),
+    }
 }

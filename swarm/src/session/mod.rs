@@ -21,8 +21,15 @@
 
 mod announce;
 pub mod driver;
+mod error;
 mod gate;
+mod lan;
+mod rate;
 mod storage;
+
+pub use error::{SessionError, TorrentError};
+pub use lan::{LanError, LanOptions, LanPresence};
+pub use rate::RATE_WINDOW;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,10 +38,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use piece_core::create::{create_torrent, CreateError, CreateOptions};
-use piece_core::hash::{HashesError, PieceHashes};
-use piece_core::magnet::{Magnet, MagnetError};
-use piece_core::metainfo::{Metainfo, MetainfoError};
-use piece_core::storage::{Storage, StorageError};
+use piece_core::hash::PieceHashes;
+use piece_core::magnet::Magnet;
+use piece_core::metainfo::Metainfo;
+use piece_core::storage::{OpenMode, PreadStorage, Storage};
 use piece_core::{Bitfield, InfoHashes};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -42,7 +49,7 @@ use tokio::task::JoinHandle;
 use crate::net::{
     read_handshake, Identity, NetError, PeerAddr, PeerConn, QuicEndpoint, TcpTransport,
 };
-use crate::proto::{Torrent, TorrentConfig, TransportKind};
+use crate::proto::{DisconnectReason, PeerMisbehaved, Torrent, TorrentConfig, TransportKind};
 use crate::resume;
 use driver::{Cmd, Driver, DriverInit};
 pub(crate) use storage::open_storage;
@@ -65,37 +72,6 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// address is dialled too.
 pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
 
-/// Errors of session operations.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Net(#[from] NetError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is larger than {MAX_TORRENT_FILE} bytes; not a .torrent file")]
-    TorrentTooLarge { path: PathBuf },
-    #[error("invalid torrent: {0}")]
-    Metainfo(#[from] MetainfoError),
-    #[error("invalid magnet link: {0}")]
-    Magnet(#[from] MagnetError),
-    #[error("creating the torrent: {0}")]
-    Create(#[from] CreateError),
-    #[error("torrent hashes: {0}")]
-    Hashes(#[from] HashesError),
-    #[error("opening the data: {0}")]
-    Storage(#[from] StorageError),
-    #[error("this torrent is already in the session")]
-    Duplicate,
-    #[error("the torrent stopped: {0}")]
-    Failed(String),
-    #[error("the session or torrent is shut down")]
-    Closed,
-}
-
 /// Session settings.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -111,6 +87,12 @@ pub struct SessionConfig {
     pub max_peers: usize,
     /// Protocol tunables (its `max_peers` is replaced by the one above).
     pub torrent: TorrentConfig,
+    /// Seed data that is already there through memory maps
+    /// ([`MmapStorage`](piece_core::storage::MmapStorage), the default, `true`), which installs a
+    /// process-wide SIGBUS handler (see its docs). `false` reads with
+    /// `pread` ([`PreadStorage`]) instead and installs nothing. Downloads
+    /// always use `pread`. A custom [`AddOptions::storage`] overrides both.
+    pub seed_with_mmap: bool,
 }
 
 impl Default for SessionConfig {
@@ -123,6 +105,7 @@ impl Default for SessionConfig {
             state_dir: None,
             max_peers: 50,
             torrent: TorrentConfig::default(),
+            seed_with_mmap: true,
         }
     }
 }
@@ -146,28 +129,56 @@ pub struct AddOptions {
     pub trackers: Vec<String>,
 }
 
-/// What happens to a torrent.
-#[derive(Clone, Debug, PartialEq)]
+/// What happens to a torrent ([`TorrentHandle::events`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum TorrentEvent {
+    /// A peer completed its handshake.
     PeerConnected {
+        /// Its address (for QUIC, its UDP address).
         addr: SocketAddr,
+        /// The transport of the connection.
         transport: TransportKind,
     },
+    /// A piece passed its hash check (zero-based index).
     PieceVerified(u32),
+    /// A piece failed its hash check and is fetched again.
     PieceFailed(u32),
     /// Magnet: the metadata arrived; downloading starts.
     MetadataReceived {
+        /// The torrent's name from the metadata.
         name: String,
     },
     /// Every piece is verified and flushed.
     Complete,
+    /// A peer broke the protocol or sent corrupt data; its address is
+    /// banned from this torrent.
     PeerBanned {
+        /// The banned address.
         addr: SocketAddr,
-        reason: String,
+        /// What it did.
+        reason: PeerMisbehaved,
     },
     /// Something failed (disk full, unreadable data...). A storage error
-    /// pauses the torrent.
-    Error(String),
+    /// pauses the torrent; [`TorrentHandle::wait_complete`] returns it.
+    Error(TorrentError),
+    /// Dialling a peer failed (refused, unreachable, timed out). The
+    /// torrent retries known peers later with a backoff.
+    DialFailed {
+        /// The address dialled.
+        addr: SocketAddr,
+        /// Why it failed.
+        error: Arc<NetError>,
+    },
+    /// A connected peer (one that had sent [`TorrentEvent::PeerConnected`])
+    /// is gone.
+    PeerDisconnected {
+        /// Its address.
+        addr: SocketAddr,
+        /// Why we closed it, or `None` when the peer or the network closed
+        /// it.
+        reason: Option<DisconnectReason>,
+    },
 }
 
 /// A connected peer (its handshake completed).
@@ -175,32 +186,52 @@ pub enum TorrentEvent {
 pub struct PeerInfo {
     /// The remote address (for QUIC, its UDP address).
     pub addr: SocketAddr,
+    /// TCP or QUIC.
     pub transport: TransportKind,
+    /// The peer id from its handshake.
     pub peer_id: [u8; 20],
 }
 
-/// A snapshot of a torrent's progress.
+/// A snapshot of a torrent's progress ([`TorrentHandle::progress`]).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Progress {
+    /// Pieces verified.
     pub have_pieces: u32,
+    /// Pieces of the torrent (0 before a magnet's metadata arrives).
     pub num_pieces: u32,
     /// Payload bytes received this session (including wasted).
     pub downloaded: u64,
+    /// Payload bytes sent this session.
     pub uploaded: u64,
+    /// Payload bytes received per second, averaged over the last
+    /// [`RATE_WINDOW`] (or since the torrent started, if that is shorter).
     pub download_rate: u64,
+    /// Payload bytes sent per second, averaged like `download_rate`.
     pub upload_rate: u64,
+    /// Peers connected (handshake done).
     pub peers: usize,
+    /// Every piece is verified.
     pub complete: bool,
+    /// Paused by [`TorrentHandle::pause`] or after an error.
     pub paused: bool,
-    /// A storage error stopped the torrent.
+    /// An error stopped the torrent ([`TorrentEvent::Error`]).
     pub failed: bool,
+    /// The metadata is known (always, except for a magnet link still
+    /// fetching it).
     pub has_metadata: bool,
 }
 
 /// The handle's view of the driver's metadata.
 pub(crate) type MetaSlot = Arc<Mutex<Option<Arc<Metainfo>>>>;
+/// The error that stopped the torrent, set by the driver.
+pub(crate) type ErrorSlot = Arc<Mutex<Option<TorrentError>>>;
 
 type Registry = Arc<Mutex<HashMap<[u8; 20], mpsc::Sender<Cmd>>>>;
+
+/// The session's torrents; each handle keeps a weak reference to take
+/// itself out on [`TorrentHandle::remove`].
+type Torrents = Arc<Mutex<Vec<TorrentHandle>>>;
 
 /// A running set of torrents sharing listeners.
 pub struct Session {
@@ -211,7 +242,7 @@ pub struct Session {
     tcp_addr: Option<SocketAddr>,
     quic_addr: Option<SocketAddr>,
     acceptors: Vec<JoinHandle<()>>,
-    torrents: Mutex<Vec<TorrentHandle>>,
+    torrents: Torrents,
     lan: LanSlot,
 }
 
@@ -229,15 +260,17 @@ fn new_peer_id() -> [u8; 20] {
     id
 }
 
-/// The LAN catalogue responder, once set with [`Session::serve_lan_catalogue`].
-type LanSlot = Arc<std::sync::OnceLock<Arc<crate::discovery::presence::Presence>>>;
+/// The LAN catalogue responder, set with [`Session::serve_lan_catalogue`]
+/// or [`Session::start_lan`].
+type LanSlot = Arc<Mutex<Option<Arc<crate::discovery::presence::Presence>>>>;
 
 async fn route(registry: Registry, lan: LanSlot, mut conn: PeerConn) {
     let Ok(hs) = read_handshake(&mut conn, HANDSHAKE_TIMEOUT).await else {
         return;
     };
     if hs.info_hash == crate::discovery::catalogue::CATALOGUE_HASH {
-        if let Some(p) = lan.get() {
+        let p = lock(&lan).clone();
+        if let Some(p) = p {
             let peer_id: [u8; 20] = rand::random();
             let serve = p.serve_catalogue(&mut conn.writer, &peer_id);
             let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, serve).await;
@@ -313,16 +346,16 @@ impl Session {
             tcp_addr,
             quic_addr,
             acceptors,
-            torrents: Mutex::new(Vec::new()),
+            torrents: Torrents::default(),
             lan,
         })
     }
 
     /// Answer LAN catalogue requests (handshakes for
     /// [`crate::discovery::catalogue::CATALOGUE_HASH`]) from `presence`.
-    /// Only the first call has an effect.
+    /// A later call (or [`Session::start_lan`]) replaces it.
     pub fn serve_lan_catalogue(&self, presence: Arc<crate::discovery::presence::Presence>) {
-        let _ = self.lan.set(presence);
+        *lock(&self.lan) = Some(presence);
     }
 
     /// The bound TCP address, if listening.
@@ -442,8 +475,7 @@ impl Session {
             let created = create_torrent(&p, &copts, None)?;
             Ok::<_, CreateError>((created, real_files(&p)?))
         })
-        .await
-        .map_err(|e| SessionError::Failed(e.to_string()))??;
+        .await??;
         let abs = std::fs::canonicalize(path).map_err(|source| SessionError::Io {
             path: path.to_path_buf(),
             source,
@@ -506,13 +538,21 @@ impl Session {
             .as_ref()
             .map(|d| resume::path_for(d, wire));
         let hashes = Arc::new(PieceHashes::new(&meta)?);
-        let storage = open_storage(&opts.storage, &save_dir, &meta, opts.seed)?;
+        let storage = match &opts.storage {
+            None if opts.seed && !self.cfg.seed_with_mmap => {
+                let s =
+                    PreadStorage::open(&save_dir, meta.info.layout.clone(), OpenMode::Existing)?;
+                s.ensure_files()?;
+                Arc::new(s)
+            }
+            factory => open_storage(factory, &save_dir, &meta, opts.seed)?,
+        };
         let (have, torrent_bytes) = match known {
             Some((have, bytes)) => (have, Some(bytes)),
             None => {
                 let data = match &resume_path {
                     Some(p) => resume::load(p).unwrap_or_else(|e| {
-                        tracing::warn!("ignoring resume data: {e}");
+                        tracing::warn!("ignoring resume data: {}", crate::ErrorChain(&e));
                         None
                     }),
                     None => None,
@@ -521,8 +561,13 @@ impl Session {
                 let r = tokio::task::spawn_blocking(move || {
                     resume::restore(data.as_ref(), wire, st.as_ref(), &h)
                 })
-                .await
-                .map_err(|e| SessionError::Failed(e.to_string()))?;
+                .await?;
+                if opts.seed && !r.have.is_full() {
+                    return Err(SessionError::IncompleteData {
+                        have: r.have.count(),
+                        total: r.have.len(),
+                    });
+                }
                 (r.have, None)
             }
         };
@@ -615,8 +660,10 @@ impl Session {
             None => (None, None),
         };
         let meta_slot: MetaSlot = Arc::new(Mutex::new(torrent.metainfo().cloned()));
+        let error_slot = ErrorSlot::default();
         let driver = Driver::new(DriverInit {
             meta_slot: meta_slot.clone(),
+            error_slot: error_slot.clone(),
             torrent,
             hashes,
             storage,
@@ -650,6 +697,7 @@ impl Session {
         let h = TorrentHandle {
             inner: Arc::new(HandleInner {
                 meta: meta_slot,
+                error: error_slot,
                 cmd: cmd_tx,
                 events: ev_tx,
                 progress: pr_rx,
@@ -658,6 +706,7 @@ impl Session {
                 magnet,
                 torrent_bytes,
                 registry: self.registry.clone(),
+                torrents: Arc::downgrade(&self.torrents),
                 task: Mutex::new(Some(task)),
                 announcer: Mutex::new(announcer),
                 piece_len,
@@ -723,6 +772,7 @@ fn read_torrent_file(path: &Path) -> Result<Vec<u8>, SessionError> {
 struct HandleInner {
     cmd: mpsc::Sender<Cmd>,
     meta: MetaSlot,
+    error: ErrorSlot,
     events: broadcast::Sender<TorrentEvent>,
     progress: watch::Receiver<Progress>,
     info_hashes: InfoHashes,
@@ -730,6 +780,7 @@ struct HandleInner {
     magnet: String,
     torrent_bytes: Option<Vec<u8>>,
     registry: Registry,
+    torrents: std::sync::Weak<Mutex<Vec<TorrentHandle>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     announcer: Mutex<Option<announce::Announcer>>,
     piece_len: u64,
@@ -763,11 +814,14 @@ impl TorrentHandle {
     pub fn progress_watch(&self) -> watch::Receiver<Progress> {
         self.inner.progress.clone()
     }
-    /// Waits until every piece is verified; fails if the torrent stops on
-    /// an error or is removed.
+    /// Waits until every piece is verified. Fails with
+    /// [`SessionError::Torrent`] if the torrent stops on an error, and
+    /// [`SessionError::Closed`] if it is removed. It waits as long as it
+    /// takes (a torrent nobody seeds never completes): race the future
+    /// against your own timer, drop it to stop waiting, or use
+    /// [`TorrentHandle::wait_complete_timeout`].
     pub async fn wait_complete(&self) -> Result<(), SessionError> {
         let mut w = self.inner.progress.clone();
-        let mut ev = self.events();
         loop {
             {
                 let p = w.borrow_and_update();
@@ -775,15 +829,22 @@ impl TorrentHandle {
                     return Ok(());
                 }
                 if p.failed {
-                    return Err(SessionError::Failed(
-                        last_error(&mut ev).unwrap_or_else(|| "storage error".into()),
-                    ));
+                    if let Some(e) = lock(&self.inner.error).clone() {
+                        return Err(SessionError::Torrent(e));
+                    }
                 }
             }
             if w.changed().await.is_err() {
                 return Err(SessionError::Closed);
             }
         }
+    }
+    /// [`TorrentHandle::wait_complete`] for at most `limit`; then
+    /// [`SessionError::Timeout`] (the torrent keeps running).
+    pub async fn wait_complete_timeout(&self, limit: Duration) -> Result<(), SessionError> {
+        tokio::time::timeout(limit, self.wait_complete())
+            .await
+            .map_err(|_| SessionError::Timeout(limit))?
     }
     /// Closes every connection and stops until [`TorrentHandle::resume`].
     pub async fn pause(&self) {
@@ -813,8 +874,13 @@ impl TorrentHandle {
         rx.await.unwrap_or_default()
     }
     /// Stops the torrent (saving resume data) and removes it from the
-    /// session's routing. Data stays on disk.
+    /// session: its routing, and [`Session::torrents`], so the session no
+    /// longer holds it (the torrent's memory goes with the last clone of
+    /// this handle). Data stays on disk.
     pub async fn remove(&self) {
+        if let Some(ts) = self.inner.torrents.upgrade() {
+            lock(&ts).retain(|h| !Arc::ptr_eq(&h.inner, &self.inner));
+        }
         let announcer = lock(&self.inner.announcer).take();
         if let Some(a) = announcer {
             a.stop(self.inner.piece_len).await;
@@ -855,14 +921,4 @@ impl TorrentHandle {
     pub fn torrent_bytes(&self) -> Option<&[u8]> {
         self.inner.torrent_bytes.as_deref()
     }
-}
-
-fn last_error(ev: &mut broadcast::Receiver<TorrentEvent>) -> Option<String> {
-    let mut last = None;
-    while let Ok(e) = ev.try_recv() {
-        if let TorrentEvent::Error(s) = e {
-            last = Some(s);
-        }
-    }
-    last
 }

@@ -1,5 +1,6 @@
 //! HTTP tracker client (BEP 3, compact peers BEP 23, IPv6 peers BEP 7) and
-//! a small in-memory tracker server for tests ([`server`]).
+//! a small in-memory tracker server for tests (`server`, with the `testkit`
+//! feature).
 //!
 //! # Wire format
 //!
@@ -21,6 +22,7 @@
 //! [`AnnounceOptions::max_response`]; chunked transfer encoding is decoded
 //! within the same bound.
 
+#[cfg(any(test, feature = "testkit"))]
 pub mod server;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -98,22 +100,23 @@ pub struct AnnounceResponse {
 
 /// Why an announce failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrackerError {
     #[error("tracker URL {0:?} is not supported: only http:// trackers are (https needs TLS, which this client does not do)")]
     UnsupportedScheme(String),
     #[error("tracker URL {0:?} is malformed")]
     BadUrl(String),
-    #[error("could not resolve tracker host {host:?}: {source}")]
+    #[error("could not resolve tracker host {host:?}")]
     Resolve {
         host: String,
         source: std::io::Error,
     },
-    #[error("could not connect to tracker at {addr}: {source}")]
+    #[error("could not connect to tracker at {addr}")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("tracker connection failed: {0}")]
+    #[error("tracker connection failed")]
     Io(#[from] std::io::Error),
     #[error("tracker did not answer within {0:?}")]
     Timeout(Duration),
@@ -125,7 +128,7 @@ pub enum TrackerError {
     BadHttp(String),
     #[error("tracker answered HTTP {code} {reason}")]
     HttpStatus { code: u16, reason: String },
-    #[error("tracker sent a malformed bencoded answer: {0}")]
+    #[error("tracker sent a malformed bencoded answer")]
     BadBencode(#[from] BencodeError),
     #[error("tracker answer is not a dictionary")]
     NotADict,

@@ -83,6 +83,7 @@ pub enum Decoded<'a> {
 /// Why a message could not be decoded. After any error the stream is out
 /// of sync and the connection should be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The length prefix is larger than the limit ([`MAX_MESSAGE_LEN`] or
     /// the one given to [`decode_limited`]).
@@ -278,6 +279,7 @@ impl Out for BytesMut {
 
 /// Why a message could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The message would be larger than [`MAX_MESSAGE_LEN`], so a peer
     /// running this codec would reject it.

@@ -84,10 +84,11 @@ pub struct ExtHandshake {
 
 /// Why an extension handshake could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtError {
     /// Not valid bencode, or beyond [`LIMITS`] (larger than
     /// [`MAX_EXT_HANDSHAKE_LEN`], too deep, too many values).
-    #[error("extension handshake: {0}")]
+    #[error("extension handshake is not valid bencode")]
     Bencode(#[from] BencodeError),
     /// Valid bencode, but not a dictionary.
     #[error("extension handshake is not a dictionary")]

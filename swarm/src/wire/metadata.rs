@@ -53,9 +53,10 @@ pub enum MetadataMsg<'a> {
 
 /// Why a `ut_metadata` message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetadataMsgError {
     /// The dictionary is not valid bencode or beyond [`LIMITS`].
-    #[error("ut_metadata message: {0}")]
+    #[error("ut_metadata message is not valid bencode")]
     Bencode(#[from] BencodeError),
     /// Valid bencode, but not a dictionary.
     #[error("ut_metadata message is not a dictionary")]
@@ -152,6 +153,7 @@ pub fn metadata_piece(info_bytes: &[u8], index: u32) -> Option<&[u8]> {
 
 /// Why metadata could not be assembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetadataError {
     /// Announced size is 0 or larger than [`MAX_METADATA_SIZE`].
     #[error("metadata size {size} is out of range (1..={max})")]

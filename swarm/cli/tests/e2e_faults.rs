@@ -243,8 +243,15 @@ async fn disk_full_is_a_clear_error() {
         .await
         .expect("no error reported in time")
         .unwrap_err();
-    let msg = err.to_string();
+    let msg = swarm::ErrorChain(&err).to_string();
     assert!(msg.contains("disk full"), "{msg}");
+    assert!(
+        matches!(
+            err,
+            swarm::SessionError::Torrent(swarm::TorrentError::Storage { .. })
+        ),
+        "{err:?}"
+    );
     leecher.shutdown().await;
     seeder.shutdown().await;
 }

@@ -14,7 +14,7 @@
 //!
 //! Needs root and `ip netns` (or `SWARM_SKIP_NETNS=1` to skip).
 
-#[path = "support/netns.rs"]
+#[path = "../../tests/support/netns.rs"]
 mod netns;
 
 use std::path::Path;

@@ -114,16 +114,6 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
                 )
                 .await
                 .with_context(|| format!("seeding {} from {}", t.display(), a.path.display()))?;
-            let p = h.progress();
-            if !p.complete {
-                anyhow::bail!(
-                    "{} does not match {}: {} of {} pieces verify",
-                    a.path.display(),
-                    t.display(),
-                    p.have_pieces,
-                    p.num_pieces
-                );
-            }
             if h.name()
                 != abs
                     .file_name()
@@ -154,7 +144,7 @@ async fn share(a: Args) -> anyhow::Result<ExitCode> {
                 break;
             }
             e = events.recv() => match e {
-                Ok(swarm::session::TorrentEvent::Error(msg)) => eprintln!("swarm: {msg}"),
+                Ok(swarm::session::TorrentEvent::Error(e)) => eprintln!("swarm: {}", swarm::ErrorChain(&e)),
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             }

@@ -70,66 +70,49 @@ pub async fn resolve_name(name: &str, timeout: Duration) -> anyhow::Result<disco
 }
 
 /// For `swarm share`: make `handle` findable on the LAN (mDNS service,
-/// catalogue answered on the session's listener, BEP 14 announces) and
-/// feed LSD peer hints for it to the torrent. Keep the returned handle
-/// alive while sharing.
+/// catalogue answered on the session's listener, BEP 14 announces, LSD
+/// peer hints fed to the torrent). Keep the returned guard alive while
+/// sharing. What could not start is printed; sharing still works by magnet.
 pub fn announce_on_lan(
-    session: &swarm::session::Session,
-    handle: &swarm::session::TorrentHandle,
-) -> Option<std::sync::Arc<discovery::presence::Presence>> {
-    use discovery::presence::{Presence, PresenceConfig};
-    let tcp_port = session.tcp_addr()?.port();
-    let (size, files) = handle
-        .torrent_bytes()
-        .and_then(|b| piece_core::metainfo::Metainfo::from_bytes(b).ok())
-        .map(|m| {
-            let real = m.info.files.iter().filter(|f| !f.pad);
-            (
-                real.clone().map(|f| f.length).sum::<u64>(),
-                real.count() as u32,
-            )
-        })
-        .unwrap_or((0, 0));
-    let mut share = discovery::Share::new(handle.name(), size, files, handle.info_hashes());
-    share.magnet = handle.magnet();
-    let mut cfg = PresenceConfig::new(handle.name(), tcp_port);
-    cfg.quic_port = session.quic_addr().map(|a| a.port());
-    cfg.fingerprint = session.fingerprint().map(|f| hex::encode(&f[..16]));
-    let (tx, mut hints) = tokio::sync::mpsc::channel(256);
-    let presence = std::sync::Arc::new(Presence::start(cfg, tx));
-    presence.add_share(share);
-    session.serve_lan_catalogue(presence.clone());
-    let (h, id) = (handle.clone(), handle.info_hashes().wire_id());
-    tokio::spawn(async move {
-        while let Some(hint) = hints.recv().await {
-            if hint.info_hash == id {
-                h.add_peer(swarm::net::PeerAddr::Tcp(hint.addr)).await;
-            }
-        }
-    });
-    Some(presence)
+    session: &swarm::Session,
+    handle: &swarm::TorrentHandle,
+) -> Option<swarm::session::LanPresence> {
+    let lan = start_lan(session, swarm::session::LanOptions::new(handle.name()))?;
+    if let Err(e) = lan.share(handle) {
+        eprintln!("swarm: {}", swarm::ErrorChain(&e));
+    }
+    Some(lan)
 }
 
 /// For `swarm get`: announce the torrent by BEP 14 and add the LAN peers
-/// heard for it. Keep the returned handle alive while downloading.
+/// heard for it. Keep the returned guard alive while downloading.
 pub fn lsd_for_download(
-    session: &swarm::session::Session,
-    handle: &swarm::session::TorrentHandle,
-) -> Option<discovery::lsd::Lsd> {
-    let port = session.tcp_addr()?.port();
-    let (tx, mut hints) = tokio::sync::mpsc::channel(256);
-    let lsd = discovery::lsd::Lsd::start(discovery::lsd::LsdConfig::new(port), tx).ok()?;
-    let id = handle.info_hashes().wire_id();
-    lsd.add(id);
-    let h = handle.clone();
-    tokio::spawn(async move {
-        while let Some(hint) = hints.recv().await {
-            if hint.info_hash == id {
-                h.add_peer(swarm::net::PeerAddr::Tcp(hint.addr)).await;
+    session: &swarm::Session,
+    handle: &swarm::TorrentHandle,
+) -> Option<swarm::session::LanPresence> {
+    let mut opts = swarm::session::LanOptions::new(handle.name());
+    opts.mdns = false;
+    let lan = start_lan(session, opts)?;
+    lan.look_for_peers(handle);
+    Some(lan)
+}
+
+fn start_lan(
+    session: &swarm::Session,
+    opts: swarm::session::LanOptions,
+) -> Option<swarm::session::LanPresence> {
+    match session.start_lan(opts) {
+        Ok(lan) => {
+            for p in lan.problems() {
+                eprintln!("swarm: {}", swarm::ErrorChain(p));
             }
+            Some(lan)
         }
-    });
-    Some(lsd)
+        Err(e) => {
+            eprintln!("swarm: {}", swarm::ErrorChain(&e));
+            None
+        }
+    }
 }
 
 /// Run `swarm ls`.

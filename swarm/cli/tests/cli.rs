@@ -14,7 +14,7 @@ fn swarm(args: &[&str]) -> Output {
 }
 
 fn lt_tool() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_tool.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/lt_tool.py")
 }
 
 /// Is the reference tooling here? Panics (test fails) when it is not,
@@ -339,7 +339,7 @@ fn bad_input_gets_one_clear_line() {
     }
     // every malformed torrent of the conformance set
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../piece-core/tests/data/libtorrent-test-torrents");
+        .join("../../piece-core/tests/data/libtorrent-test-torrents");
     let table = std::fs::read_to_string(dir.join("EXPECTED.tsv"))
         .expect("the conformance folder piece-core/tests/data/libtorrent-test-torrents is missing");
     let mut n = 0;

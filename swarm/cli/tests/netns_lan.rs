@@ -16,7 +16,7 @@
 //! `SWARM_SKIP_NETNS=1` is set, in which case they are skipped with a
 //! message. Namespaces are removed on drop, also when a test fails.
 
-#[path = "support/netns.rs"]
+#[path = "../../tests/support/netns.rs"]
 mod netns;
 
 use std::path::Path;
@@ -199,7 +199,7 @@ fn libtorrent_lsd_interop() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let hash = hex::encode(rand::random::<[u8; 20]>());
     let t = Duration::from_secs(30);
@@ -367,7 +367,7 @@ fn libtorrent_downloads_from_swarm_share_via_lsd() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -407,7 +407,7 @@ fn swarm_gets_from_libtorrent_via_lsd() {
         eprintln!("SKIPPED: python3-libtorrent not installed");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-lt-lsd.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns-lt-lsd.py");
     let lan = Lan::new(2);
     let src = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
