@@ -554,12 +554,6 @@ async fn fetch(
     if let Some(old) = cur.take() {
         shared.retire(&m.local_name, old.handle).await;
     }
-    tracing::info!(
-        "mirror {}: version {} complete ({} bytes downloaded for it), in place",
-        m.local_name,
-        offer.sig.seq,
-        fetched.downloaded
-    );
     shared.publish(
         version(m, &st, &ids, (&meta, torrent), offer.sig.clone()),
         handle.clone(),
@@ -571,6 +565,14 @@ async fn fetch(
             .await
             .map_err(|e| FetchError::Task(e.to_string()))??;
     }
+    // Logged once the folder holds exactly this version (tidied, marker
+    // written): tests and librarians read it as "done".
+    tracing::info!(
+        "mirror {}: version {} complete ({} bytes downloaded for it), in place",
+        m.local_name,
+        offer.sig.seq,
+        fetched.downloaded
+    );
     *cur = Some(Current {
         handle,
         prev: Previous {

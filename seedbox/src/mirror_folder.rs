@@ -30,6 +30,10 @@ use serde::{Deserialize, Serialize};
 /// The marker and record file in a mirror's folder.
 pub const MARKER: &str = ".seedbox-mirror";
 
+/// The staging area's folder name in a mirror folder (a version being
+/// fetched while the current one is served, see [`crate::staging`]).
+pub const STAGING: &str = ".seedbox-staging";
+
 /// What the marker holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Record {
@@ -73,7 +77,7 @@ pub enum FolderError {
     Foreign { folder: PathBuf, path: String },
     #[error(
         "the version has a file named {MARKER} or {}, the mirror's own",
-        crate::staging::STAGING
+        STAGING
     )]
     MarkerInVersion,
 }
@@ -207,9 +211,7 @@ impl MirrorFolder {
         let paths: Vec<&str> = paths.into_iter().collect();
         for &p in &paths {
             let first = p.split('/').next().unwrap_or(p);
-            if first.eq_ignore_ascii_case(MARKER)
-                || first.eq_ignore_ascii_case(crate::staging::STAGING)
-            {
+            if first.eq_ignore_ascii_case(MARKER) || first.eq_ignore_ascii_case(STAGING) {
                 return Err(FolderError::MarkerInVersion);
             }
             let foreign = !self.record.written.contains(p)

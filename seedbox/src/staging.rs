@@ -35,11 +35,9 @@ use piece_core::metainfo::Metainfo;
 use piece_core::{Bitfield, InfoHashes, Layout};
 
 use crate::library::FileIdentity;
+pub use crate::mirror_folder::STAGING;
 use crate::mirror_folder::{crosses_link, FolderError};
 use crate::store;
-
-/// The staging area's folder name in a mirror folder.
-pub const STAGING: &str = ".seedbox-staging";
 
 /// The staging folder of the version with info-hashes `h`.
 pub fn dir(root: &Path, h: &InfoHashes) -> PathBuf {
