@@ -725,7 +725,8 @@ impl Driver {
                     .map_err(|e| TorrentError::Metadata(Arc::new(e)))?;
                 let hashes =
                     PieceHashes::new(&meta).map_err(|e| TorrentError::Hashes(Arc::new(e)))?;
-                let st = super::open_storage(&factory, &save_dir, &meta, false)
+                // A download: the mmap choice for seeding does not apply.
+                let st = super::open_storage(&factory, &save_dir, &meta, false, true)
                     .map_err(|e| TorrentError::OpenStorage(Arc::new(e)))?;
                 if let Some(p) = &resume_path {
                     // Lets a restart skip fetching the metadata again.

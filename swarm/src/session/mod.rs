@@ -41,7 +41,7 @@ use piece_core::create::{create_torrent, CreateError, CreateOptions};
 use piece_core::hash::PieceHashes;
 use piece_core::magnet::Magnet;
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::{OpenMode, PreadStorage, Storage};
+use piece_core::storage::Storage;
 use piece_core::{Bitfield, InfoHashes};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -90,7 +90,7 @@ pub struct SessionConfig {
     /// Seed data that is already there through memory maps
     /// ([`MmapStorage`](piece_core::storage::MmapStorage), the default, `true`), which installs a
     /// process-wide SIGBUS handler (see its docs). `false` reads with
-    /// `pread` ([`PreadStorage`]) instead and installs nothing. Downloads
+    /// `pread` ([`PreadStorage`](piece_core::storage::PreadStorage)) instead and installs nothing. Downloads
     /// always use `pread`. A custom [`AddOptions::storage`] overrides both.
     pub seed_with_mmap: bool,
 }
@@ -538,15 +538,13 @@ impl Session {
             .as_ref()
             .map(|d| resume::path_for(d, wire));
         let hashes = Arc::new(PieceHashes::new(&meta)?);
-        let storage = match &opts.storage {
-            None if opts.seed && !self.cfg.seed_with_mmap => {
-                let s =
-                    PreadStorage::open(&save_dir, meta.info.layout.clone(), OpenMode::Existing)?;
-                s.ensure_files()?;
-                Arc::new(s)
-            }
-            factory => open_storage(factory, &save_dir, &meta, opts.seed)?,
-        };
+        let storage = open_storage(
+            &opts.storage,
+            &save_dir,
+            &meta,
+            opts.seed,
+            self.cfg.seed_with_mmap,
+        )?;
         let (have, torrent_bytes) = match known {
             Some((have, bytes)) => (have, Some(bytes)),
             None => {

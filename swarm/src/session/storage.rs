@@ -26,16 +26,25 @@ use piece_core::{Layout, LayoutFile};
 pub type StorageFactory =
     Arc<dyn Fn(&Path, &Metainfo, bool) -> Result<Arc<dyn Storage>, StorageError> + Send + Sync>;
 
+/// Opens a torrent's storage through `factory`, else [`default_storage`];
+/// existing data read through `pread` instead of mmap when `seed_with_mmap`
+/// is false (`SessionConfig::seed_with_mmap`: no SIGBUS handler).
 pub(crate) fn open_storage(
     factory: &Option<StorageFactory>,
     save_dir: &Path,
     meta: &Metainfo,
     existing: bool,
+    seed_with_mmap: bool,
 ) -> Result<Arc<dyn Storage>, StorageError> {
     match factory {
         Some(f) => f(save_dir, meta, existing),
         None => {
-            let s = default_storage(save_dir, meta.info.layout.clone(), existing)?;
+            let layout = meta.info.layout.clone();
+            let s: Arc<dyn Storage> = if existing && !seed_with_mmap {
+                Arc::new(PreadStorage::open(save_dir, layout, OpenMode::Existing)?)
+            } else {
+                default_storage(save_dir, layout, existing)?
+            };
             if existing {
                 s.ensure_files()?;
             }
