@@ -3,6 +3,7 @@
 
 use crate::types::PieceIndex;
 
+/// A set of pieces, one bit each, as carried by the `bitfield` message.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Bitfield {
     bytes: Vec<u8>,
@@ -13,8 +14,15 @@ pub struct Bitfield {
 /// Why a peer's bitfield was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BitfieldError {
+    /// The message's length does not match the torrent's piece count.
     #[error("bitfield has {got} bytes, expected {expected}")]
-    WrongSize { got: usize, expected: usize },
+    WrongSize {
+        /// Bytes received.
+        got: usize,
+        /// Bytes the piece count needs.
+        expected: usize,
+    },
+    /// Bits past the last piece are set (BEP 3 requires them clear).
     #[error("bitfield has spare bits set past the last piece")]
     SpareBitsSet,
 }
@@ -64,10 +72,12 @@ impl Bitfield {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
+    /// Number of bits (pieces).
     #[inline]
     pub fn len(&self) -> u32 {
         self.len
     }
+    /// Whether it has no bits at all (a torrent with no pieces).
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -77,19 +87,23 @@ impl Bitfield {
     pub fn count(&self) -> u32 {
         self.ones
     }
+    /// Whether every bit is set (a seed).
     #[inline]
     pub fn is_full(&self) -> bool {
         self.ones == self.len
     }
+    /// Whether no bit is set.
     #[inline]
     pub fn none(&self) -> bool {
         self.ones == 0
     }
 
+    /// Bit `i`; `false` when `i` is out of range.
     #[inline]
     pub fn get(&self, i: u32) -> bool {
         i < self.len && self.bytes[(i / 8) as usize] & (0x80 >> (i % 8)) != 0
     }
+    /// Whether piece `p` is in the set.
     #[inline]
     pub fn has(&self, p: PieceIndex) -> bool {
         self.get(p.get())

@@ -63,7 +63,9 @@ pub struct CreateOptions {
     pub name: Option<String>,
     /// Tracker URLs, one tier each (`announce` is the first).
     pub trackers: Vec<String>,
+    /// `comment`; omitted when `None`.
     pub comment: Option<String>,
+    /// `created by`; defaults to `swarm <version>`.
     pub created_by: Option<String>,
     /// `creation date` (Unix seconds); omitted when `None`.
     pub creation_date: Option<i64>,
@@ -85,7 +87,9 @@ pub struct CreateOptions {
 /// changed since (paths relative to the torrent's root, as components).
 #[derive(Clone, Debug)]
 pub struct Reuse {
+    /// The torrent made from the folder before.
     pub previous: crate::metainfo::Metainfo,
+    /// Files whose hashes can be taken from `previous`.
     pub unchanged: std::collections::HashSet<Vec<String>>,
 }
 
@@ -112,6 +116,7 @@ impl Default for CreateOptions {
 pub struct CreatedTorrent {
     /// The bencoded .torrent file.
     pub bytes: Vec<u8>,
+    /// Its v1 and/or v2 info-hashes.
     pub info_hashes: InfoHashes,
     /// Number of pieces.
     pub num_pieces: u32,
@@ -122,22 +127,34 @@ pub struct CreatedTorrent {
 /// Why a torrent could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
+    /// Reading a file or listing a folder failed.
     #[error("{path}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
+    /// The folder holds no file with data.
     #[error("{0}: nothing to share (no files with data)")]
     Empty(PathBuf),
+    /// A path is not valid UTF-8 (torrents carry UTF-8 names).
     #[error("{0}: file name is not valid UTF-8")]
     NotUtf8(PathBuf),
+    /// The piece length asked for is not allowed.
     #[error("piece length {0} is not a power of two between 16 KiB and 16 MiB")]
     BadPieceLength(u32),
+    /// A file's size or time changed while it was hashed: hash it again.
     #[error("{path} changed while it was being hashed")]
-    FileChanged { path: PathBuf },
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The name is empty or contains a path separator.
     #[error("torrent name is empty or not a single path component")]
     BadName,
+    /// The files do not form a valid piece geometry.
     #[error(transparent)]
     Geometry(#[from] crate::Error),
 }
@@ -199,6 +216,7 @@ fn is_exec(md: &std::fs::Metadata) -> bool {
 pub struct FoundFile {
     /// Path components relative to the folder walked.
     pub rel: Vec<String>,
+    /// Its path on disk.
     pub abs: PathBuf,
     /// Its metadata (not following symlinks).
     pub metadata: std::fs::Metadata,

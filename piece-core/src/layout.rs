@@ -19,6 +19,7 @@ pub struct LayoutFile {
     /// Path relative to the download folder, already sanitised (no `..`,
     /// no root, no empty components). Empty for padding.
     pub path: PathBuf,
+    /// Length in bytes (of padding too).
     pub length: u64,
     /// Offset of the first byte in the address space.
     pub offset: u64,
@@ -27,26 +28,41 @@ pub struct LayoutFile {
 }
 
 impl LayoutFile {
+    /// One past the last byte of the file in the address space.
     #[inline]
     pub fn end(&self) -> u64 {
         self.offset + self.length
     }
 }
 
+/// Why a list of files does not form a valid layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    /// A file does not start where the one before it ends.
     #[error("file {index} starts at {offset}, expected {expected}")]
     NotContiguous {
+        /// Index of the file.
         index: usize,
+        /// Where it starts.
         offset: u64,
+        /// Where the file before it ends.
         expected: u64,
     },
+    /// The files do not add up to the torrent's total size.
     #[error("files cover {covered} bytes but the torrent is {total} bytes")]
-    SizeMismatch { covered: u64, total: u64 },
+    SizeMismatch {
+        /// Bytes the files add up to.
+        covered: u64,
+        /// The torrent's total size.
+        total: u64,
+    },
+    /// A file's path is absolute, empty or climbs out with `..` (its index).
     #[error("file {0} has an unsafe path")]
     UnsafePath(usize),
+    /// A pad file does not end on a piece boundary (its index).
     #[error("padding at file {0} does not end on a piece boundary")]
     PadNotAligned(usize),
+    /// A file's end does not fit in 64 bits (its index).
     #[error("file {0} ends past the largest possible offset")]
     Overflow(usize),
 }
@@ -67,6 +83,7 @@ pub struct FileSlice {
     pub file_offset: u64,
     /// Offset in the caller's buffer.
     pub buf_offset: usize,
+    /// Number of bytes.
     pub len: usize,
     /// Padding: nothing on disk.
     pub pad: bool,
@@ -125,10 +142,12 @@ impl Layout {
         )?)
     }
 
+    /// The piece geometry this layout covers.
     #[inline]
     pub fn lengths(&self) -> &Lengths {
         &self.lengths
     }
+    /// The files and pad files, in address-space order.
     #[inline]
     pub fn files(&self) -> &[LayoutFile] {
         &self.files

@@ -27,8 +27,10 @@ pub use types::{BlockInfo, InfoHashV1, InfoHashV2, InfoHashes, Lengths, PieceInd
 /// Errors from constructing core types.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Invalid piece geometry.
     #[error(transparent)]
     Lengths(#[from] types::LengthsError),
+    /// Files that do not tile the piece address space.
     #[error(transparent)]
     Layout(#[from] layout::LayoutError),
 }

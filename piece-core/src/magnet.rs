@@ -44,18 +44,25 @@ pub struct Magnet {
 /// Why a magnet link was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MagnetError {
+    /// It does not start with `magnet:?`.
     #[error("not a magnet link (must start with \"magnet:?\")")]
     NotMagnet,
+    /// It is longer than [`MAX_MAGNET_LEN`].
     #[error("magnet link is longer than {MAX_MAGNET_LEN} bytes")]
     TooLong,
+    /// It names no `urn:btih:` or `urn:btmh:` info-hash.
     #[error("magnet link has no btih or btmh info-hash")]
     NoInfoHash,
+    /// An info-hash that is not 40 hex / 32 base32 (v1) or a SHA-256 multihash (v2).
     #[error("invalid info-hash {0:?}")]
     BadInfoHash(String),
+    /// Two different info-hashes of the same version (`"v1"` or `"v2"`).
     #[error("two different {0} info-hashes in one magnet link")]
     ConflictingInfoHash(&'static str),
+    /// A parameter with invalid percent-encoding.
     #[error("invalid percent-encoding in {0:?}")]
     BadEncoding(String),
+    /// An `so` parameter that is not a list of indices and ranges.
     #[error("invalid select-only list {0:?}")]
     BadSelectOnly(String),
 }

@@ -113,6 +113,7 @@ pub fn is_safe_component(c: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("more than {MAX_DUPLICATES} files named {path:?}")]
 pub struct TooManyDuplicates {
+    /// The path that has too many duplicates.
     pub path: String,
 }
 
@@ -128,6 +129,7 @@ pub struct Deduper {
 }
 
 impl Deduper {
+    /// A deduper that has seen no path yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -84,7 +84,10 @@ impl PeerHas<'_> {
 pub enum BlockReceived {
     /// First copy of a block of a piece in progress: write it.
     /// `piece_complete`: every block of the piece is now here, verify it.
-    New { piece_complete: bool },
+    New {
+        /// Whether the piece now has every block.
+        piece_complete: bool,
+    },
     /// We already have this block (or its whole piece): drop it.
     Duplicate,
     /// A block of a piece we never started (or not a block of this

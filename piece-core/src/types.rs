@@ -59,6 +59,7 @@ impl fmt::Display for PieceIndex {
 /// against the torrent's [`Lengths`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct BlockInfo {
+    /// The piece it belongs to.
     pub piece: PieceIndex,
     /// Byte offset within the piece.
     pub offset: u32,
@@ -78,10 +79,13 @@ impl BlockInfo {
 /// Why a length or index was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LengthsError {
+    /// A piece length that is zero, not a multiple of 16 KiB or over 128 MiB.
     #[error("piece length {0} is not valid (must be a multiple of 16 KiB, at most 128 MiB)")]
     BadPieceLength(u64),
+    /// A total size that does not fit the address space.
     #[error("total size {0} is too large")]
     TooLarge(u64),
+    /// More pieces than [`MAX_PIECES`].
     #[error("torrent has {0} pieces, more than the limit of {MAX_PIECES}")]
     TooManyPieces(u64),
 }
@@ -131,14 +135,17 @@ impl Lengths {
         })
     }
 
+    /// Total size in bytes.
     #[inline]
     pub fn total(&self) -> u64 {
         self.total
     }
+    /// Length of every piece but the last.
     #[inline]
     pub fn piece_length(&self) -> u32 {
         self.piece_len
     }
+    /// Number of pieces.
     #[inline]
     pub fn num_pieces(&self) -> u32 {
         self.num_pieces
@@ -221,9 +228,11 @@ pub struct InfoHashV1(pub [u8; 20]);
 pub struct InfoHashV2(pub [u8; 32]);
 
 impl InfoHashV1 {
+    /// Lowercase hex, 40 characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+    /// From 40 hex characters (either case); `None` otherwise.
     pub fn from_hex(s: &str) -> Option<Self> {
         let mut b = [0u8; 20];
         hex::decode_to_slice(s, &mut b).ok()?;
@@ -231,9 +240,11 @@ impl InfoHashV1 {
     }
 }
 impl InfoHashV2 {
+    /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+    /// From 64 hex characters (either case); `None` otherwise.
     pub fn from_hex(s: &str) -> Option<Self> {
         let mut b = [0u8; 32];
         hex::decode_to_slice(s, &mut b).ok()?;
@@ -262,7 +273,9 @@ impl fmt::Debug for InfoHashV2 {
 /// present.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct InfoHashes {
+    /// SHA-1 of the info dictionary, for v1 and hybrid torrents.
     pub v1: Option<InfoHashV1>,
+    /// SHA-256 of the info dictionary, for v2 and hybrid torrents.
     pub v2: Option<InfoHashV2>,
 }
 

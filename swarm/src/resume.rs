@@ -270,8 +270,10 @@ pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
 /// Why a resume save failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
+    /// Writing the torrent's data to disk failed.
     #[error("flushing data")]
     Flush(#[from] StorageError),
+    /// Writing the resume file failed.
     #[error("saving resume data")]
     Save(#[from] ResumeError),
 }

@@ -90,26 +90,37 @@ pub struct Announce {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseError {
+    /// Longer than the largest datagram accepted (its length).
     #[error("datagram of {0} bytes is larger than {MAX_DATAGRAM}")]
     TooLarge(usize),
+    /// Not UTF-8 text.
     #[error("not text")]
     NotText,
+    /// The first line is not the BT-SEARCH request line.
     #[error("does not start with \"BT-SEARCH * HTTP/1.1\"")]
     BadRequestLine,
+    /// A header line without a colon.
     #[error("header line without ':'")]
     BadHeader,
+    /// More header lines than the limit.
     #[error("more than {MAX_HEADERS} header lines")]
     TooManyHeaders,
+    /// No `Port` header, or one that is not a port number.
     #[error("missing or invalid Port header")]
     BadPort,
+    /// An `Infohash` header that is not 40 hex digits.
     #[error("invalid Infohash header (need 40 hex digits)")]
     BadInfohash,
+    /// No `Infohash` header.
     #[error("no Infohash header")]
     NoInfohash,
+    /// More `Infohash` headers than the limit.
     #[error("more than {MAX_INFOHASHES} Infohash headers")]
     TooManyInfohashes,
+    /// A `cookie` header that is empty, too long or not printable ASCII.
     #[error("invalid cookie")]
     BadCookie,
+    /// The headers do not end with an empty line.
     #[error("message not terminated by an empty line")]
     Unterminated,
 }

@@ -30,6 +30,7 @@ pub struct TorrentConfig {
     /// Bounds of our outstanding request queue per peer. The target depth
     /// is about two seconds of that peer's download rate, in blocks.
     pub min_request_queue: u32,
+    /// Upper bound of the request queue per peer, in blocks.
     pub max_request_queue: u32,
     /// A peer that sends nothing for this long while we wait for blocks is
     /// snubbed: its requests go back to the picker.

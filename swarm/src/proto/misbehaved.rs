@@ -21,26 +21,50 @@ pub enum PeerMisbehaved {
     InvalidBitfield(String),
     /// A piece index past the end of the torrent (in have, request, piece...).
     #[error("piece index {index} is out of range")]
-    IndexOutOfRange { index: u32 },
+    IndexOutOfRange {
+        /// The piece index sent.
+        index: u32,
+    },
     /// A request or a block that does not fit inside its piece, or is
     /// longer than 16 KiB.
     #[error("request for piece {piece} offset {offset} length {len} is out of bounds")]
-    RequestOutOfBounds { piece: u32, offset: u32, len: u32 },
+    RequestOutOfBounds {
+        /// Piece index.
+        piece: u32,
+        /// Byte offset within the piece.
+        offset: u32,
+        /// Length in bytes.
+        len: u32,
+    },
     /// A message length prefix larger than we accept.
     #[error("message of {len} bytes is larger than the limit of {limit}")]
-    OversizeMessage { len: u32, limit: u32 },
+    OversizeMessage {
+        /// The length prefix.
+        len: u32,
+        /// The limit.
+        limit: u32,
+    },
     /// More queued requests than the limit we advertised.
     #[error("more than {limit} outstanding requests")]
-    TooManyRequests { limit: u32 },
+    TooManyRequests {
+        /// Requests we allow to be queued.
+        limit: u32,
+    },
     /// Too many blocks we never asked for (or already have).
     #[error("sent {count} blocks we did not request")]
-    UnrequestedData { count: u32 },
+    UnrequestedData {
+        /// Unrequested blocks received so far.
+        count: u32,
+    },
     /// Messages out of order or forbidden in the current state.
     #[error("protocol violation: {0}")]
     ProtocolViolation(&'static str),
     /// Supplied data that failed the hash check.
     #[error("sent corrupt data (failed the hash check of {pieces} piece(s) it supplied alone)")]
-    HashFailures { pieces: u32 },
+    HashFailures {
+        /// Pieces this peer alone supplied that failed.
+        pieces: u32,
+    },
     /// A message the wire codec refused (wrong length for its id, a bad
     /// `hashes` payload); oversize ones are [`Self::OversizeMessage`].
     #[error("malformed message: {0}")]

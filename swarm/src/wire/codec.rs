@@ -72,12 +72,20 @@ pub const MAX_HASHES_PER_MESSAGE: usize = 8192;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     /// Not enough bytes yet: read at least `need` more and call again.
-    Incomplete { need: usize },
+    Incomplete {
+        /// Bytes still missing.
+        need: usize,
+    },
     /// A whole message, and how many bytes of the buffer it used.
     Message(Message<'a>, usize),
     /// A whole, well-framed message with an id we do not know: skip its
     /// `frame_len` bytes (prefix included) and go on.
-    Unknown { id: u8, frame_len: usize },
+    Unknown {
+        /// The message id.
+        id: u8,
+        /// Bytes to skip, length prefix included.
+        frame_len: usize,
+    },
 }
 
 /// Why a message could not be decoded. After any error the stream is out
@@ -88,17 +96,30 @@ pub enum DecodeError {
     /// The length prefix is larger than the limit ([`MAX_MESSAGE_LEN`] or
     /// the one given to [`decode_limited`]).
     #[error("message length {len} exceeds the limit of {max} bytes")]
-    Oversize { len: u32, max: u32 },
+    Oversize {
+        /// The length prefix.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
     /// A message whose size is fixed by its id has a different length.
     #[error("message id {id} has invalid length {len}")]
-    BadLength { id: u8, len: u32 },
+    BadLength {
+        /// The message id.
+        id: u8,
+        /// The length prefix.
+        len: u32,
+    },
     /// The handshake does not start with `\x13BitTorrent protocol`.
     #[error("peer handshake does not announce the BitTorrent protocol")]
     BadHandshake,
     /// A BEP 52 `hashes` payload is not a whole number of 32-byte hashes
     /// or carries more than [`MAX_HASHES_PER_MESSAGE`].
     #[error("hashes payload of {len} bytes is not a bounded multiple of 32")]
-    BadHashes { len: usize },
+    BadHashes {
+        /// Payload length in bytes.
+        len: usize,
+    },
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
@@ -284,11 +305,19 @@ pub enum EncodeError {
     /// The message would be larger than [`MAX_MESSAGE_LEN`], so a peer
     /// running this codec would reject it.
     #[error("message of {len} bytes exceeds the limit of {max} bytes")]
-    TooLarge { len: usize, max: u32 },
+    TooLarge {
+        /// Message length in bytes.
+        len: usize,
+        /// The limit.
+        max: u32,
+    },
     /// A `hashes` payload is not a multiple of 32 bytes or has more than
     /// [`MAX_HASHES_PER_MESSAGE`] hashes.
     #[error("hashes payload of {len} bytes is not a bounded multiple of 32")]
-    BadHashes { len: usize },
+    BadHashes {
+        /// Payload length in bytes.
+        len: usize,
+    },
 }
 
 /// Number of bytes [`encode`] writes for `msg` (prefix included).

@@ -40,15 +40,24 @@ pub const LIMITS: Limits = Limits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetadataMsg<'a> {
     /// `msg_type` 0: please send piece `piece`.
-    Request { piece: u32 },
+    Request {
+        /// Piece index (16 KiB pieces).
+        piece: u32,
+    },
     /// `msg_type` 1: piece `piece` of a `total_size`-byte info dictionary.
     Data {
+        /// Piece index.
         piece: u32,
+        /// Size of the whole info dictionary in bytes.
         total_size: u32,
+        /// This piece's bytes.
         data: &'a [u8],
     },
     /// `msg_type` 2: the peer will not send `piece`.
-    Reject { piece: u32 },
+    Reject {
+        /// Piece index.
+        piece: u32,
+    },
 }
 
 /// Why a `ut_metadata` message could not be decoded.
@@ -157,23 +166,44 @@ pub fn metadata_piece(info_bytes: &[u8], index: u32) -> Option<&[u8]> {
 pub enum MetadataError {
     /// Announced size is 0 or larger than [`MAX_METADATA_SIZE`].
     #[error("metadata size {size} is out of range (1..={max})")]
-    BadSize { size: u64, max: u32 },
+    BadSize {
+        /// The announced size.
+        size: u64,
+        /// The largest size accepted.
+        max: u32,
+    },
     /// A data message disagrees with the size we are assembling.
     #[error("peer announced metadata size {got}, expected {expected}")]
-    SizeMismatch { expected: u32, got: u32 },
+    SizeMismatch {
+        /// The size being assembled.
+        expected: u32,
+        /// The size this message announces.
+        got: u32,
+    },
     /// Piece index beyond the end of the metadata.
     #[error("metadata piece {index} out of range ({count} pieces)")]
-    BadPiece { index: u32, count: u32 },
+    BadPiece {
+        /// Piece index.
+        index: u32,
+        /// Number of pieces.
+        count: u32,
+    },
     /// Piece has the wrong length (all but the last must be 16 KiB).
     #[error("metadata piece {index} has {got} bytes, expected {expected}")]
     BadPieceLength {
+        /// Piece index.
         index: u32,
+        /// Bytes it should have.
         expected: usize,
+        /// Bytes it has.
         got: usize,
     },
     /// [`MetadataAssembler::finish`] called with pieces still missing.
     #[error("metadata incomplete: {missing} pieces missing")]
-    Incomplete { missing: usize },
+    Incomplete {
+        /// Number of pieces not received yet.
+        missing: usize,
+    },
     /// The assembled bytes do not hash to the info-hash. The assembler
     /// has been reset: fetch again (from other peers).
     #[error("metadata does not match the info-hash")]

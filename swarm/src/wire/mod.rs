@@ -58,39 +58,82 @@ pub enum Message<'a> {
     /// id 3.
     NotInterested,
     /// id 4: the sender now has `piece`.
-    Have { piece: u32 },
+    Have {
+        /// Piece index.
+        piece: u32,
+    },
     /// id 5: pieces the sender has, high bit of byte 0 = piece 0.
     Bitfield(&'a [u8]),
     /// id 6: ask for a block.
-    Request { piece: u32, offset: u32, len: u32 },
+    Request {
+        /// Piece index.
+        piece: u32,
+        /// Byte offset within the piece.
+        offset: u32,
+        /// Length in bytes (at most 16 KiB).
+        len: u32,
+    },
     /// id 7: a block of data.
     Piece {
+        /// Piece index.
         piece: u32,
+        /// Byte offset of the block within the piece.
         offset: u32,
+        /// The block's bytes (borrowed from the receive buffer).
         data: &'a [u8],
     },
     /// id 8: withdraw a request.
-    Cancel { piece: u32, offset: u32, len: u32 },
+    Cancel {
+        /// Piece index.
+        piece: u32,
+        /// Byte offset within the piece.
+        offset: u32,
+        /// Length in bytes.
+        len: u32,
+    },
     /// BEP 5 DHT port (accepted and ignored).
     Port(u16),
     // BEP 6
     /// id 13: the sender suggests downloading `piece`.
-    SuggestPiece { piece: u32 },
+    SuggestPiece {
+        /// Piece index.
+        piece: u32,
+    },
     /// id 14: the sender has every piece (instead of a bitfield).
     HaveAll,
     /// id 15: the sender has no pieces.
     HaveNone,
     /// id 16: a request will not be served.
-    RejectRequest { piece: u32, offset: u32, len: u32 },
+    RejectRequest {
+        /// Piece index.
+        piece: u32,
+        /// Byte offset within the piece.
+        offset: u32,
+        /// Length in bytes.
+        len: u32,
+    },
     /// id 17: `piece` may be requested even while choked.
-    AllowedFast { piece: u32 },
+    AllowedFast {
+        /// Piece index.
+        piece: u32,
+    },
     /// BEP 10: id 0 is the extension handshake, others as negotiated.
-    Extended { id: u8, payload: &'a [u8] },
+    Extended {
+        /// Extension message id (0: the handshake).
+        id: u8,
+        /// The message after the id byte.
+        payload: &'a [u8],
+    },
     // BEP 52
     /// id 21: ask for merkle hashes of a file tree.
     HashRequest(HashRequest),
     /// id 22: the hashes asked for (32 bytes each) plus proof.
-    Hashes { req: HashRequest, hashes: &'a [u8] },
+    Hashes {
+        /// The request these hashes answer.
+        req: HashRequest,
+        /// The hashes then the proof, 32 bytes each.
+        hashes: &'a [u8],
+    },
     /// id 23: hashes will not be sent.
     HashReject(HashRequest),
 }
