@@ -3,7 +3,7 @@
 //! what changed (asserted on the bytes B downloads); a forger's collection
 //! of the same name is not followed, nor is a catalogue that pairs A's
 //! signed records with magnets of another torrent; B deletes only files it
-//! downloaded itself.
+//! downloaded itself; B shows A's signed title, not a relayed forgery.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -192,6 +192,74 @@ async fn a_forged_collection_is_not_followed() {
     assert_eq!(b.shared().snapshot().collection("zines").unwrap().seq, 1);
     b.shutdown().await;
     f.shutdown().await;
+    a.shutdown().await;
+}
+
+/// Issue 15 §2: a mirrored collection keeps the publisher's title, which
+/// its signature covers: a catalogue that renames it is not believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_shows_the_publishers_signed_title_not_a_forged_one() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib = a_dir.path().join("zines");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("a.txt"), b"a zine\n").unwrap();
+    let a = Daemon::start(config(
+        a_dir.path(),
+        &format!(
+            "[[collection]]\nname = \"zines\"\ntitle = \"Zines of the Northside\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    // A host that relays A's catalogue with the title changed (the rest
+    // of each record intact), listed first.
+    let publisher = a.tcp_addr().unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let renamer = l.local_addr().unwrap();
+    let relayed = Arc::new(AtomicUsize::new(0));
+    let count = relayed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut hs = [0u8; 68];
+            if s.read_exact(&mut hs).await.is_err() {
+                continue;
+            }
+            let Ok(mut cat) = catalogue::query(publisher, Duration::from_secs(5)).await else {
+                continue;
+            };
+            for sh in &mut cat.shares {
+                if let Some(c) = sh.collection.as_mut() {
+                    c.title = Some("Renamed by a stranger".into());
+                }
+            }
+            if catalogue::serve_after_handshake(&mut s, &[7; 20], &cat)
+                .await
+                .is_ok()
+            {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"zines\"\nlocal_name = \"north\"\npath = \"{}\"\npeers = [\"{renamer}\", \"{publisher}\"]\npoll_secs = 1\n",
+            b_dir.path().join("copy").display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "north", 1, Duration::from_secs(60)).await;
+    assert!(relayed.load(Ordering::SeqCst) > 0, "the renamer was asked");
+    let snap = b.shared().snapshot();
+    assert_eq!(
+        snap.collection("north").unwrap().title,
+        "Zines of the Northside"
+    );
+    b.shutdown().await;
     a.shutdown().await;
 }
 
