@@ -179,6 +179,12 @@ impl Daemon {
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
     }
+    /// The info-hashes of every torrent the daemon runs now (versions, v1
+    /// companions, fetches in progress).
+    pub fn torrents(&self) -> Vec<piece_core::types::InfoHashes> {
+        let all = self.shared.session.torrents();
+        all.iter().map(|h| h.info_hashes()).collect()
+    }
     /// The publisher key (hex).
     pub fn key(&self) -> String {
         self.shared.publisher.public().to_hex()

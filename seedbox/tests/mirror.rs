@@ -52,6 +52,37 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
     }
 }
 
+/// Wait (bounded) until `d` runs exactly collection `name`'s current
+/// version and its v1 companion: the previous version's are stopped.
+async fn wait_seeding_current(d: &Daemon, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let snap = d.shared().snapshot();
+        let c = snap.collection(name).unwrap();
+        let companion = c.torrent_v1.as_ref().expect("a v1 companion");
+        let companion = piece_core::metainfo::Metainfo::from_bytes(companion).unwrap();
+        let mut want = vec![
+            c.info_hash_v1.clone(),
+            companion.info_hashes.v1.map(|h| h.to_hex()),
+        ];
+        want.sort();
+        let mut have: Vec<Option<String>> = d
+            .torrents()
+            .iter()
+            .map(|h| h.v1.map(|h| h.to_hex()))
+            .collect();
+        have.sort();
+        if have == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: running {have:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A daemon in `dir` publishing `lib` as collection `name`, at version 1.
 async fn publisher(dir: &Path, name: &str, lib: &Path) -> Daemon {
     publisher_with(dir, name, lib, ("listen = \"\"", "")).await
@@ -137,6 +168,8 @@ async fn mirror_follows_and_fetches_only_what_changed() {
         "downloaded {second} bytes for a {}-byte change: unchanged files were transferred again",
         new_zine.len()
     );
+    wait_seeding_current(&a, "zines").await;
+    wait_seeding_current(&b, "zines-north").await;
 
     b.shutdown().await;
     a.shutdown().await;
