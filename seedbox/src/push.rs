@@ -6,7 +6,7 @@
 //! [`swarm::discovery::presence::Presence::add_share`]); every seedbox on
 //! the LAN hears that announce. The daemon routes hints for torrents it
 //! has to those torrents and hands the others (news) to its mirrors
-//! ([`crate::shared::Shared::lan_news`]); a mirror then reads the
+//! (`Shared::lan_news`); a mirror then reads the
 //! catalogue of the announcing address and follows it exactly as after a
 //! poll ([`crate::mirror::choose`]): only a record signed by the pinned key
 //! with a higher sequence number is taken. A hint is never trusted: it only
