@@ -150,6 +150,11 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::remove_file(lib_a.join("old-flyer.txt")).unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
+    // Listed first, tidied (the dropped flyer deleted) just after.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tree(&copy) != tree(&lib_a) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(tree(&copy), tree(&lib_a));
     // The unchanged book was carried over (linked into the staging folder
     // and renamed back): the very file that was verified, not a copy.
