@@ -196,31 +196,11 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
             copy.display()
         ),
     );
-    let run = |cfg: &Path| -> Vec<String> {
-        vec![
-            "run".into(),
-            "--config".into(),
-            cfg.to_string_lossy().into_owned(),
-        ]
-    };
-    let a_args = run(&a_cfg);
-    let b_args = run(&b_cfg);
-    let env = [("RUST_LOG", "info".to_string())];
-    let mut a = lan.spawn(
-        0,
-        seedbox_bin(),
-        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &env,
-    );
+    let mut a = run_seedbox(&lan, 0, &a_cfg);
     a.wait_line("version 1 published", Duration::from_secs(30), |l| {
         l.contains("collection zines: version 1 published")
     });
-    let mut b = lan.spawn(
-        1,
-        seedbox_bin(),
-        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &env,
-    );
+    let mut b = run_seedbox(&lan, 1, &b_cfg);
     let l1 = b.wait_line("first copy", Duration::from_secs(60), |l| {
         l.contains("mirror zines: version 1 complete")
     });
