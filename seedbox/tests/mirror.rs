@@ -52,6 +52,17 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
     }
 }
 
+/// Wait (bounded) until mirror folder `copy` holds what `lib` holds: a
+/// version is listed first, then the folder is tidied (files it dropped
+/// deleted, the marker rewritten through a temporary file).
+async fn wait_same_tree(copy: &Path, lib: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tree(copy) != tree(lib) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(tree(copy), tree(lib));
+}
+
 /// Wait (bounded) until `d` runs exactly collection `name`'s current
 /// version and its v1 companion: the previous version's are stopped.
 async fn wait_seeding_current(d: &Daemon, name: &str) {
@@ -127,7 +138,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     .unwrap();
     let lib_b = b.shared();
     wait_seq(&*lib_b, "zines-north", 1, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     let snap = lib_b.snapshot();
     let c = snap.collection("zines-north").unwrap();
     assert_eq!(c.origin, Origin::Mirror);
@@ -150,12 +161,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::remove_file(lib_a.join("old-flyer.txt")).unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
-    // Listed first, tidied (the dropped flyer deleted) just after.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tree(&copy) != tree(&lib_a) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     // The unchanged book was carried over (linked into the staging folder
     // and renamed back): the very file that was verified, not a copy.
     let after = std::fs::metadata(copy.join("ebooks/big-book.epub")).unwrap();
@@ -226,7 +232,7 @@ async fn a_forged_collection_is_not_followed() {
     .await
     .unwrap();
     wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     assert_eq!(b.shared().snapshot().collection("zines").unwrap().seq, 1);
     b.shutdown().await;
     f.shutdown().await;
@@ -443,18 +449,15 @@ async fn a_hostile_catalogue_cannot_swap_the_signed_version() {
         served.load(Ordering::SeqCst) >= 1,
         "the hostile catalogue was asked"
     );
-    assert_eq!(
-        tree(&copy),
-        tree(&lib_a),
-        "the signed version, not the attacker's"
-    );
+    // The signed version, not the attacker's.
+    wait_same_tree(&copy, &lib_a).await;
 
     // Version 2: the hostile catalogue offers its record too. The mirror
     // takes the signed torrent, and its tidy step deletes nothing real.
     std::fs::write(lib_a.join("new.txt"), b"this month\n").unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*b.shared(), "zines", 2, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     let snap = b.shared().snapshot();
     let c = snap.collection("zines").unwrap();
     let a_snap = a.shared().snapshot();
