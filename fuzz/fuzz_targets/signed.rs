@@ -1,6 +1,6 @@
 //! Fuzz signed collection records: a record signed by a key verifies, and
-//! any change to the name, sequence number, info-hashes, key or signature
-//! makes it fail; a catalogue entry carrying it keeps the record only if
+//! any change to the name, title (including dropping it: the untitled
+//! format), sequence number, info-hashes, key or signature makes it fail; a catalogue entry carrying it keeps the record only if
 //! it verifies for that entry. Keys and signatures from the input never
 //! panic the parser or the verifier.
 #![no_main]
@@ -15,6 +15,7 @@ use swarm::discovery::signed::{CollectionSig, Publisher, PublisherKey};
 struct Input {
     seed: [u8; 32],
     name: String,
+    title: String,
     seq: u64,
     v1: Option<[u8; 20]>,
     v2: Option<[u8; 32]>,
@@ -27,6 +28,7 @@ struct Input {
 enum Change {
     None,
     Name(String),
+    Title(Option<String>),
     Seq(u64),
     V1(Option<[u8; 20]>),
     Sig(u8, u8),
@@ -47,6 +49,7 @@ fuzz_target!(|i: Input| {
             key,
             seq: i.seq,
             sig,
+            title: Some(i.title.clone()),
         }
         .verify(&i.name, &h);
     }
@@ -55,7 +58,7 @@ fuzz_target!(|i: Input| {
         v2: i.v2.map(InfoHashV2),
     };
     let p = Publisher::from_seed(i.seed);
-    let Ok(rec) = p.sign(&i.name, i.seq, &hashes) else {
+    let Ok(rec) = p.sign(&i.name, &i.title, i.seq, &hashes) else {
         return;
     };
     rec.verify(&i.name, &hashes)
@@ -66,6 +69,11 @@ fuzz_target!(|i: Input| {
         Change::Name(n) => {
             let c = n != name;
             name = n;
+            c
+        }
+        Change::Title(t) => {
+            let c = t != rec2.title;
+            rec2.title = t;
             c
         }
         Change::Seq(s) => {

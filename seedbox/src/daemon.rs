@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use swarm::discovery::presence::{Presence, PresenceConfig};
-use swarm::net::PeerAddr;
 use swarm::session::{Session, SessionConfig};
 use tokio::task::JoinHandle;
 
@@ -117,9 +116,7 @@ impl Daemon {
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(hint) = hints.recv().await {
-                    if let Some(h) = shared.handle_for_wire(&hint.info_hash) {
-                        h.add_peer(PeerAddr::Tcp(hint.addr)).await;
-                    }
+                    shared.on_hint(hint).await;
                 }
             }));
         }
@@ -154,6 +151,7 @@ impl Daemon {
         for c in &config.collections {
             tasks.push(tokio::spawn(crate::local::run(shared.clone(), c.clone())));
         }
+        tasks.push(tokio::spawn(shared.clone().keep_companions()));
         for m in &config.mirrors {
             tasks.push(tokio::spawn(crate::mirror::run(shared.clone(), m.clone())));
         }
@@ -180,6 +178,12 @@ impl Daemon {
     /// The shared state (what the web page sees).
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+    /// The info-hashes of every torrent the daemon runs now (versions, v1
+    /// companions, fetches in progress).
+    pub fn torrents(&self) -> Vec<piece_core::types::InfoHashes> {
+        let all = self.shared.session.torrents();
+        all.iter().map(|h| h.info_hashes()).collect()
     }
     /// The publisher key (hex).
     pub fn key(&self) -> String {

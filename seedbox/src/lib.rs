@@ -7,6 +7,7 @@
 //! The daemon side and the web side meet in [`library`]: the daemon keeps a
 //! [`library::LibrarySnapshot`] up to date, the web reads it.
 
+pub mod compat;
 pub mod config;
 pub mod daemon;
 pub mod http_mdns;
@@ -14,6 +15,7 @@ pub mod library;
 pub mod local;
 pub mod mirror;
 pub mod mirror_folder;
+pub mod push;
 pub mod scan;
 pub mod shared;
 pub mod staging;

@@ -115,6 +115,10 @@ pub struct CollectionSnapshot {
     /// The .torrent file of this version. Not serialised.
     #[serde(skip)]
     pub torrent: Arc<Vec<u8>>,
+    /// Its v1-only companion, for clients that cannot read hybrid torrents
+    /// ([`crate::compat`]); none for a v2-only torrent. Not serialised.
+    #[serde(skip)]
+    pub torrent_v1: Option<Arc<Vec<u8>>>,
     /// When this version was published (or fetched, for a mirror).
     pub updated: SystemTime,
     /// Files, sorted by path.

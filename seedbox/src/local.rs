@@ -290,7 +290,7 @@ async fn resume_saved(
     };
     let sig = shared
         .publisher
-        .sign(&c.name, st.seq, &handle.info_hashes())?;
+        .sign(&c.name, &c.title, st.seq, &handle.info_hashes())?;
     tracing::info!(
         "collection {}: version {} seeding again ({} files, {} bytes) without rehashing",
         c.name,
@@ -403,7 +403,7 @@ async fn update(
             // files it knows as they are).
             st.manifest = manifest.clone();
             files.save_state(&st)?;
-            let sig = shared.publisher.sign(&c.name, st.seq, &hashes)?;
+            let sig = shared.publisher.sign(&c.name, &c.title, st.seq, &hashes)?;
             publish(
                 shared,
                 c,
@@ -424,7 +424,7 @@ async fn update(
     } else {
         st.seq + 1
     };
-    let sig = shared.publisher.sign(&c.name, seq, &hashes)?;
+    let sig = shared.publisher.sign(&c.name, &c.title, seq, &hashes)?;
     st = CollectionState {
         seq,
         key: Some(shared.publisher.public().to_hex()),
@@ -435,6 +435,7 @@ async fn update(
             store::now_secs()
         },
         sig: None,
+        title: None,
     };
     files.save(&st, &created.bytes)?;
     if let Some(old) = cur.take() {

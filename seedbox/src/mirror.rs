@@ -5,7 +5,10 @@
 //! signed version record (see [`swarm::discovery::signed`]). It keeps only
 //! records signed by the pinned key (from the config, or else the first and
 //! only key seen, remembered in the state folder) and newer than the
-//! version it holds.
+//! version it holds. Between polls, a LAN announce of a torrent the
+//! daemon does not have makes it read the announcer's catalogue at once
+//! ([`crate::push`]): a publisher's new version reaches mirrors on its LAN
+//! in moments, under the same rules.
 //!
 //! **The signed record is the only source of what a version is.** The
 //! fetch is built from the signed info-hashes (v1 and v2), never from the
@@ -37,13 +40,14 @@ use piece_core::storage::StorageError;
 use piece_core::types::InfoHashes;
 use swarm::discovery::catalogue;
 use swarm::discovery::signed::{CollectionSig, PublisherKey};
-use swarm::discovery::Share;
+use swarm::discovery::{Catalogue, Share};
 use swarm::net::PeerAddr;
 use swarm::session::{AddOptions, StorageFactory, TorrentHandle};
 
 use crate::config::Mirror;
 use crate::library::{FileIdentity, Origin};
 use crate::mirror_folder::{FolderError, MirrorFolder};
+use crate::push::Watch;
 use crate::shared::{Shared, Version};
 use crate::staging::{self, Previous};
 use crate::store::{self, CollectionFiles, CollectionState, Manifest, ManifestFile};
@@ -53,6 +57,8 @@ use crate::store::{self, CollectionFiles, CollectionState, Manifest, ManifestFil
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 /// How long a LAN scan listens.
 pub const SCAN_TIME: Duration = Duration::from_secs(3);
+/// How long one peer has to answer with its catalogue.
+const CATALOGUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A version on offer.
 #[derive(Clone, Debug)]
@@ -112,18 +118,24 @@ pub fn choose(
     }))
 }
 
+/// The entries of `cat` (read from `addr`) that carry a version record.
+fn offers_in(cat: Catalogue, addr: SocketAddr) -> impl Iterator<Item = Offer> {
+    cat.shares.into_iter().filter_map(move |s| {
+        let sig = s.collection.clone()?;
+        Some(Offer {
+            share: s,
+            sig,
+            peers: vec![addr],
+        })
+    })
+}
+
+/// Offers from the addresses in the config and, with `lan`, the LAN.
 async fn gather(m: &Mirror, lan: bool) -> Vec<Offer> {
     let mut offers = Vec::new();
     for &addr in &m.peers {
-        match catalogue::query(addr, Duration::from_secs(5)).await {
-            Ok(cat) => offers.extend(cat.shares.into_iter().filter_map(|s| {
-                let sig = s.collection.clone()?;
-                Some(Offer {
-                    share: s,
-                    sig,
-                    peers: vec![addr],
-                })
-            })),
+        match catalogue::query(addr, CATALOGUE_TIMEOUT).await {
+            Ok(cat) => offers.extend(offers_in(cat, addr)),
             Err(e) => tracing::debug!("mirror {}: {addr}: {e}", m.local_name),
         }
     }
@@ -138,6 +150,31 @@ async fn gather(m: &Mirror, lan: bool) -> Vec<Offer> {
                 })
             })),
             Err(e) => tracing::debug!("mirror {}: LAN scan: {e}", m.local_name),
+        }
+    }
+    offers
+}
+
+/// Offers from the catalogues of `addrs`, which announced torrents we do
+/// not have (see [`crate::push`]); what each answered goes to `watch`.
+async fn look(m: &Mirror, watch: &mut Watch, addrs: Vec<SocketAddr>) -> Vec<Offer> {
+    let mut asks = tokio::task::JoinSet::new();
+    for addr in addrs {
+        asks.spawn(async move { (addr, catalogue::query(addr, CATALOGUE_TIMEOUT).await) });
+    }
+    let mut offers = Vec::new();
+    while let Some(done) = asks.join_next().await {
+        let Ok((addr, res)) = done else { continue };
+        let now = std::time::Instant::now();
+        match res {
+            Ok(cat) => {
+                watch.on_catalogue(addr, &cat, now);
+                offers.extend(offers_in(cat, addr));
+            }
+            Err(e) => {
+                tracing::debug!("mirror {}: announced by {addr}: {e}", m.local_name);
+                watch.on_failure(addr, now);
+            }
         }
     }
     offers
@@ -273,8 +310,32 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
     };
     let mut cur = resume_saved(&shared, &m, &files, &folder, &st).await;
     let poll = Duration::from_secs(m.poll_secs);
+    let lan = shared.config.network.announce;
+    // Pushed news: LAN announces of torrents this daemon does not have.
+    let mut news = shared.lan_news();
+    let mut watch = Watch::default();
+    let mut next_poll = tokio::time::Instant::now();
     loop {
-        let offers = gather(&m, shared.config.network.announce).await;
+        let due = watch.next_due().map(tokio::time::Instant::from_std);
+        let offers = tokio::select! {
+            _ = tokio::time::sleep_until(next_poll) => {
+                next_poll = tokio::time::Instant::now() + poll;
+                gather(&m, lan).await
+            }
+            hint = news.recv(), if lan => {
+                // Lagged: the hints missed were only hints; the poll remains.
+                // (Never closed: `shared` holds the sender.)
+                if let Ok(h) = hint {
+                    watch.on_hint(h, std::time::Instant::now());
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or(next_poll)), if due.is_some() => {
+                let addrs = watch.poll_due(std::time::Instant::now());
+                tracing::debug!("mirror {}: LAN news from {addrs:?}", m.local_name);
+                look(&m, &mut watch, addrs).await
+            }
+        };
         match choose(&offers, &m.name, pinned, st.seq) {
             Ok(Some(offer)) => {
                 if pinned.is_none() {
@@ -297,30 +358,32 @@ pub async fn run(shared: Arc<Shared>, m: Mirror) {
             Ok(None) => {}
             Err(e) => tracing::warn!("mirror {}: {e}", m.local_name),
         }
-        tokio::time::sleep(poll).await;
     }
 }
 
 /// A version of the copy, as [`Shared::publish`] lists it: under the
-/// local name, announced under the publisher's name with its signature.
+/// local name, announced under the publisher's name with its signature;
+/// titled as the `[[mirror]]` says, else as the publisher signed it, else
+/// (an untitled record) by the local name.
 fn version<'a>(
     m: &'a Mirror,
     st: &'a CollectionState,
     identities: &'a HashMap<String, FileIdentity>,
     (meta, torrent): (&'a Metainfo, Vec<u8>),
-    sig: CollectionSig,
+    sig: &'a CollectionSig,
 ) -> Version<'a> {
+    let title = m.title.as_deref().or(sig.title.as_deref());
     Version {
         name: &m.local_name,
         share_name: &m.name,
-        title: &m.title,
+        title: title.unwrap_or(&m.local_name),
         origin: Origin::Mirror,
         folder: &m.path,
         real: None,
         identities,
         meta,
         torrent,
-        sig,
+        sig: sig.clone(),
         updated: st.updated,
     }
 }
@@ -409,7 +472,7 @@ async fn resume_saved(
         }
         _ => HashMap::new(),
     };
-    shared.publish(version(m, st, &ids, (&meta, torrent), sig), handle.clone());
+    shared.publish(version(m, st, &ids, (&meta, torrent), &sig), handle.clone());
     Some(Current {
         handle,
         prev: Previous {
@@ -431,6 +494,7 @@ fn decode_sig(st: &CollectionState) -> Option<CollectionSig> {
         key,
         seq: st.seq,
         sig,
+        title: st.title.clone(),
     })
 }
 
@@ -525,6 +589,7 @@ async fn fetch(
         manifest: Manifest { files: manifest },
         updated: store::now_secs(),
         sig: Some(hex::encode(offer.sig.sig)),
+        title: offer.sig.title.clone(),
     };
     let torrent = meta.to_torrent_bytes();
     // Saved before the first rename: from here, a restart finishes the
@@ -555,7 +620,7 @@ async fn fetch(
         shared.retire(&m.local_name, old.handle).await;
     }
     shared.publish(
-        version(m, &st, &ids, (&meta, torrent), offer.sig.clone()),
+        version(m, &st, &ids, (&meta, torrent), &offer.sig),
         handle.clone(),
     );
     shared.credit(&m.local_name, &fetched);
@@ -594,7 +659,7 @@ mod tests {
             v1: Some(InfoHashV1([h; 20])),
             v2: None,
         };
-        let sig = p.sign(name, seq, &hashes).unwrap();
+        let sig = p.sign(name, "Zines", seq, &hashes).unwrap();
         let mut share = Share::new(name, 1, 1, hashes);
         share.collection = Some(sig.clone());
         Offer {
@@ -662,7 +727,7 @@ mod tests {
             key: None,
             path: d.path().join("copy"),
             local_name: "zines".into(),
-            title: "zines".into(),
+            title: None,
             peers: Vec::new(),
             poll_secs: 30,
         };

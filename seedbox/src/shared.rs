@@ -13,10 +13,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use piece_core::metainfo::Metainfo;
+use piece_core::types::InfoHashes;
+use swarm::discovery::lsd::PeerHint;
 use swarm::discovery::presence::Presence;
 use swarm::discovery::signed::{CollectionSig, Publisher};
 use swarm::discovery::Share;
-use swarm::session::{Session, TorrentHandle};
+use swarm::net::PeerAddr;
+use swarm::session::{AddOptions, Session, TorrentHandle};
 
 use crate::config::Config;
 use crate::library::{
@@ -29,6 +32,12 @@ use crate::store;
 struct Entry {
     snap: CollectionSnapshot,
     handle: Option<TorrentHandle>,
+    /// Where the current version's files are, for its v1 companion.
+    folder: PathBuf,
+    real: Option<Arc<store::Manifest>>,
+    /// The v1-only companion seeded beside the current version
+    /// ([`crate::compat`]), with the info-hashes of the version it is of.
+    companion: Option<(InfoHashes, TorrentHandle)>,
     /// Transfer totals of earlier versions' handles (since start).
     uploaded_before: u64,
     downloaded_before: u64,
@@ -40,9 +49,16 @@ pub struct Shared {
     entries: Mutex<BTreeMap<String, Entry>>,
     /// Torrents by handshake id, to route LAN peer hints.
     by_wire: Mutex<HashMap<[u8; 20], TorrentHandle>>,
+    /// v1 companions of collections withdrawn, to stop.
+    orphans: Mutex<Vec<(String, TorrentHandle)>>,
     /// Per local collection, the files left out of its folder.
     skipped: Mutex<BTreeMap<String, Vec<SkippedFile>>>,
     started: Instant,
+    /// Told when a version is listed or dropped: v1 companions to seed or
+    /// stop ([`Shared::keep_companions`]).
+    companions: tokio::sync::Notify,
+    /// LAN hints for torrents the daemon does not have (see [`crate::push`]).
+    news: tokio::sync::broadcast::Sender<PeerHint>,
     /// The state folder, resolved: nothing under it is ever listed.
     state_real: PathBuf,
     pub(crate) session: Arc<Session>,
@@ -98,7 +114,10 @@ impl Shared {
             entries: Mutex::default(),
             by_wire: Mutex::default(),
             skipped: Mutex::default(),
+            orphans: Mutex::default(),
             started: Instant::now(),
+            companions: tokio::sync::Notify::new(),
+            news: tokio::sync::broadcast::channel(64).0,
             state_real: std::fs::canonicalize(&config.state_dir)
                 .unwrap_or_else(|_| config.state_dir.clone()),
             session,
@@ -109,15 +128,31 @@ impl Shared {
     }
 
     /// The torrent a LAN peer hint names (by its handshake id).
-    pub(crate) fn handle_for_wire(&self, id: &[u8; 20]) -> Option<TorrentHandle> {
+    fn handle_for_wire(&self, id: &[u8; 20]) -> Option<TorrentHandle> {
         lock(&self.by_wire).get(id).cloned()
     }
 
-    /// Every current version's handle.
+    /// A LAN hint: passed to the torrent it names, or, for a torrent not
+    /// held here, to the mirrors as news (see [`crate::push`]).
+    pub(crate) async fn on_hint(&self, hint: PeerHint) {
+        match self.handle_for_wire(&hint.info_hash) {
+            Some(h) => h.add_peer(PeerAddr::Tcp(hint.addr)).await,
+            // No mirror listening: nobody to tell.
+            None => drop(self.news.send(hint)),
+        }
+    }
+
+    /// Hints for torrents not held here: a new version may be on offer.
+    pub(crate) fn lan_news(&self) -> tokio::sync::broadcast::Receiver<PeerHint> {
+        self.news.subscribe()
+    }
+
+    /// Every current version's handle, and their v1 companions'.
     pub(crate) fn handles(&self) -> Vec<TorrentHandle> {
         lock(&self.entries)
             .values()
-            .filter_map(|e| e.handle.clone())
+            .flat_map(|e| e.handle.iter().chain(e.companion.iter().map(|c| &c.1)))
+            .cloned()
             .collect()
     }
 
@@ -174,6 +209,7 @@ impl Shared {
             info_hash_v1: h.v1.map(|x| x.to_hex()),
             info_hash_v2: h.v2.map(|x| x.to_hex()),
             magnet: handle.magnet(),
+            torrent_v1: crate::compat::v1_torrent(&v.torrent).ok().map(Arc::new),
             torrent: Arc::new(v.torrent),
             updated: UNIX_EPOCH + Duration::from_secs(v.updated),
             files,
@@ -194,10 +230,15 @@ impl Shared {
             let e = entries.entry(v.name.to_string()).or_insert_with(|| Entry {
                 snap: snap.clone(),
                 handle: None,
+                folder: PathBuf::new(),
+                real: None,
+                companion: None,
                 uploaded_before: 0,
                 downloaded_before: 0,
             });
             e.snap = snap;
+            e.folder = v.folder.to_path_buf();
+            e.real = v.real.map(|m| Arc::new(m.clone()));
             e.handle.replace(handle.clone())
         };
         if let Some(old) = old {
@@ -208,6 +249,101 @@ impl Shared {
         lock(&self.by_wire).insert(h.wire_id(), handle);
         self.presence.add_share(share);
         self.rebuild_snapshot();
+        self.companions.notify_one();
+    }
+
+    /// Seed each complete current version's v1 companion
+    /// ([`crate::compat`]) and stop those of versions that are gone. Runs
+    /// until aborted, woken by [`Shared::publish`] and
+    /// [`Shared::withdraw`]. The companion's pieces are the version's own,
+    /// already verified: it is added as complete, nothing is read.
+    pub(crate) async fn keep_companions(self: Arc<Self>) {
+        loop {
+            self.companions.notified().await;
+            let (stale, wanted) = self.companion_work();
+            for (name, old) in stale {
+                lock(&self.by_wire).remove(&old.info_hashes().wire_id());
+                self.presence.remove_share(&old.info_hashes());
+                self.credit(&name, &old.progress());
+                old.remove().await;
+                self.forget_resume(&old);
+            }
+            for (name, of, torrent, opts) in wanted {
+                let c = match self.session.seed_created(torrent.to_vec(), opts).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!("collection {name}: v1 .torrent not seeded: {e}");
+                        continue;
+                    }
+                };
+                let current = {
+                    let mut entries = lock(&self.entries);
+                    match entries.get_mut(&name) {
+                        Some(e)
+                            if e.companion.is_none()
+                                && e.handle.as_ref().is_some_and(|h| h.info_hashes() == of) =>
+                        {
+                            e.companion = Some((of, c.clone()));
+                            true
+                        }
+                        _ => false,
+                    }
+                };
+                if current {
+                    lock(&self.by_wire).insert(c.info_hashes().wire_id(), c.clone());
+                    self.presence.look_for(&c.info_hashes());
+                    tracing::info!("collection {name}: v1 .torrent seeded beside the version");
+                } else {
+                    c.remove().await;
+                    self.forget_resume(&c);
+                }
+            }
+        }
+    }
+
+    /// Companions to stop (their version is gone) and to start (a complete
+    /// version without one): (name, version's hashes, torrent, options).
+    #[allow(clippy::type_complexity)]
+    fn companion_work(
+        &self,
+    ) -> (
+        Vec<(String, TorrentHandle)>,
+        Vec<(String, InfoHashes, Arc<Vec<u8>>, AddOptions)>,
+    ) {
+        let mut entries = lock(&self.entries);
+        let mut stale: Vec<(String, TorrentHandle)> = std::mem::take(&mut *lock(&self.orphans));
+        let mut wanted = Vec::new();
+        for (name, e) in entries.iter_mut() {
+            let cur = e.handle.as_ref().map(|h| h.info_hashes());
+            if e.companion.as_ref().is_some_and(|(of, _)| Some(*of) != cur) {
+                if let Some((_, c)) = e.companion.take() {
+                    stale.push((name.clone(), c));
+                }
+            }
+            let (Some(h), Some(torrent)) = (&e.handle, &e.snap.torrent_v1) else {
+                continue;
+            };
+            if e.companion.is_none() && h.progress().complete {
+                let opts = AddOptions {
+                    save_dir: Some(e.folder.clone()),
+                    storage: Some(store::rooted_storage(e.folder.clone(), e.real.clone())),
+                    seed: true,
+                    ..Default::default()
+                };
+                wanted.push((name.clone(), h.info_hashes(), torrent.clone(), opts));
+            }
+        }
+        (stale, wanted)
+    }
+
+    /// Delete the resume files of a handle that was removed for good.
+    fn forget_resume(&self, old: &TorrentHandle) {
+        let resume = swarm::resume::path_for(
+            &self.config.state_dir.join("resume"),
+            old.info_hashes().wire_id(),
+        );
+        let _ = std::fs::remove_file(resume.with_extension("info"));
+        let _ = std::fs::remove_file(resume);
     }
 
     /// Whether folder `p` resolves to a place inside the state folder (a
@@ -254,6 +390,7 @@ impl Shared {
         }
         lock(&self.by_wire).remove(&old.info_hashes().wire_id());
         self.presence.remove_share(&old.info_hashes());
+        self.companions.notify_one();
     }
 
     /// Stop seeding an old version for good: unlist it, stop it, and
@@ -261,19 +398,18 @@ impl Shared {
     pub(crate) async fn retire(&self, name: &str, old: TorrentHandle) {
         self.forget_handle(name, &old);
         old.remove().await;
-        let resume = swarm::resume::path_for(
-            &self.config.state_dir.join("resume"),
-            old.info_hashes().wire_id(),
-        );
-        let _ = std::fs::remove_file(resume.with_extension("info"));
-        let _ = std::fs::remove_file(resume);
+        self.forget_resume(&old);
     }
 
     /// Drop a collection from the snapshot (its folder became empty; its
     /// handle was [`Shared::retire`]d).
     pub(crate) fn withdraw(&self, name: &str) {
-        lock(&self.entries).remove(name);
+        let companion = lock(&self.entries).remove(name).and_then(|e| e.companion);
+        if let Some((_, c)) = companion {
+            lock(&self.orphans).push((name.to_string(), c));
+        }
         self.rebuild_snapshot();
+        self.companions.notify_one();
     }
 
     fn rebuild_snapshot(&self) {

@@ -132,6 +132,10 @@ pub struct CollectionState {
     /// version (hex), so it can vouch for it to others after a restart.
     #[serde(default)]
     pub sig: Option<String>,
+    /// A mirror's copy of the title that signature covers (none in a
+    /// record of the untitled format).
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 /// Where one collection's state lives.

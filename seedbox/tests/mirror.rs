@@ -3,7 +3,7 @@
 //! what changed (asserted on the bytes B downloads); a forger's collection
 //! of the same name is not followed, nor is a catalogue that pairs A's
 //! signed records with magnets of another torrent; B deletes only files it
-//! downloaded itself.
+//! downloaded itself; B shows A's signed title, not a relayed forgery.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -47,6 +47,48 @@ async fn wait_seq(lib: &dyn Library, name: &str, seq: u64, timeout: Duration) {
             Instant::now() < deadline,
             "{name} did not reach version {seq} within {timeout:?}; have {:?}",
             s.collection(name).map(|c| c.seq)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait (bounded) until mirror folder `copy` holds what `lib` holds: a
+/// version is listed first, then the folder is tidied (files it dropped
+/// deleted, the marker rewritten through a temporary file).
+async fn wait_same_tree(copy: &Path, lib: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tree(copy) != tree(lib) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(tree(copy), tree(lib));
+}
+
+/// Wait (bounded) until `d` runs exactly collection `name`'s current
+/// version and its v1 companion: the previous version's are stopped.
+async fn wait_seeding_current(d: &Daemon, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let snap = d.shared().snapshot();
+        let c = snap.collection(name).unwrap();
+        let companion = c.torrent_v1.as_ref().expect("a v1 companion");
+        let companion = piece_core::metainfo::Metainfo::from_bytes(companion).unwrap();
+        let mut want = vec![
+            c.info_hash_v1.clone(),
+            companion.info_hashes.v1.map(|h| h.to_hex()),
+        ];
+        want.sort();
+        let mut have: Vec<Option<String>> = d
+            .torrents()
+            .iter()
+            .map(|h| h.v1.map(|h| h.to_hex()))
+            .collect();
+        have.sort();
+        if have == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: running {have:?}, want {want:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -96,7 +138,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     .unwrap();
     let lib_b = b.shared();
     wait_seq(&*lib_b, "zines-north", 1, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     let snap = lib_b.snapshot();
     let c = snap.collection("zines-north").unwrap();
     assert_eq!(c.origin, Origin::Mirror);
@@ -119,7 +161,7 @@ async fn mirror_follows_and_fetches_only_what_changed() {
     std::fs::remove_file(lib_a.join("old-flyer.txt")).unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*lib_b, "zines-north", 2, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     // The unchanged book was carried over (linked into the staging folder
     // and renamed back): the very file that was verified, not a copy.
     let after = std::fs::metadata(copy.join("ebooks/big-book.epub")).unwrap();
@@ -137,6 +179,8 @@ async fn mirror_follows_and_fetches_only_what_changed() {
         "downloaded {second} bytes for a {}-byte change: unchanged files were transferred again",
         new_zine.len()
     );
+    wait_seeding_current(&a, "zines").await;
+    wait_seeding_current(&b, "zines-north").await;
 
     b.shutdown().await;
     a.shutdown().await;
@@ -188,10 +232,78 @@ async fn a_forged_collection_is_not_followed() {
     .await
     .unwrap();
     wait_seq(&*b.shared(), "zines", 1, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     assert_eq!(b.shared().snapshot().collection("zines").unwrap().seq, 1);
     b.shutdown().await;
     f.shutdown().await;
+    a.shutdown().await;
+}
+
+/// Issue 15 §2: a mirrored collection keeps the publisher's title, which
+/// its signature covers: a catalogue that renames it is not believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_shows_the_publishers_signed_title_not_a_forged_one() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let lib = a_dir.path().join("zines");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("a.txt"), b"a zine\n").unwrap();
+    let a = Daemon::start(config(
+        a_dir.path(),
+        &format!(
+            "[[collection]]\nname = \"zines\"\ntitle = \"Zines of the Northside\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*a.shared(), "zines", 1, Duration::from_secs(30)).await;
+    // A host that relays A's catalogue with the title changed (the rest
+    // of each record intact), listed first.
+    let publisher = a.tcp_addr().unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let renamer = l.local_addr().unwrap();
+    let relayed = Arc::new(AtomicUsize::new(0));
+    let count = relayed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut hs = [0u8; 68];
+            if s.read_exact(&mut hs).await.is_err() {
+                continue;
+            }
+            let Ok(mut cat) = catalogue::query(publisher, Duration::from_secs(5)).await else {
+                continue;
+            };
+            for sh in &mut cat.shares {
+                if let Some(c) = sh.collection.as_mut() {
+                    c.title = Some("Renamed by a stranger".into());
+                }
+            }
+            if catalogue::serve_after_handshake(&mut s, &[7; 20], &cat)
+                .await
+                .is_ok()
+            {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let b = Daemon::start(config(
+        b_dir.path(),
+        &format!(
+            "[[mirror]]\nname = \"zines\"\nlocal_name = \"north\"\npath = \"{}\"\npeers = [\"{renamer}\", \"{publisher}\"]\npoll_secs = 1\n",
+            b_dir.path().join("copy").display()
+        ),
+    ))
+    .await
+    .unwrap();
+    wait_seq(&*b.shared(), "north", 1, Duration::from_secs(60)).await;
+    assert!(relayed.load(Ordering::SeqCst) > 0, "the renamer was asked");
+    let snap = b.shared().snapshot();
+    assert_eq!(
+        snap.collection("north").unwrap().title,
+        "Zines of the Northside"
+    );
+    b.shutdown().await;
     a.shutdown().await;
 }
 
@@ -337,18 +449,15 @@ async fn a_hostile_catalogue_cannot_swap_the_signed_version() {
         served.load(Ordering::SeqCst) >= 1,
         "the hostile catalogue was asked"
     );
-    assert_eq!(
-        tree(&copy),
-        tree(&lib_a),
-        "the signed version, not the attacker's"
-    );
+    // The signed version, not the attacker's.
+    wait_same_tree(&copy, &lib_a).await;
 
     // Version 2: the hostile catalogue offers its record too. The mirror
     // takes the signed torrent, and its tidy step deletes nothing real.
     std::fs::write(lib_a.join("new.txt"), b"this month\n").unwrap();
     wait_seq(&*a.shared(), "zines", 2, Duration::from_secs(30)).await;
     wait_seq(&*b.shared(), "zines", 2, Duration::from_secs(60)).await;
-    assert_eq!(tree(&copy), tree(&lib_a));
+    wait_same_tree(&copy, &lib_a).await;
     let snap = b.shared().snapshot();
     let c = snap.collection("zines").unwrap();
     let a_snap = a.shared().snapshot();

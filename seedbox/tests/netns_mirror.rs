@@ -84,6 +84,89 @@ fn downloaded_in(line: &str) -> u64 {
         .unwrap_or_else(|| panic!("no byte count in {line:?}"))
 }
 
+/// The time of day of a log line (`...T03:34:38.370152Z ...`), in seconds.
+fn log_secs(line: &str) -> Option<f64> {
+    let t = line.split_once('T')?.1.split_once('Z')?.0;
+    let mut secs = 0.0;
+    for part in t.split(':') {
+        secs = secs * 60.0 + part.parse::<f64>().ok()?;
+    }
+    Some(secs)
+}
+
+/// `seedbox run --config CFG` in host `i` of `lan`, logging at info.
+fn run_seedbox(lan: &Lan, i: usize, cfg: &Path) -> netns::Proc {
+    let cfg = cfg.to_string_lossy().into_owned();
+    lan.spawn(
+        i,
+        seedbox_bin(),
+        &["run", "--config", &cfg],
+        &[("RUST_LOG", "info".to_string())],
+    )
+}
+
+/// Issue 15 §2: a new version reaches a mirror on the LAN by push (the
+/// publisher's LSD announce of it), not at the mirror's next poll: with
+/// `poll_secs = 3600` the mirror still gets version 2. The delay from
+/// "published" to "fetching" is printed, never asserted.
+#[test]
+fn mirror_with_an_hour_long_poll_gets_a_new_version_by_push() {
+    if !require_netns() {
+        return;
+    }
+    let lan = Lan::new(2);
+    let work = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (work.path().join("shop-a"), work.path().join("shop-b"));
+    let lib = a_dir.join("zines");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("first.txt"), b"the first zine\n").unwrap();
+    let a_cfg = config(
+        &a_dir,
+        &format!(
+            "[[collection]]\nname = \"zines\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+    );
+    // The first version comes from the address in the config (the poll at
+    // start); the second only by push.
+    let copy = b_dir.join("copy");
+    let b_cfg = config(
+        &b_dir,
+        &format!(
+            "[[mirror]]\nname = \"zines\"\npath = \"{}\"\npoll_secs = 3600\npeers = [\"{}:6881\"]\n",
+            copy.display(),
+            Lan::ip(0)
+        ),
+    );
+    let mut a = run_seedbox(&lan, 0, &a_cfg);
+    a.wait_line("version 1 published", Duration::from_secs(30), |l| {
+        l.contains("collection zines: version 1 published")
+    });
+    let mut b = run_seedbox(&lan, 1, &b_cfg);
+    b.wait_line("first copy", Duration::from_secs(60), |l| {
+        l.contains("mirror zines: version 1 complete")
+    });
+    std::fs::write(lib.join("second.txt"), b"a new zine\n").unwrap();
+    let published = a.wait_line("version 2", Duration::from_secs(30), |l| {
+        l.contains("collection zines: version 2 published")
+    });
+    let fetching = b.wait_line("fetching version 2", Duration::from_secs(120), |l| {
+        l.contains("mirror zines: fetching version 2")
+    });
+    // Both hosts log with the one clock of this machine.
+    if let (Some(p), Some(f)) = (log_secs(&published), log_secs(&fetching)) {
+        eprintln!(
+            "push: the mirror started fetching version 2 {:.1} ms after it was published \
+             (poll_secs = 3600)",
+            (f - p) * 1000.0
+        );
+    }
+    b.wait_line("second copy", Duration::from_secs(60), |l| {
+        l.contains("mirror zines: version 2 complete")
+    });
+    assert_eq!(tree(&copy), tree(&lib));
+}
+
 #[test]
 fn mirror_in_another_namespace_fetches_only_the_new_file() {
     if !require_netns() {
@@ -113,31 +196,11 @@ fn mirror_in_another_namespace_fetches_only_the_new_file() {
             copy.display()
         ),
     );
-    let run = |cfg: &Path| -> Vec<String> {
-        vec![
-            "run".into(),
-            "--config".into(),
-            cfg.to_string_lossy().into_owned(),
-        ]
-    };
-    let a_args = run(&a_cfg);
-    let b_args = run(&b_cfg);
-    let env = [("RUST_LOG", "info".to_string())];
-    let mut a = lan.spawn(
-        0,
-        seedbox_bin(),
-        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &env,
-    );
+    let mut a = run_seedbox(&lan, 0, &a_cfg);
     a.wait_line("version 1 published", Duration::from_secs(30), |l| {
         l.contains("collection zines: version 1 published")
     });
-    let mut b = lan.spawn(
-        1,
-        seedbox_bin(),
-        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &env,
-    );
+    let mut b = run_seedbox(&lan, 1, &b_cfg);
     let l1 = b.wait_line("first copy", Duration::from_secs(60), |l| {
         l.contains("mirror zines: version 1 complete")
     });

@@ -90,8 +90,8 @@ pub struct Mirror {
     pub path: PathBuf,
     /// Name of the copy here (default: `name`).
     pub local_name: String,
-    /// Title shown on the patron page (default: the local name).
-    pub title: String,
+    /// Title shown on the patron page instead of the publisher's.
+    pub title: Option<String>,
     /// Addresses to ask besides the LAN.
     pub peers: Vec<SocketAddr>,
     /// How often to look for a new version, in seconds.
@@ -165,7 +165,7 @@ struct RawLimits {
 struct RawCollection {
     name: Spanned<String>,
     path: Spanned<PathBuf>,
-    title: Option<String>,
+    title: Option<Spanned<String>>,
     #[serde(default)]
     include: Vec<Spanned<String>>,
     #[serde(default)]
@@ -376,8 +376,26 @@ impl Config {
                 &p,
                 line_of(text, c.path.span()),
             ));
+            // The title is signed with each version (mirrors show it).
+            let title = match c.title {
+                Some(t) => {
+                    let (len, max) = (t.get_ref().len(), swarm::discovery::signed::MAX_TITLE);
+                    if len == 0 || len > max || t.get_ref().chars().any(char::is_control) {
+                        return Err(at(
+                            t.span(),
+                            format!(
+                                "collection {:?}: title must be 1 to {max} bytes without \
+                                 control characters",
+                                c.name.get_ref()
+                            ),
+                        ));
+                    }
+                    t.into_inner()
+                }
+                None => c.name.get_ref().clone(),
+            };
             collections.push(Collection {
-                title: c.title.unwrap_or_else(|| c.name.get_ref().clone()),
+                title,
                 name: c.name.into_inner(),
                 path: p,
                 filter,
@@ -423,7 +441,7 @@ impl Config {
             let poll_secs = num(&m.poll_secs, "mirror poll_secs", 1, 86_400, 30)? as u64;
             mirrors.push(Mirror {
                 poll_secs,
-                title: m.title.unwrap_or_else(|| local.get_ref().clone()),
+                title: m.title,
                 name: m.name.into_inner(),
                 key,
                 path,

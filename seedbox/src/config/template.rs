@@ -44,7 +44,7 @@ rescan_secs = 300
 [[collection]]
 name = "zines"
 path = "/srv/library/zines"
-title = "Zines"
+title = "Zines"  # signed with each version: mirrors show it too (at most 256 bytes)
 # Never shared: hidden files and folders (.DS_Store, .git/), system litter
 # (Thumbs.db, desktop.ini) and unfinished downloads or copies (*.part,
 # *.crdownload, *.!qB, *~, ~$*). Files that cannot be read are skipped and
@@ -66,7 +66,7 @@ title = "Zines"
 # key = "5f1c...e9"
 # path = "/srv/library/zines-northside"
 # local_name = "zines-northside"
-# title = "Zines from the Northside"  # shown on the patron page (default: local_name)
+# title = "Zines from the Northside"  # shown on the patron page (default: the publisher's title)
 # peers = ["192.168.1.20:6881"]
-# poll_secs = 30
+# poll_secs = 30  # how often to ask; on the LAN, new versions also arrive at once (pushed)
 "#;

@@ -148,8 +148,11 @@ pub(super) async fn collection(
     Path(name): Path<String>,
     Query(lq): Query<ListQuery>,
 ) -> Response {
+    if let Some(stem) = name.strip_suffix(".v1.torrent") {
+        return torrent(&st, stem, true);
+    }
     if let Some(stem) = name.strip_suffix(".torrent") {
-        return torrent(&st, stem);
+        return torrent(&st, stem, false);
     }
     if !valid_collection_name(&name) {
         return error(
@@ -184,8 +187,13 @@ pub(super) async fn collection(
     ));
     body.push_str(&format!(
         "<p class=\"share\">Whole collection: <a class=\"torrent\" href=\"/c/{n}.torrent\">.torrent file</a> · \
-<a class=\"magnet\" href=\"{m}\">magnet link</a></p>\n",
-        m = esc(&c.magnet)
+<a class=\"magnet\" href=\"{m}\">magnet link</a>{v1}</p>\n",
+        m = esc(&c.magnet),
+        v1 = if c.torrent_v1.is_some() {
+            format!(" · <a class=\"torrent-v1\" href=\"/c/{n}.v1.torrent\" title=\"For Transmission 3 and aria2: they cannot open the one above\">.torrent for older apps</a>")
+        } else {
+            String::new()
+        }
     ));
     body.push_str(&format!(
         "<form class=\"filter\" method=\"get\" action=\"/c/{n}\"><input type=\"search\" name=\"q\" \
@@ -213,7 +221,8 @@ value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this col
     html_page(&st.cfg.site_title, &c.title, "", &body)
 }
 
-fn torrent(st: &Shared, name: &str) -> Response {
+/// `v1`: the collection's v1-only companion ([`crate::compat`]).
+fn torrent(st: &Shared, name: &str, v1: bool) -> Response {
     if !valid_collection_name(name) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -224,14 +233,19 @@ fn torrent(st: &Shared, name: &str) -> Response {
     let Some(c) = snap.collection(name) else {
         return error(StatusCode::NOT_FOUND, "No such collection.");
     };
-    let bytes = Bytes::from(c.torrent.as_ref().clone());
+    let (torrent, file) = match (v1, &c.torrent_v1) {
+        (false, _) => (&c.torrent, format!("{name}.torrent")),
+        (true, Some(t)) => (t, format!("{name}.v1.torrent")),
+        (true, None) => return error(StatusCode::NOT_FOUND, "No v1 .torrent for this collection."),
+    };
+    let bytes = Bytes::from(torrent.as_ref().clone());
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-bittorrent"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.torrent\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     r

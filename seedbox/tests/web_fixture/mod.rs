@@ -281,6 +281,7 @@ fn collection(
         info_hash_v2: Some(hex::encode(Sha256::digest(name.as_bytes()))),
         magnet: magnet(name),
         torrent: Arc::new(torrent_bytes(name)),
+        torrent_v1: None,
         updated,
         files,
     }

@@ -24,10 +24,17 @@
 //!                 "files":  <number of files>,
 //!                 "btih":   <40 hex, v1 info-hash>        (optional)
 //!                 "btmh":   <64 hex, v2 info-hash>        (optional)
-//!                 "magnet": <magnet link> } ... ] }
+//!                 "magnet": <magnet link>,
+//!                 "col":    { "key":   <64 hex, publisher key>,   (optional)
+//!                             "seq":   <version number>,
+//!                             "sig":   <128 hex, Ed25519 signature>,
+//!                             "title": <utf-8 title> } } ... ] }  (optional)
 //! ```
 //!
-//! At least one of `btih` / `btmh` is present in each entry. The frame is
+//! At least one of `btih` / `btmh` is present in each entry. `col` is a
+//! signed collection version (see [`super::signed`] for what it signs):
+//! kept only if it verifies over the entry's name and info-hashes, else
+//! the entry is kept as a plain share. The frame is
 //! at most [`MAX_CATALOGUE_BYTES`] and holds at most [`MAX_SHARES`]
 //! entries. Entries that break the rules (bad hash, control characters in
 //! the name, over-long fields) are dropped on reading; a broken frame is an
@@ -213,6 +220,9 @@ fn encode_share(e: &mut Encoder, s: &Share) {
         e.str("key").str(&c.key.to_hex());
         e.str("seq").int(i64::try_from(c.seq).unwrap_or(i64::MAX));
         e.str("sig").str(&hex::encode(c.sig));
+        if let Some(t) = &c.title {
+            e.str("title").str(t);
+        }
         e.end();
     }
     e.str("files").int(i64::from(s.files));
@@ -268,7 +278,16 @@ fn collection_from_value(c: &Value<'_>, name: &str, h: &InfoHashes) -> Option<Co
     let seq = u64::try_from(c.get(b"seq")?.as_int()?).ok()?;
     let mut sig = [0u8; 64];
     hex::decode_to_slice(c.get(b"sig")?.as_str()?, &mut sig).ok()?;
-    let rec = CollectionSig { key, seq, sig };
+    let title = match c.get(b"title") {
+        Some(t) => Some(t.as_str()?.to_owned()),
+        None => None,
+    };
+    let rec = CollectionSig {
+        key,
+        seq,
+        sig,
+        title,
+    };
     match rec.verify(name, h) {
         Ok(()) => Some(rec),
         Err(e) => {
@@ -425,7 +444,7 @@ mod tests {
         };
         let p = Publisher::from_seed([9; 32]);
         let mut good = Share::new("zines", 10, 2, h);
-        good.collection = Some(p.sign("zines", 5, &h).unwrap());
+        good.collection = Some(p.sign("zines", "Zines", 5, &h).unwrap());
         // Same record pasted onto another torrent: must not survive.
         let other = InfoHashes {
             v1: Some(InfoHashV1([5; 20])),
@@ -433,14 +452,21 @@ mod tests {
         };
         let mut forged = Share::new("zines", 10, 2, other);
         forged.collection = good.collection.clone();
+        // The right torrent under another title: must not survive either.
+        let mut renamed = good.clone();
+        if let Some(c) = renamed.collection.as_mut() {
+            c.title = Some("Renamed by a stranger".into());
+        }
         let cat = Catalogue {
-            shares: vec![good.clone(), forged],
+            shares: vec![good.clone(), forged, renamed],
         };
         let back = Catalogue::decode(&cat.encode().unwrap()).unwrap();
-        assert_eq!(back.shares.len(), 2);
+        assert_eq!(back.shares.len(), 3);
         assert_eq!(back.shares[0], good);
-        assert_eq!(back.shares[0].collection.as_ref().unwrap().seq, 5);
+        let col = back.shares[0].collection.as_ref().unwrap();
+        assert_eq!((col.seq, col.title.as_deref()), (5, Some("Zines")));
         assert_eq!(back.shares[1].collection, None);
+        assert_eq!(back.shares[2].collection, None);
     }
 
     fn sample() -> Catalogue {

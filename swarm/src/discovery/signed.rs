@@ -2,22 +2,35 @@
 //! of this seedbox's zines collection".
 //!
 //! A publisher holds an Ed25519 key pair. Each version of a collection is a
-//! different torrent (different info-hash); the publisher signs the triple
-//! *(collection name, sequence number, info-hashes)* with its key. Followers
+//! different torrent (different info-hash); the publisher signs
+//! *(collection name, title, sequence number, info-hashes)* with its key.
+//! Followers
 //! (mirrors) pin the public key, accept only records whose signature checks
 //! and whose sequence number is higher than the one they hold, and so can
 //! neither be fooled by a forged collection of the same name nor rolled back
-//! to an old version.
+//! to an old version, nor shown a collection under a title the publisher
+//! did not give it.
 //!
 //! # Signed message
 //!
+//! A record with a title (what [`Publisher::sign`] makes):
+//!
 //! ```text
-//! "swarm-collection-v1\0"
+//! "swarm-collection-v2\0"
 //! u16 big-endian name length, name bytes (UTF-8)
+//! u16 big-endian title length, title bytes (UTF-8)
 //! u64 big-endian sequence number
 //! 20 bytes v1 info-hash, or 20 zero bytes when absent
 //! 32 bytes v2 info-hash, or 32 zero bytes when absent
 //! ```
+//!
+//! A record without a title (made by earlier versions; still verified, so
+//! their collections can be followed) signs the same fields without the
+//! title, after the prefix `"swarm-collection-v1\0"`. The two prefixes
+//! keep the formats apart: a signature over one never verifies as the
+//! other, so a titled record cannot be stripped of its title, nor an old
+//! record given one. The title is 1 to [`MAX_TITLE`] bytes without control
+//! characters ([`RecordError::BadTitle`]).
 //!
 //! An all-zero info-hash cannot be told apart from an absent one, so it is
 //! never signed nor verified ([`RecordError::ZeroHash`]).
@@ -25,17 +38,23 @@
 //! # In the catalogue
 //!
 //! A catalogue entry (see [`super::catalogue`]) may carry the record as
-//! `"col": { "key": <64 hex>, "seq": <int>, "sig": <128 hex> }`; the name
-//! and info-hashes are the entry's own. An entry whose record does not
+//! `"col": { "key": <64 hex>, "seq": <int>, "sig": <128 hex>, "title":
+//! <utf-8> }` (`title` absent in an untitled record); the name and
+//! info-hashes are the entry's own. An entry whose record does not
 //! verify is kept as a plain share without the record.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use piece_core::types::InfoHashes;
 
-const DOMAIN: &[u8] = b"swarm-collection-v1\0";
+/// Prefix of an untitled (version 1) record's message.
+const DOMAIN_V1: &[u8] = b"swarm-collection-v1\0";
+/// Prefix of a titled (version 2) record's message.
+const DOMAIN_V2: &[u8] = b"swarm-collection-v2\0";
 
 /// Longest collection name that can be signed (bytes).
 pub const MAX_COLLECTION_NAME: usize = 1024;
+/// Longest collection title that can be signed (bytes).
+pub const MAX_TITLE: usize = 256;
 /// Highest sequence number that can be signed: the largest bencode
 /// integer, so every record fits a catalogue entry unchanged.
 pub const MAX_SEQ: u64 = i64::MAX as u64;
@@ -77,6 +96,9 @@ pub struct CollectionSig {
     pub key: PublisherKey,
     pub seq: u64,
     pub sig: [u8; 64],
+    /// The collection's title as the publisher gave it (covered by the
+    /// signature); `None` in a record of the untitled format.
+    pub title: Option<String>,
 }
 
 /// Why a record was refused.
@@ -85,6 +107,8 @@ pub struct CollectionSig {
 pub enum RecordError {
     #[error("collection name is empty or longer than {MAX_COLLECTION_NAME} bytes")]
     BadName,
+    #[error("collection title is empty, longer than {MAX_TITLE} bytes or has control characters")]
+    BadTitle,
     #[error("record names no info-hash")]
     NoHash,
     #[error("sequence number is larger than {MAX_SEQ}")]
@@ -97,10 +121,20 @@ pub enum RecordError {
     BadSignature,
 }
 
-/// The bytes that are signed for `(name, seq, hashes)`.
-pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u8>, RecordError> {
+/// The bytes that are signed for `(name, title, seq, hashes)`: the titled
+/// format, or the untitled one for `title: None`.
+pub fn signed_message(
+    name: &str,
+    title: Option<&str>,
+    seq: u64,
+    hashes: &InfoHashes,
+) -> Result<Vec<u8>, RecordError> {
     if name.is_empty() || name.len() > MAX_COLLECTION_NAME {
         return Err(RecordError::BadName);
+    }
+    if title.is_some_and(|t| t.is_empty() || t.len() > MAX_TITLE || t.chars().any(char::is_control))
+    {
+        return Err(RecordError::BadTitle);
     }
     if hashes.v1.is_none() && hashes.v2.is_none() {
         return Err(RecordError::NoHash);
@@ -111,10 +145,19 @@ pub fn signed_message(name: &str, seq: u64, hashes: &InfoHashes) -> Result<Vec<u
     if hashes.v1.is_some_and(|h| h.0 == [0; 20]) || hashes.v2.is_some_and(|h| h.0 == [0; 32]) {
         return Err(RecordError::ZeroHash);
     }
-    let mut m = Vec::with_capacity(DOMAIN.len() + 2 + name.len() + 8 + 52);
-    m.extend_from_slice(DOMAIN);
+    let title_len = title.map_or(0, |t| 2 + t.len());
+    let mut m = Vec::with_capacity(DOMAIN_V2.len() + 2 + name.len() + title_len + 8 + 52);
+    m.extend_from_slice(if title.is_some() {
+        DOMAIN_V2
+    } else {
+        DOMAIN_V1
+    });
     m.extend_from_slice(&(name.len() as u16).to_be_bytes());
     m.extend_from_slice(name.as_bytes());
+    if let Some(t) = title {
+        m.extend_from_slice(&(t.len() as u16).to_be_bytes());
+        m.extend_from_slice(t.as_bytes());
+    }
     m.extend_from_slice(&seq.to_be_bytes());
     match hashes.v1 {
         Some(h) => m.extend_from_slice(&h.0),
@@ -153,18 +196,20 @@ impl Publisher {
     pub fn public(&self) -> PublisherKey {
         PublisherKey(self.key.verifying_key().to_bytes())
     }
-    /// Sign version `seq` of collection `name`.
+    /// Sign version `seq` of collection `name`, titled `title`.
     pub fn sign(
         &self,
         name: &str,
+        title: &str,
         seq: u64,
         hashes: &InfoHashes,
     ) -> Result<CollectionSig, RecordError> {
-        let m = signed_message(name, seq, hashes)?;
+        let m = signed_message(name, Some(title), seq, hashes)?;
         Ok(CollectionSig {
             key: self.public(),
             seq,
             sig: self.key.sign(&m).to_bytes(),
+            title: Some(title.to_owned()),
         })
     }
 }
@@ -176,9 +221,10 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl CollectionSig {
-    /// Check that this signature covers `(name, self.seq, hashes)`.
+    /// Check that this signature covers `(name, self.title, self.seq,
+    /// hashes)`.
     pub fn verify(&self, name: &str, hashes: &InfoHashes) -> Result<(), RecordError> {
-        let m = signed_message(name, self.seq, hashes)?;
+        let m = signed_message(name, self.title.as_deref(), self.seq, hashes)?;
         let key = VerifyingKey::from_bytes(&self.key.0).map_err(|_| RecordError::BadKey)?;
         key.verify_strict(&m, &Signature::from_bytes(&self.sig))
             .map_err(|_| RecordError::BadSignature)
@@ -200,7 +246,7 @@ mod tests {
     #[test]
     fn sign_and_verify() {
         let p = Publisher::from_seed([7; 32]);
-        let s = p.sign("zines", 3, &hashes(1)).unwrap();
+        let s = p.sign("zines", "Zines", 3, &hashes(1)).unwrap();
         assert_eq!(s.verify("zines", &hashes(1)), Ok(()));
         assert_eq!(s.seq, 3);
         assert_eq!(PublisherKey::from_hex(&s.key.to_hex()), Some(s.key));
@@ -209,7 +255,7 @@ mod tests {
     #[test]
     fn forgeries_are_refused() {
         let p = Publisher::from_seed([7; 32]);
-        let s = p.sign("zines", 3, &hashes(1)).unwrap();
+        let s = p.sign("zines", "Zines", 3, &hashes(1)).unwrap();
         // Other name, other torrent, other seq, other key.
         assert_eq!(s.verify("zine", &hashes(1)), Err(RecordError::BadSignature));
         assert_eq!(
@@ -237,19 +283,75 @@ mod tests {
     }
 
     #[test]
+    fn the_title_is_signed_and_formats_do_not_mix() {
+        let p = Publisher::from_seed([7; 32]);
+        let s = p
+            .sign("zines", "Zines of the Northside", 3, &hashes(1))
+            .unwrap();
+        assert_eq!(s.title.as_deref(), Some("Zines of the Northside"));
+        // A hostile peer renames the collection: refused.
+        let mut renamed = s.clone();
+        renamed.title = Some("Buy pills here".into());
+        assert_eq!(
+            renamed.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
+        // Stripping the title does not leave an untitled record that verifies.
+        let mut stripped = s.clone();
+        stripped.title = None;
+        assert_eq!(
+            stripped.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
+        // An untitled record (earlier format) still verifies, and cannot
+        // be given a title.
+        let m = signed_message("zines", None, 3, &hashes(1)).unwrap();
+        assert!(m.starts_with(DOMAIN_V1));
+        let old = CollectionSig {
+            key: p.public(),
+            seq: 3,
+            sig: p.key.sign(&m).to_bytes(),
+            title: None,
+        };
+        assert_eq!(old.verify("zines", &hashes(1)), Ok(()));
+        let mut titled = old;
+        titled.title = Some("zines".into());
+        assert_eq!(
+            titled.verify("zines", &hashes(1)),
+            Err(RecordError::BadSignature)
+        );
+        // Name and title are length-prefixed: moving bytes between them
+        // is another message.
+        let a = signed_message("ab", Some("c"), 1, &hashes(1)).unwrap();
+        let b = signed_message("a", Some("bc"), 1, &hashes(1)).unwrap();
+        assert_ne!(a, b);
+        // Title limits.
+        for bad in ["", "line\nbreak", &"t".repeat(MAX_TITLE + 1)] {
+            assert_eq!(
+                p.sign("zines", bad, 1, &hashes(1)),
+                Err(RecordError::BadTitle),
+                "{bad:?}"
+            );
+        }
+        assert!(p
+            .sign("zines", &"é".repeat(MAX_TITLE / 2), 1, &hashes(1))
+            .is_ok());
+    }
+
+    #[test]
     fn bad_inputs() {
         let p = Publisher::generate();
-        assert_eq!(p.sign("", 1, &hashes(1)), Err(RecordError::BadName));
+        assert_eq!(p.sign("", "t", 1, &hashes(1)), Err(RecordError::BadName));
         let none = InfoHashes { v1: None, v2: None };
-        assert_eq!(p.sign("a", 1, &none), Err(RecordError::NoHash));
+        assert_eq!(p.sign("a", "t", 1, &none), Err(RecordError::NoHash));
         // Found by the `signed` fuzz target: a record with a sequence
         // number beyond i64 was signed but could not cross a catalogue
         // (bencode integers are i64) and was silently dropped there.
         assert_eq!(
-            p.sign("a", MAX_SEQ + 1, &hashes(1)),
+            p.sign("a", "t", MAX_SEQ + 1, &hashes(1)),
             Err(RecordError::BadSeq)
         );
-        let top = p.sign("a", MAX_SEQ, &hashes(1)).unwrap();
+        let top = p.sign("a", "t", MAX_SEQ, &hashes(1)).unwrap();
         let mut over = top.clone();
         over.seq = MAX_SEQ + 1;
         assert_eq!(over.verify("a", &hashes(1)), Err(RecordError::BadSeq));
@@ -267,13 +369,13 @@ mod tests {
             v1: None,
             v2: Some(InfoHashV2([5; 32])),
         };
-        let rec = p.sign("a", 1, &v2_only).unwrap();
+        let rec = p.sign("a", "t", 1, &v2_only).unwrap();
         let claimed = InfoHashes {
             v1: Some(InfoHashV1([0; 20])),
             ..v2_only
         };
         assert_eq!(rec.verify("a", &claimed), Err(RecordError::ZeroHash));
-        assert_eq!(p.sign("a", 1, &claimed), Err(RecordError::ZeroHash));
+        assert_eq!(p.sign("a", "t", 1, &claimed), Err(RecordError::ZeroHash));
         assert_eq!(PublisherKey::from_hex("zz"), None);
         assert_eq!(PublisherKey::from_hex(&"00".repeat(31)), None);
     }
