@@ -5,7 +5,9 @@
 //! Here the real `seedbox` runs with a file limit of 512 and a config
 //! asking for 1,000 web connections; 600 idle web connections (renewed as
 //! the server closes them) run while `swarm get` downloads the collection
-//! from it over BitTorrent, which must complete.
+//! from it over BitTorrent, which must complete, and the daemon's open
+//! descriptors must stay below the limit less one torrent's peers (before,
+//! the web page took every descriptor up to the limit).
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
@@ -21,6 +23,23 @@ mod support;
 use support::{seedbox_bin, swarm_bin, SeedboxProcess};
 
 const NOFILE: libc::rlim_t = 512;
+/// Descriptors one torrent's peers need (`limits.max_peers` 50 and slack).
+const ONE_TORRENT: usize = 66;
+
+/// The most descriptors process `pid` held, sampled until `stop`.
+fn sample_fds(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(d) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                break;
+            };
+            peak = peak.max(d.count());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    })
+}
 
 /// The collection's magnet, from the daemon's catalogue (bounded wait).
 fn magnet(rt: &tokio::runtime::Runtime, addr: SocketAddr, name: &str) -> String {
@@ -109,6 +128,7 @@ fn idle_web_connections_leave_descriptors_for_a_download() {
 
     // 600 idle web connections from 30 addresses
     let stop = Arc::new(AtomicBool::new(false));
+    let fds = sample_fds(sb.pid(), stop.clone());
     let open = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..600)
         .map(|i| {
@@ -154,7 +174,13 @@ fn idle_web_connections_leave_descriptors_for_a_download() {
             let _ = t.await;
         }
     });
-    eprintln!("{held} idle web connections open; swarm get: {status:?}");
+    let peak = fds.join().unwrap();
+    eprintln!("{held} idle web connections made; seedbox peak {peak} fds; swarm get: {status:?}");
+    assert!(
+        peak + ONE_TORRENT <= NOFILE as usize,
+        "the web page left {} descriptors of {NOFILE} for BitTorrent",
+        NOFILE as usize - peak
+    );
     assert!(
         status.is_some_and(|s| s.success()),
         "swarm get beside idle web connections: {status:?}"
