@@ -234,9 +234,8 @@ impl Torrent {
     /// Is anything waiting to be dialled (so the glue must keep calling
     /// `handle_timeout`)?
     pub(crate) fn wants_dials(&self) -> bool {
-        !self.candidates.is_empty()
-            || !(self.dials.retry.is_empty() && self.dials.unconfirmed.is_empty())
-                && !self.is_complete()
+        let retries = !self.dials.retry.is_empty() || !self.dials.unconfirmed.is_empty();
+        !self.candidates.is_empty() || retries && !self.is_complete()
     }
 }
 
