@@ -140,6 +140,11 @@ impl SeedboxProcess {
         l.rsplit(' ').next().unwrap().parse().unwrap()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };

@@ -16,7 +16,11 @@
 //! full) it is dialled again after [`RETRY_BASE`], doubling up to
 //! [`RETRY_MAX`], at most [`MAX_RETRIES`] times in a row, while the
 //! torrent is incomplete; so junk that fills a peer's slots for a while
-//! does not cut us off it for good.
+//! does not cut us off it for good. An address we dialled that accepted
+//! and closed before its handshake without ever being good (a peer that
+//! was full, or whose handshake gate evicted us under a flood) is dialled
+//! again the same way at most [`UNCONFIRMED_RETRIES`] times, and at most
+//! [`MAX_UNCONFIRMED`] such addresses are remembered.
 //!
 //! [`TorrentConfig::max_peers_per_ip`]: super::TorrentConfig::max_peers_per_ip
 //! [`TorrentConfig::max_dials_per_sec`]: super::TorrentConfig::max_dials_per_sec
@@ -37,6 +41,11 @@ pub const RETRY_BASE: Duration = Duration::from_secs(5);
 pub const RETRY_MAX: Duration = Duration::from_secs(300);
 /// Dials of a known-good peer in a row that may fail before it is given up.
 pub const MAX_RETRIES: u32 = 8;
+/// Dials again of an address never known good that closed before its
+/// handshake.
+pub const UNCONFIRMED_RETRIES: u32 = 3;
+/// Most such addresses remembered for dialling again.
+pub const MAX_UNCONFIRMED: usize = 64;
 
 /// Dial bookkeeping of a torrent.
 #[derive(Debug, Default)]
@@ -47,6 +56,9 @@ pub(crate) struct Dials {
     tokens: u32,
     /// Known-good peers to dial again: when, and how many tries so far.
     retry: BTreeMap<SocketAddr, (Instant, u32)>,
+    /// Addresses never known good that closed before their handshake:
+    /// when to dial again, and how many tries so far.
+    unconfirmed: BTreeMap<SocketAddr, (Instant, u32)>,
 }
 
 impl Dials {
@@ -129,11 +141,15 @@ impl Torrent {
             if *tries > MAX_RETRIES {
                 self.dials.retry.remove(&addr);
             }
+        } else {
+            // no longer listening: not worth another try
+            self.dials.unconfirmed.remove(&addr);
         }
     }
 
     /// A peer we dialled completed its handshake: known good.
     pub(crate) fn dial_succeeded(&mut self, addr: SocketAddr) {
+        self.dials.unconfirmed.remove(&addr);
         if self.dials.retry.len() < MAX_CANDIDATES || self.dials.retry.contains_key(&addr) {
             // tries reset; not due until its connection closes
             let later = self.now + RETRY_MAX;
@@ -150,6 +166,9 @@ impl Torrent {
         }
         let now = self.now;
         let Some((at, tries)) = self.dials.retry.get_mut(&addr) else {
+            if !handshaken {
+                self.unconfirmed_closed(addr);
+            }
             return;
         };
         if !handshaken {
@@ -158,6 +177,27 @@ impl Torrent {
         *at = now + retry_delay(*tries);
         if *tries > MAX_RETRIES {
             self.dials.retry.remove(&addr);
+        }
+    }
+
+    /// An address never known good accepted our dial and closed it before
+    /// its handshake: dialled again later, a few times.
+    fn unconfirmed_closed(&mut self, addr: SocketAddr) {
+        let now = self.now;
+        let u = &mut self.dials.unconfirmed;
+        let room = u.len() < MAX_UNCONFIRMED;
+        match u.get_mut(&addr) {
+            Some((_, tries)) if *tries >= UNCONFIRMED_RETRIES => {
+                u.remove(&addr);
+            }
+            Some((at, tries)) => {
+                *at = now + retry_delay(*tries);
+                *tries += 1;
+            }
+            None if room => {
+                u.insert(addr, (now + retry_delay(0), 1));
+            }
+            None => {}
         }
     }
 
@@ -172,18 +212,16 @@ impl Torrent {
         if self.is_complete() {
             return;
         }
-        let due: Vec<SocketAddr> = self
-            .dials
-            .retry
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(a, _)| *a)
-            .collect();
-        for a in due {
-            if let Some((at, _)) = self.dials.retry.get_mut(&a) {
+        let d = &mut self.dials;
+        let mut due = Vec::new();
+        for (a, (at, _)) in d.retry.iter_mut().chain(d.unconfirmed.iter_mut()) {
+            if *at <= now {
                 // if it does not connect, handle_connect_failed backs off
                 *at = now + RETRY_MAX;
+                due.push(*a);
             }
+        }
+        for a in due {
             let busy = self.peers.values().any(|p| p.addr == a)
                 || self.dialing.contains(&a)
                 || self.candidates.contains(&a);
@@ -196,10 +234,80 @@ impl Torrent {
     /// Is anything waiting to be dialled (so the glue must keep calling
     /// `handle_timeout`)?
     pub(crate) fn wants_dials(&self) -> bool {
-        !self.candidates.is_empty() || !self.dials.retry.is_empty() && !self.is_complete()
+        let retries = !self.dials.retry.is_empty() || !self.dials.unconfirmed.is_empty();
+        !self.candidates.is_empty() || retries && !self.is_complete()
     }
 }
 
 fn retry_delay(tries: u32) -> Duration {
     RETRY_BASE.saturating_mul(1 << tries.min(16)).min(RETRY_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::rig;
+    use super::*;
+    use crate::proto::TorrentConfig;
+
+    /// Issue 14 #4/#5: one IP naming 1,000 ports every second (forged LSD
+    /// hints) does not crowd out other IPs' dials: honest addresses hinted
+    /// once in the middle are all dialled within a second, and the junk IP
+    /// gets at most `max_peers_per_ip` dials a minute.
+    #[test]
+    fn one_ip_naming_a_thousand_ports_does_not_crowd_out_others() {
+        let mut r = rig(false, TorrentConfig::default());
+        let per_ip = r.t.cfg.max_peers_per_ip;
+        let junk: Vec<SocketAddr> = (1..=1000u16)
+            .map(|p| SocketAddr::from(([10, 9, 9, 9], p)))
+            .collect();
+        let honest: Vec<SocketAddr> = (1..=10u8)
+            .map(|i| SocketAddr::from(([10, 2, 0, i], 6881)))
+            .collect();
+        let (mut junk_dials, mut dialled) = (0, Vec::new());
+        for s in 0..30u64 {
+            let now = r.now + Duration::from_secs(s);
+            r.t.handle_timeout(now);
+            r.t.add_peers(now, &junk);
+            if s == 10 {
+                r.t.add_peers(now, &honest);
+            }
+            while let Some(a) = r.t.poll_connect() {
+                if a.ip() == junk[0].ip() {
+                    junk_dials += 1;
+                    r.t.handle_connect_failed(now, a); // not BitTorrent
+                } else {
+                    dialled.push((s, a));
+                }
+            }
+        }
+        assert!(junk_dials <= per_ip, "{junk_dials} dials of the junk IP");
+        assert_eq!(dialled.len(), honest.len(), "{dialled:?}");
+        assert!(dialled.iter().all(|(s, _)| *s == 10), "{dialled:?}");
+        assert!(r.t.candidates.len() <= per_ip);
+    }
+
+    /// A peer we dialled that closed before its handshake (full, or its
+    /// gate evicted us under a flood) is dialled again, a bounded number
+    /// of times; before, an address never known good was given up at once.
+    #[test]
+    fn a_dial_closed_before_its_handshake_is_tried_again_a_few_times() {
+        use crate::proto::{ConnId, Direction, TransportKind};
+        let mut r = rig(false, TorrentConfig::default());
+        let a = SocketAddr::from(([10, 2, 0, 1], 6881));
+        r.t.add_peers(r.now, &[a]);
+        let mut dials = 0;
+        for s in 0..600u64 {
+            let now = r.now + Duration::from_secs(s);
+            r.t.handle_timeout(now);
+            while let Some(d) = r.t.poll_connect() {
+                assert_eq!(d, a);
+                dials += 1;
+                let c = ConnId(dials);
+                r.t.handle_connected(now, c, a, Direction::Outgoing, TransportKind::Tcp);
+                r.t.handle_closed(now, c);
+            }
+        }
+        assert_eq!(dials, 1 + UNCONFIRMED_RETRIES as u64);
+        assert!(!r.t.wants_dials());
+    }
 }

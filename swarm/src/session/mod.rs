@@ -63,7 +63,8 @@ pub const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
 /// Incoming connections that may be in their handshake at once (see
 /// `session::gate`).
 pub const MAX_PENDING_HANDSHAKES: usize = 256;
-/// Incoming connections from one IP that may be in their handshake at once.
+/// Incoming connections from one IP that may be in their handshake at once
+/// (past either bound, a newcomer evicts the oldest, see `session::gate`).
 pub const MAX_PENDING_PER_IP: usize = 16;
 /// Time an incoming connection has to send its handshake (68 bytes; a LAN
 /// peer sends it at once).
@@ -302,14 +303,9 @@ impl Session {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Some(permit) = gate.enter(c.addr.ip()) else {
-                        continue;
-                    };
+                    let pass = gate.enter(c.addr.ip());
                     let (reg, lan) = (reg.clone(), lan.clone());
-                    tokio::spawn(async move {
-                        route(reg, lan, c).await;
-                        drop(permit);
-                    });
+                    tokio::spawn(pass.hold(route(reg, lan, c)));
                 }
             }));
         }
@@ -322,18 +318,15 @@ impl Session {
             let (reg, gate, q2, lan) = (registry.clone(), gate.clone(), q.clone(), lan.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Some(incoming) = q2.accept().await {
-                    let Some(permit) = gate.enter(incoming.remote_address().ip()) else {
-                        continue; // dropping it refuses the connection
-                    };
+                    let pass = gate.enter(incoming.remote_address().ip());
                     let (reg, lan) = (reg.clone(), lan.clone());
-                    tokio::spawn(async move {
+                    tokio::spawn(pass.hold(async move {
                         if let Ok(Ok(c)) =
                             tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.accept()).await
                         {
                             route(reg, lan, c).await;
                         }
-                        drop(permit);
-                    });
+                    }));
                 }
             }));
             quic = Some(q);
