@@ -26,6 +26,18 @@ pub(super) fn decode_err(e: bencode::BencodeError) -> MetainfoError {
     }
 }
 
+/// Bencode limits for a torrent or an info dictionary: key order lenient
+/// (many real torrents have unsorted keys) and room for 8,000,000 values.
+/// A hybrid torrent needs about 25 values per file (its v1 entry, its pad
+/// file, its `file tree` node), so 100,000 files take about 2.5 M values,
+/// more than the 2,000,000 of [`Limits::strict`] (libtorrent's
+/// `max_decode_tokens` is 3,000,000). The input is already capped at
+/// [`MAX_METAINFO_SIZE`]; the tree of 8 M values is at most ~300 MB.
+pub(super) const TORRENT_LIMITS: Limits = Limits {
+    max_tokens: 8_000_000,
+    ..Limits::lenient()
+};
+
 /// Parses a whole `.torrent` file.
 pub(super) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
     if bytes.len() > MAX_METAINFO_SIZE {
@@ -33,7 +45,7 @@ pub(super) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
     }
     // Like libtorrent, bytes after the top-level dictionary are ignored
     // (many files end with a newline).
-    let (root, _) = bencode::decode_prefix(bytes, Limits::lenient()).map_err(decode_err)?;
+    let (root, _) = bencode::decode_prefix(bytes, TORRENT_LIMITS).map_err(decode_err)?;
     let root = root.as_dict().ok_or(MetainfoError::NotADict)?;
     let info = root
         .get(b"info")
@@ -64,7 +76,7 @@ pub(super) fn parse_info_only(
     if info.len() > MAX_METAINFO_SIZE {
         return Err(MetainfoError::TooLarge(info.len()));
     }
-    let v = bencode::decode_with(info, Limits::lenient()).map_err(decode_err)?;
+    let v = bencode::decode_with(info, TORRENT_LIMITS).map_err(decode_err)?;
     let d = v.as_dict().ok_or(MetainfoError::NotADict)?;
     build(d, trackers, None)
 }
