@@ -10,8 +10,10 @@
 //!   for at most [`CLOSE_LINGER`], of one dropped for not reading not at
 //!   all;
 //! - timers come from [`Torrent::poll_timeout`];
-//! - [`VerifyJob`]s run on `spawn_blocking`, at most
-//!   [`MAX_VERIFY_JOBS`] at a time;
+//! - disk jobs ([`Torrent::poll_disk`]: writes, hash checks, reads) run on
+//!   the process's disk pool (`session::disk`) and come back as
+//!   [`Torrent::handle_disk`]; the state machine bounds what is out
+//!   (`proto::disk`);
 //! - the resume file is saved while pieces complete, in the background
 //!   (one save at a time), at most every [`RESUME_DEBOUNCE`] and never
 //!   more often than [`RESUME_COST_FACTOR`] times the last save took (a
@@ -37,7 +39,7 @@
 //!   closes at once): the address we moved from, the one given with the
 //!   QUIC address, or the listen port (`p`) a QUIC peer sent.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,21 +49,20 @@ use bytes::{Bytes, BytesMut};
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
-use piece_core::{Bitfield, PieceIndex};
+use piece_core::Bitfield;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::disk::{self, TorrentDisk};
 use super::rate::RateMeter;
 use super::{ErrorSlot, PeerInfo, Progress, StorageFactory, TorrentError, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
-use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
+use crate::proto::{ConnId, Direction, DisconnectReason, DiskDone, Event, Torrent, TransportKind};
 use crate::resume;
 use crate::wire::Handshake;
 
 /// How long the writer of a closed connection may still flush.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(5);
-/// Concurrent hash checks per torrent.
-pub const MAX_VERIFY_JOBS: usize = 2;
 /// Least time between two resume saves while downloading.
 pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
 /// While downloading, the gap between two resume saves is at least this
@@ -96,7 +97,8 @@ enum Internal {
     Sent(ConnId, usize),
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
-    Verified(PieceIndex, bool),
+    /// A disk job finished.
+    Disk(DiskDone),
     Metadata(Box<Result<MetadataReady, TorrentError>>),
     /// A background resume save finished.
     ResumeSaved(Result<Duration, resume::SaveError>),
@@ -159,8 +161,10 @@ pub(crate) struct Driver {
     int_rx: mpsc::Receiver<Internal>,
     conns: HashMap<ConnId, ConnHandle>,
     next_conn: u64,
-    verifying: usize,
-    verify_queue: VecDeque<VerifyJob>,
+    /// The data as the disk pool sees it, once known.
+    disk: Option<Arc<TorrentDisk>>,
+    /// Disk jobs out.
+    disk_out: usize,
     resume_dirty: bool,
     /// When the next background save may start.
     next_save: Instant,
@@ -180,6 +184,10 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(init: DriverInit) -> Self {
         let (int_tx, int_rx) = mpsc::channel(256);
+        let disk = match (&init.storage, &init.hashes) {
+            (Some(s), Some(h)) => Some(TorrentDisk::new(s.clone(), h.clone())),
+            _ => None,
+        };
         Driver {
             meta_slot: init.meta_slot,
             error_slot: init.error_slot,
@@ -201,8 +209,8 @@ impl Driver {
             int_rx,
             conns: HashMap::new(),
             next_conn: 0,
-            verifying: 0,
-            verify_queue: VecDeque::new(),
+            disk,
+            disk_out: 0,
             // Save soon after start: records what was found (or created)
             // so that a restart, even after SIGKILL, need not rehash.
             resume_dirty: true,
@@ -250,17 +258,19 @@ impl Driver {
                 }
             }
         }
-        // Shutdown: stop the peers, wait for running hash checks, save.
+        // Shutdown: stop the peers, wait for the disk jobs out (writes,
+        // hash checks), save.
         self.t.pause(Instant::now());
         self.drain();
         for (_, c) in self.conns.drain() {
             c.reader.abort();
         }
-        while self.verifying > 0 {
+        while self.disk_out > 0 {
             match self.int_rx.recv().await {
-                Some(Internal::Verified(p, ok)) => {
-                    self.verifying -= 1;
-                    self.t.handle_verified(Instant::now(), p, ok);
+                Some(Internal::Disk(d)) => {
+                    self.disk_out -= 1;
+                    self.t.handle_disk(Instant::now(), d);
+                    self.submit_disk_jobs();
                 }
                 Some(_) => {}
                 None => break,
@@ -357,9 +367,9 @@ impl Driver {
                     self.fall_back_to_tcp(quic);
                 }
             }
-            Internal::Verified(p, ok) => {
-                self.verifying = self.verifying.saturating_sub(1);
-                self.t.handle_verified(now, p, ok);
+            Internal::Disk(d) => {
+                self.disk_out = self.disk_out.saturating_sub(1);
+                self.t.handle_disk(now, d);
             }
             Internal::Metadata(r) => self.on_metadata_ready(*r),
             Internal::ResumeSaved(r) => {
@@ -560,16 +570,7 @@ impl Driver {
                 self.send(tr.conn, tr.data);
             }
             any |= self.drain_events();
-            while let Some(j) = self.t.poll_verify() {
-                any = true;
-                self.verify_queue.push_back(j);
-            }
-            while self.verifying < MAX_VERIFY_JOBS {
-                let Some(j) = self.verify_queue.pop_front() else {
-                    break;
-                };
-                self.spawn_verify(j);
-            }
+            any |= self.submit_disk_jobs();
             while let Some(addr) = self.t.poll_connect() {
                 any = true;
                 self.dial(addr);
@@ -617,19 +618,27 @@ impl Driver {
         });
     }
 
-    fn spawn_verify(&mut self, j: VerifyJob) {
-        let (Some(st), Some(h)) = (self.storage.clone(), self.hashes.clone()) else {
-            // No metadata: cannot happen for a job, answer "bad".
-            self.t.handle_verified(Instant::now(), j.piece, false);
-            return;
-        };
-        self.verifying += 1;
-        let int = self.int_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut buf = Vec::new();
-            let ok = st.read_piece(j.piece, &mut buf).is_ok() && h.verify(j.piece, &buf);
-            let _ = int.blocking_send(Internal::Verified(j.piece, ok));
-        });
+    /// Hands the state machine's disk jobs to the pool; returns whether
+    /// there were any.
+    fn submit_disk_jobs(&mut self) -> bool {
+        let mut any = false;
+        while let Some(job) = self.t.poll_disk() {
+            any = true;
+            let Some(d) = self.disk.as_ref() else {
+                // no data yet (cannot happen: jobs need metadata)
+                continue;
+            };
+            self.disk_out += 1;
+            let int = self.int_tx.clone();
+            disk::submit(
+                d,
+                job,
+                Box::new(move |done| {
+                    let _ = int.blocking_send(Internal::Disk(done));
+                }),
+            );
+        }
+        any
     }
 
     /// Returns whether anything was drained.
@@ -756,7 +765,13 @@ impl Driver {
             .map_err(|e| e.to_string())
             .and_then(|_| PieceHashes::new(m).map_err(|e| e.to_string()))
         {
-            Ok(h) => self.hashes = Some(Arc::new(h)),
+            Ok(h) => {
+                let h = Arc::new(h);
+                if let Some(d) = &self.disk {
+                    *super::lock(&d.hashes) = h.clone();
+                }
+                self.hashes = Some(h);
+            }
             Err(e) => tracing::warn!("piece layer refused: {e}"),
         }
     }
@@ -765,11 +780,11 @@ impl Driver {
         self.metadata_pending = false;
         match r {
             Ok((meta, st, hashes, have)) => {
-                self.storage = Some(st.clone());
+                self.disk = Some(TorrentDisk::new(st.clone(), hashes.clone()));
+                self.storage = Some(st);
                 self.hashes = Some(hashes);
                 *super::lock(&self.meta_slot) = Some(meta.clone());
-                self.t
-                    .handle_metadata(Instant::now(), meta.clone(), st, have);
+                self.t.handle_metadata(Instant::now(), meta.clone(), have);
                 self.emit(TorrentEvent::MetadataReceived {
                     name: meta.info.name.clone(),
                 });

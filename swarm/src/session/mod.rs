@@ -20,6 +20,7 @@
 //! two swarm peers that both have QUIC move to it (see [`driver`]).
 
 mod announce;
+pub(crate) mod disk;
 pub mod driver;
 mod error;
 mod gate;
@@ -434,7 +435,6 @@ impl Session {
             self.torrent_cfg(),
             hashes,
             None,
-            None,
             Bitfield::new(0),
             self.peer_id,
             Instant::now(),
@@ -584,7 +584,6 @@ impl Session {
             self.torrent_cfg(),
             info_hashes,
             Some(meta),
-            Some(storage.clone()),
             have,
             self.peer_id,
             Instant::now(),

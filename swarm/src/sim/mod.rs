@@ -13,8 +13,11 @@
 //! written ([`Torrent::handle_sent`]) once transmitted. A raw endpoint can
 //! stop reading a connection ([`Sim::stop_reading`]): it then takes in
 //! [`STALLED_WINDOW`] more bytes (what kernel buffers would hold) and the
-//! rest is never written. Hash checks ([`crate::proto::VerifyJob`])
-//! run inline against the source torrent's hashes.
+//! rest is never written. Disk jobs ([`crate::proto::DiskJob`]) run
+//! against the node's [`MemStorage`] as the session's disk pool runs them
+//! (hash on receive, the same code); their results come back at once, or,
+//! for a node with a slow disk ([`NodeOpts::disk_rate`]), one after the
+//! other at that rate in virtual time.
 
 mod storage;
 
@@ -27,12 +30,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::Storage;
 use piece_core::Bitfield;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::proto::{ConnId, Direction, Event, Torrent, TorrentConfig, TransportKind};
+use crate::proto::{
+    ConnId, Direction, DiskDone, DiskJob, Event, Torrent, TorrentConfig, TransportKind,
+};
+use crate::session::disk::run_job;
 
 pub use storage::{address_space, content, make_v1, verify_piece, MemStorage};
 
@@ -76,6 +81,11 @@ enum Kind {
         /// fetched piece layers).
         hashes: Option<Arc<PieceHashes>>,
         parsed: Option<Box<Metainfo>>,
+        /// Hash-on-receive state, as the disk pool keeps it.
+        hashers: std::sync::Mutex<crate::session::disk::Hashers>,
+        /// A slow disk: bytes per second, and when it is free again.
+        disk_rate: Option<u64>,
+        disk_free_at: Duration,
     },
     /// A scripted endpoint: the test writes bytes, everything received is
     /// kept.
@@ -121,6 +131,10 @@ enum Ev {
         side: usize,
         n: usize,
     },
+    /// A slow disk finished the job whose result is kept under `id`.
+    Disk {
+        id: u64,
+    },
 }
 
 /// The simulated swarm.
@@ -137,6 +151,8 @@ pub struct Sim {
     steps: u64,
     /// Nodes that got input since they were last drained.
     dirty: std::collections::BTreeSet<usize>,
+    /// Results of slow disks' jobs, by id, with their node.
+    disk_done: BTreeMap<u64, (usize, DiskDone)>,
 }
 
 impl Sim {
@@ -153,6 +169,7 @@ impl Sim {
             trace: Vec::new(),
             steps: 0,
             dirty: Default::default(),
+            disk_done: BTreeMap::new(),
         }
     }
 
@@ -195,12 +212,8 @@ impl Sim {
         let mut peer_id = [b'-'; 20];
         peer_id[..8].copy_from_slice(b"-SW0001-");
         peer_id[12..20].copy_from_slice(&(self.nodes.len() as u64).to_be_bytes());
-        let (m, s): (Option<Arc<Metainfo>>, Option<Arc<dyn Storage>>) = if opts.magnet {
-            (None, None)
-        } else {
-            (Some(meta.clone()), Some(storage.clone()))
-        };
-        let torrent = Torrent::new(cfg, meta.info_hashes, m, s, have, peer_id, self.instant());
+        let m = (!opts.magnet).then(|| meta.clone());
+        let torrent = Torrent::new(cfg, meta.info_hashes, m, have, peer_id, self.instant());
         let hashes = (!opts.magnet)
             .then(|| Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes")));
         let addr = self.next_addr();
@@ -213,6 +226,9 @@ impl Sim {
                 meta: meta.clone(),
                 hashes,
                 parsed: None,
+                hashers: Default::default(),
+                disk_rate: opts.disk_rate,
+                disk_free_at: Duration::ZERO,
             },
             events: Vec::new(),
         });
@@ -313,6 +329,13 @@ impl Sim {
         self.dirty.insert(n.0);
         match &mut self.nodes[n.0].kind {
             Kind::Torrent { torrent, .. } => Some(torrent),
+            _ => None,
+        }
+    }
+    /// The node's storage.
+    pub fn storage(&self, n: NodeId) -> Option<&Arc<MemStorage>> {
+        match &self.nodes[n.0].kind {
+            Kind::Torrent { storage, .. } => Some(storage),
             _ => None,
         }
     }
@@ -465,11 +488,23 @@ impl Sim {
 
     fn dispatch(&mut self, ev: Ev) {
         let now = self.instant();
+        if let Ev::Disk { id } = ev {
+            if let Some((i, done)) = self.disk_done.remove(&id) {
+                if let (true, Kind::Torrent { torrent, .. }) =
+                    (self.nodes[i].alive, &mut self.nodes[i].kind)
+                {
+                    torrent.handle_disk(now, done);
+                    self.dirty.insert(i);
+                }
+            }
+            return;
+        }
         let (link, side) = match &ev {
             Ev::Deliver { link, side, .. }
             | Ev::Connected { link, side }
             | Ev::Closed { link, side }
             | Ev::Sent { link, side, .. } => (*link, *side),
+            Ev::Disk { .. } => return,
         };
         let Some(l) = self.links.get(&link) else {
             return;
@@ -527,6 +562,7 @@ impl Sim {
         let mut sends: Vec<(u64, Bytes)> = Vec::new();
         let mut closes = Vec::new();
         let mut dials = Vec::new();
+        let mut slow_disk = Vec::new();
         let mut busy = false;
         let node = &mut self.nodes[i];
         let Kind::Torrent {
@@ -535,6 +571,9 @@ impl Sim {
             meta,
             hashes,
             parsed,
+            hashers,
+            disk_rate,
+            disk_free_at,
         } = &mut node.kind
         else {
             return false;
@@ -545,11 +584,21 @@ impl Sim {
                 sends.push((t.conn.0, t.data));
                 any = true;
             }
-            while let Some(j) = torrent.poll_verify() {
-                let ok = hashes
-                    .as_ref()
-                    .is_some_and(|h| verify_piece(h, storage.as_ref(), j.piece));
-                torrent.handle_verified(now, j.piece, ok);
+            while let Some(j) = torrent.poll_disk() {
+                let cost = match &j {
+                    DiskJob::Write { block, .. } | DiskJob::Read { block, .. } => block.len,
+                    DiskJob::Verify { .. } => 0,
+                } as u64;
+                let done = run_job(j, storage.as_ref(), hashes.as_deref(), hashers);
+                match *disk_rate {
+                    None => torrent.handle_disk(now, done),
+                    Some(rate) => {
+                        // one job after the other at the disk's rate
+                        let took = Duration::from_nanos(cost * 1_000_000_000 / rate.max(1));
+                        *disk_free_at = (*disk_free_at).max(self.now) + took;
+                        slow_disk.push((*disk_free_at, done));
+                    }
+                }
                 any = true;
             }
             while let Some(a) = torrent.poll_connect() {
@@ -564,15 +613,9 @@ impl Sim {
                         // what the glue does: parse, build storage, resume
                         match Metainfo::from_info_bytes(bytes, meta.trackers.clone()) {
                             Ok(m) => {
-                                let st: Arc<dyn Storage> = storage.clone();
                                 let n = m.info.lengths.num_pieces();
                                 *hashes = PieceHashes::new(&m).ok().map(Arc::new);
-                                torrent.handle_metadata(
-                                    now,
-                                    Arc::new(m.clone()),
-                                    st,
-                                    Bitfield::new(n),
-                                );
+                                torrent.handle_metadata(now, Arc::new(m.clone()), Bitfield::new(n));
                                 *parsed = Some(Box::new(m));
                             }
                             Err(e) => self
@@ -611,6 +654,11 @@ impl Sim {
         for link in closes {
             self.close_link(link, i);
         }
+        for (at, done) in slow_disk {
+            let id = self.seq;
+            self.disk_done.insert(id, (i, done));
+            self.push(at, Ev::Disk { id });
+        }
         for a in dials {
             match self.nodes.iter().position(|n| n.addr == a && n.alive) {
                 Some(j) => {
@@ -635,5 +683,8 @@ pub struct NodeOpts {
     pub corrupt: bool,
     /// Storage that fails with "no space" after this many bytes.
     pub capacity: Option<u64>,
+    /// A slow disk: jobs finish one after the other at this many bytes per
+    /// second of virtual time (`None`: at once).
+    pub disk_rate: Option<u64>,
     pub config: Option<TorrentConfig>,
 }
