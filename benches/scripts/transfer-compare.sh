@@ -59,7 +59,8 @@ drop_cache() { sync; [ "$(id -u)" = 0 ] && echo 3 > /proc/sys/vm/drop_caches 2>/
 PORT=46881
 run_one() { # client content -> prints "seconds rss_kib"
   local client=$1 content=$2 t="$DIR/$2.torrent" data="$DIR/content/$2" out="$DIR/out"
-  rm -rf "$out" "$DIR/state"; mkdir -p "$out" "$DIR/state"
+  # the seeder's log of the run before must not look like this one's ready line
+  rm -rf "$out" "$DIR/state" "$DIR/seed.log"; mkdir -p "$out" "$DIR/state"
   PORT=$((PORT + 1))
   local seeder
   case $client in

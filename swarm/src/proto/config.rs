@@ -113,7 +113,7 @@ impl Default for TorrentConfig {
             hash_tree_cache_bytes: 32 * 1024 * 1024,
             max_send_buffer: 1024 * 1024,
             max_send_buffer_total: 16 * 1024 * 1024,
-            max_disk_queue: 16 * 1024 * 1024,
+            max_disk_queue: 4 * 1024 * 1024,
             max_verify_jobs: 2,
             stall_choke_after: Duration::from_secs(10),
             stall_drop_after: Duration::from_secs(30),

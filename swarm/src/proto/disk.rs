@@ -251,6 +251,68 @@ pub(crate) fn wire_len(b: BlockInfo) -> usize {
     13 + b.len as usize
 }
 
+/// Test helpers: the disk as a glue would run it, by hand.
+#[cfg(test)]
+pub(crate) mod test_io {
+    use std::time::Instant;
+
+    use piece_core::PieceIndex;
+
+    use super::{DiskDone, DiskJob, Torrent};
+
+    /// Runs the disk jobs as a glue would, except hash checks, which stay
+    /// queued for `poll_verify`: writes succeed, reads give zeros.
+    pub(crate) fn run_disk(t: &mut Torrent) {
+        let mut keep = std::collections::VecDeque::new();
+        while let Some(j) = t.poll_disk() {
+            let now = t.now;
+            match j {
+                DiskJob::Write { block, .. } => t.handle_disk(
+                    now,
+                    DiskDone::Written {
+                        block,
+                        result: Ok(()),
+                    },
+                ),
+                DiskJob::Read { conn, block } => t.handle_disk(
+                    now,
+                    DiskDone::Read {
+                        conn,
+                        block,
+                        result: Ok(vec![0; block.len as usize].into()),
+                    },
+                ),
+                j => keep.push_back(j),
+            }
+        }
+        keep.extend(t.disk.jobs.drain(..));
+        t.disk.jobs = keep;
+    }
+
+    /// The next hash check the torrent asks for (after running the other
+    /// disk jobs).
+    pub(crate) fn poll_verify(t: &mut Torrent) -> Option<PieceIndex> {
+        run_disk(t);
+        let i = t
+            .disk
+            .jobs
+            .iter()
+            .position(|j| matches!(j, DiskJob::Verify { .. }))?;
+        t.disk.jobs.remove(i).map(|j| j.piece())
+    }
+
+    /// Answers a hash check.
+    pub(crate) fn verified(t: &mut Torrent, now: Instant, piece: PieceIndex, ok: bool) {
+        t.handle_disk(
+            now,
+            DiskDone::Verified {
+                piece,
+                result: Ok(ok),
+            },
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{addr, answer, connect_seed, rig, run_disk, verified};

@@ -15,6 +15,9 @@
 //! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
 //! | [`Torrent::poll_timeout`] | calls [`Torrent::handle_timeout`] at that instant |
 //!
+//! Which transport to dial, and moving swarm peers to QUIC or back to TCP,
+//! is decided by [`QuicPolicy`], a state machine of the same kind.
+//!
 //! Incoming connections: [`Torrent::handle_connected`] with
 //! [`Direction::Incoming`], or [`Torrent::handle_incoming`] when the glue
 //! already read the handshake to route by info-hash. Magnet links:
@@ -82,6 +85,7 @@ mod misbehaved;
 mod pacing;
 mod peer;
 mod picker;
+pub mod quic;
 mod slots;
 #[cfg(test)]
 mod tests;
@@ -98,6 +102,7 @@ use piece_core::PieceIndex;
 pub use config::TorrentConfig;
 pub use disk::{DiskDone, DiskJob};
 pub use misbehaved::{DisconnectReason, PeerMisbehaved};
+pub use quic::{QuicAction, QuicPolicy};
 pub use torrent::Torrent;
 
 #[doc(no_inline)]

@@ -92,16 +92,15 @@ impl QuicPolicy {
     }
 
     /// A peer address from a tracker, the LAN or the user (`quic`: a QUIC
-    /// address). Returns whether to give it to the torrent: not a TCP
-    /// address of a peer reached over QUIC, nor a QUIC address without QUIC
-    /// here.
+    /// address). Returns whether to give it to the torrent: not if it is
+    /// the TCP address of a peer reached over QUIC. (A QUIC address without
+    /// QUIC here is given as is: its dial fails, which the user sees.)
     #[must_use]
     pub fn handle_peer(&mut self, addr: SocketAddr, quic: bool) -> bool {
         if quic {
-            if !self.enabled {
-                return false;
+            if self.enabled {
+                remember(&mut self.quic_addrs, addr);
             }
-            remember(&mut self.quic_addrs, addr);
             return true;
         }
         !self.reached_over_quic(addr)
@@ -125,8 +124,7 @@ impl QuicPolicy {
         if self.fallback.len() >= MAX_QUIC_MEMORY && !self.fallback.contains_key(&quic) {
             self.fallback.clear();
         }
-        self.fallback
-            .insert(quic, (tcp, Some(now + QUIC_FALLBACK)));
+        self.fallback.insert(quic, (tcp, Some(now + QUIC_FALLBACK)));
         quic
     }
 
@@ -263,4 +261,62 @@ fn remember_pair(map: &mut HashMap<SocketAddr, SocketAddr>, k: SocketAddr, v: So
         map.clear();
     }
     map.insert(k, v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 2], port))
+    }
+
+    #[test]
+    fn swarm_peer_falls_back_after_the_timeout_unless_quic_is_connecting() {
+        let t0 = Instant::now();
+        let mut p = QuicPolicy::new(true);
+        assert_eq!(p.handle_swarm_peer(t0, a(6881), a(6882)), a(6882));
+        assert_eq!(p.transport_for(a(6882)), TransportKind::Quic);
+        // while QUIC is pending its TCP address is not dialled
+        assert!(!p.handle_peer(a(6881), false));
+        assert_eq!(p.poll_timeout(), Some(t0 + QUIC_FALLBACK));
+        p.handle_timeout(t0 + QUIC_FALLBACK);
+        assert_eq!(p.poll_action(), Some(QuicAction::AddTcpPeer(a(6881))));
+        assert_eq!(p.poll_timeout(), None);
+
+        // a QUIC connection in its handshake when the time is up decides:
+        // it completes (no fallback) ...
+        let mut p = QuicPolicy::new(true);
+        let _ = p.handle_swarm_peer(t0, a(6881), a(6882));
+        p.handle_open(a(6882), TransportKind::Quic);
+        p.handle_timeout(t0 + QUIC_FALLBACK);
+        assert_eq!(p.poll_action(), None);
+        p.handle_handshake(a(6882), TransportKind::Quic);
+        assert!(!p.handle_peer(a(6881), false), "reached over QUIC");
+        p.handle_closed(a(6882), TransportKind::Quic, true);
+        assert_eq!(p.poll_action(), None);
+        // ... or closes before its handshake (fallback)
+        let mut p = QuicPolicy::new(true);
+        let _ = p.handle_swarm_peer(t0, a(6881), a(6882));
+        p.handle_open(a(6882), TransportKind::Quic);
+        p.handle_closed(a(6882), TransportKind::Quic, false);
+        assert_eq!(p.poll_action(), Some(QuicAction::AddTcpPeer(a(6881))));
+        assert!(p.handle_peer(a(6881), false));
+    }
+
+    #[test]
+    fn only_the_tcp_dialler_moves_to_quic_once() {
+        let mut p = QuicPolicy::new(true);
+        p.handle_quic_offered(TransportKind::Tcp, Direction::Incoming, a(6881), 6882, None);
+        assert_eq!(p.poll_action(), None);
+        p.handle_quic_offered(TransportKind::Tcp, Direction::Outgoing, a(6881), 6882, None);
+        assert_eq!(p.poll_action(), Some(QuicAction::DialQuic(a(6882))));
+        p.handle_quic_offered(TransportKind::Tcp, Direction::Outgoing, a(6881), 6882, None);
+        assert_eq!(p.poll_action(), None);
+        // without QUIC here nothing moves
+        let mut p = QuicPolicy::new(false);
+        p.handle_quic_offered(TransportKind::Tcp, Direction::Outgoing, a(6881), 6882, None);
+        assert_eq!(p.poll_action(), None);
+        assert_eq!(p.transport_for(a(6882)), TransportKind::Tcp);
+    }
 }

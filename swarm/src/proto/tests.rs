@@ -75,57 +75,7 @@ pub(super) fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
     b.to_vec()
 }
 
-/// Runs the disk jobs as a glue would, except hash checks, which stay
-/// queued for [`poll_verify`]: writes succeed, reads give zeros.
-pub(super) fn run_disk(t: &mut Torrent) {
-    let mut keep = std::collections::VecDeque::new();
-    while let Some(j) = t.poll_disk() {
-        let now = t.now;
-        match j {
-            DiskJob::Write { block, .. } => t.handle_disk(
-                now,
-                DiskDone::Written {
-                    block,
-                    result: Ok(()),
-                },
-            ),
-            DiskJob::Read { conn, block } => t.handle_disk(
-                now,
-                DiskDone::Read {
-                    conn,
-                    block,
-                    result: Ok(vec![0; block.len as usize].into()),
-                },
-            ),
-            j => keep.push_back(j),
-        }
-    }
-    keep.extend(t.disk.jobs.drain(..));
-    t.disk.jobs = keep;
-}
-
-/// The next hash check the torrent asks for (after running the other
-/// disk jobs).
-pub(super) fn poll_verify(t: &mut Torrent) -> Option<PieceIndex> {
-    run_disk(t);
-    let i = t
-        .disk
-        .jobs
-        .iter()
-        .position(|j| matches!(j, DiskJob::Verify { .. }))?;
-    t.disk.jobs.remove(i).map(|j| j.piece())
-}
-
-/// Answers a hash check.
-pub(super) fn verified(t: &mut Torrent, now: Instant, piece: PieceIndex, ok: bool) {
-    t.handle_disk(
-        now,
-        DiskDone::Verified {
-            piece,
-            result: Ok(ok),
-        },
-    );
-}
+pub(super) use super::disk::test_io::{poll_verify, run_disk, verified};
 
 /// Everything the torrent sent on `conn`, decoded (handshake skipped);
 /// everything polled is reported written, disk jobs run ([`run_disk`]).

@@ -52,17 +52,42 @@ impl TorrentDisk {
     }
 }
 
-/// Called with the result, on the disk thread.
-pub(crate) type Reply = Box<dyn FnOnce(DiskDone) + Send>;
+/// Where a torrent's finished jobs wait for its driver: one wake-up for
+/// any number of results (not one message per 16 KiB block).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    done: Mutex<Vec<DiskDone>>,
+    /// Notified when results arrive in an empty inbox.
+    pub notify: tokio::sync::Notify,
+}
+
+impl Inbox {
+    /// The results so far.
+    pub(crate) fn take(&self) -> Vec<DiskDone> {
+        std::mem::take(&mut *lock(&self.done))
+    }
+
+    fn push(&self, d: DiskDone) {
+        let mut v = lock(&self.done);
+        let wake = v.is_empty();
+        v.push(d);
+        drop(v);
+        if wake {
+            self.notify.notify_one();
+        }
+    }
+}
 
 struct Task {
     disk: Arc<TorrentDisk>,
     job: DiskJob,
-    reply: Reply,
 }
 
+/// Jobs for one worker, and where their results go.
+type Batch = (Vec<Task>, Arc<Inbox>);
+
 struct Pool {
-    workers: Vec<Mutex<mpsc::Sender<Task>>>,
+    workers: Vec<Mutex<mpsc::Sender<Batch>>>,
 }
 
 fn pool() -> &'static Pool {
@@ -73,13 +98,12 @@ fn pool() -> &'static Pool {
             .clamp(2, POOL_THREADS);
         let workers = (0..n)
             .filter_map(|i| {
-                let (tx, rx) = mpsc::channel::<Task>();
+                let (tx, rx) = mpsc::channel::<Batch>();
                 std::thread::Builder::new()
                     .name(format!("swarm-disk-{i}"))
                     .spawn(move || {
-                        for t in rx {
-                            let done = t.disk.run(t.job);
-                            (t.reply)(done);
+                        for (batch, inbox) in rx {
+                            run_batch(batch, &inbox);
                         }
                     })
                     .ok()
@@ -90,23 +114,42 @@ fn pool() -> &'static Pool {
     })
 }
 
-/// Runs `job` on the pool; `reply` gets the result.
-pub(crate) fn submit(disk: &Arc<TorrentDisk>, job: DiskJob, reply: Reply) {
-    let p = pool();
-    if p.workers.is_empty() {
-        // no pool thread could be started: one thread for this job
-        let disk = disk.clone();
-        let _ = std::thread::Builder::new().spawn(move || reply(disk.run(job)));
-        return;
+fn run_batch(batch: Vec<Task>, inbox: &Inbox) {
+    for t in batch {
+        inbox.push(t.disk.run(t.job));
     }
-    let key = (Arc::as_ptr(disk) as *const u8 as usize / 64).wrapping_add(job.piece().idx());
-    let task = Task {
-        disk: disk.clone(),
-        job,
-        reply,
-    };
-    // a worker never stops while the pool exists: sending cannot fail
-    let _ = lock(&p.workers[key % p.workers.len()]).send(task);
+}
+
+/// Runs `jobs` of the torrent `disk` on the pool, in order per piece;
+/// their results go to `inbox`.
+pub(crate) fn submit(disk: &Arc<TorrentDisk>, jobs: Vec<DiskJob>, inbox: &Arc<Inbox>) {
+    let p = pool();
+    let n = p.workers.len().max(1);
+    let mut batches: Vec<Vec<Task>> = (0..n).map(|_| Vec::new()).collect();
+    let base = Arc::as_ptr(disk) as *const u8 as usize / 64;
+    for job in jobs {
+        let w = base.wrapping_add(job.piece().idx()) % n;
+        batches[w].push(Task {
+            disk: disk.clone(),
+            job,
+        });
+    }
+    for (w, batch) in batches.into_iter().enumerate() {
+        if batch.is_empty() {
+            continue;
+        }
+        match p.workers.get(w) {
+            // a worker never stops while the pool exists: sending cannot fail
+            Some(tx) => {
+                let _ = lock(tx).send((batch, inbox.clone()));
+            }
+            None => {
+                // no pool thread could be started: one thread for these jobs
+                let inbox = inbox.clone();
+                let _ = std::thread::Builder::new().spawn(move || run_batch(batch, &inbox));
+            }
+        }
+    }
 }
 
 /// Hashers of the pieces being received.

@@ -70,8 +70,8 @@ pub const MAX_PENDING_PER_IP: usize = 16;
 /// peer sends it at once).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`TorrentHandle::add_swarm_peer`]: how long QUIC has before the TCP
-/// address is dialled too.
-pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
+/// address is dialled too (the policy is [`crate::proto::QuicPolicy`]).
+pub use crate::proto::quic::QUIC_FALLBACK;
 
 /// Session settings.
 #[derive(Clone)]
