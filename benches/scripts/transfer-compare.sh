@@ -3,6 +3,9 @@
 # same content for every client, page cache dropped before each run where
 # the kernel lets us (root). Reports wall time, MB/s and the leecher's peak
 # RSS, median of RUNS runs, and each client's time as a ratio of swarm TCP's.
+# Runs are interleaved (run 1 of every client, then run 2, ...) so that load
+# from other work on the machine falls on every client alike; the leecher's
+# CPU seconds (user + system) per GiB are reported too.
 #
 #   benches/scripts/transfer-compare.sh [DIR]   (default /tmp/swarm-transfer-bench)
 #
@@ -11,6 +14,8 @@
 #   RUNS=3           runs per client and content
 #   RQBIT=path       rqbit binary (skipped when absent; `cargo install rqbit`)
 #   CLIENTS="swarm-tcp swarm-quic libtorrent rqbit"
+#   SWARM_BEFORE=path  another swarm binary, run as client "swarm-before" (TCP,
+#                      both ends): before/after comparisons in one run
 #
 # Needs: a release build of swarm (built here), /usr/bin/python3 with
 # python3-libtorrent, GNU time (/usr/bin/time).
@@ -54,11 +59,13 @@ drop_cache() { sync; [ "$(id -u)" = 0 ] && echo 3 > /proc/sys/vm/drop_caches 2>/
 PORT=46881
 run_one() { # client content -> prints "seconds rss_kib"
   local client=$1 content=$2 t="$DIR/$2.torrent" data="$DIR/content/$2" out="$DIR/out"
-  rm -rf "$out" "$DIR/state"; mkdir -p "$out" "$DIR/state"
+  # the seeder's log of the run before must not look like this one's ready line
+  rm -rf "$out" "$DIR/state" "$DIR/seed.log"; mkdir -p "$out" "$DIR/state"
   PORT=$((PORT + 1))
   local seeder
   case $client in
-    swarm-tcp|swarm-quic)
+    swarm-tcp|swarm-quic|swarm-before)
+      local SWARM=$SWARM; [ "$client" = swarm-before ] && SWARM=$SWARM_BEFORE
       "$SWARM" share "$data/$( [ "$content" = single ] && echo big.bin || echo lib)" --torrent "$t" \
         --listen 127.0.0.1:$PORT --quic-listen 127.0.0.1:$PORT --no-announce \
         --state-dir "$DIR/state/seed" > "$DIR/seed.log" 2>&1 & seeder=$!
@@ -66,7 +73,7 @@ run_one() { # client content -> prints "seconds rss_kib"
       for _ in $(seq 600); do grep -q "seeding" "$DIR/seed.log" 2>/dev/null && break; sleep 0.1; done
       drop_cache
       # swarm-tcp: the leecher has no QUIC, or the peers would move to it.
-      local noquic=(); [ "$client" = swarm-tcp ] && noquic=(--no-quic)
+      local noquic=(); [ "$client" != swarm-quic ] && noquic=(--no-quic)
       leech=("$SWARM" get "$t" -o "$out" --peer "$peer" "${noquic[@]}" --state-dir "$DIR/state/leech") ;;
     libtorrent)
       (sleep 3600 | $LT seed "$t" "$data" $PORT > "$DIR/seed.log" 2>&1) & seeder=$!
@@ -85,28 +92,43 @@ run_one() { # client content -> prints "seconds rss_kib"
   esac
   local start end
   start=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$DIR/rss" timeout 900 "${leech[@]}" > "$DIR/leech.log" 2>&1 || echo "leech failed: $client $content (see $DIR/leech.log)" >&2
+  /usr/bin/time -f "%M %U %S" -o "$DIR/rss" timeout 900 "${leech[@]}" > "$DIR/leech.log" 2>&1 || echo "leech failed: $client $content (see $DIR/leech.log)" >&2
   end=$(date +%s.%N)
   pkill -P "$seeder" 2>/dev/null || true; kill "$seeder" 2>/dev/null || true; wait "$seeder" 2>/dev/null || true
   # the bytes must match
   if ! diff -rq "$data" "$out" >/dev/null 2>&1 && ! diff -rq "$data" "$out/$(ls "$out" | head -1)" >/dev/null 2>&1; then
     echo "WRONG BYTES: $client $content" >&2
   fi
-  echo "$(echo "$end - $start" | bc) $(tail -1 "$DIR/rss")"
+  local rss usr sys; read -r rss usr sys < <(tail -1 "$DIR/rss")
+  echo "$(echo "$end - $start" | bc) $rss $(echo "$usr + $sys" | bc)"
 }
 
 bytes_of() { du -sb "$DIR/content/$1" | cut -f1; }
-printf "%-8s %-11s %9s %9s %12s %10s\n" content client seconds MB/s "peak RSS MiB" "÷ swarm-tcp"
+printf "%-8s %-12s %9s %9s %12s %10s %10s %6s\n" content client seconds MB/s "peak RSS MiB" "CPU s/GiB" "÷ swarm-tcp" spread
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 for content in single library; do
   size=$(bytes_of $content); base=""
+  clients=()
   for client in $CLIENTS; do
     [ "$client" = rqbit ] && [ ! -x "$RQBIT" ] && { echo "rqbit not found ($RQBIT): skipped" >&2; continue; }
-    results=()
-    for _ in $(seq "$RUNS"); do results+=("$(run_one "$client" "$content")"); done
-    med=$(printf "%s\n" "${results[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')
-    secs=${med% *}; rss=${med#* }
-    [ -z "$base" ] && base=$secs
-    printf "%-8s %-11s %9.2f %9.1f %12.1f %10.2f\n" "$content" "$client" "$secs" \
-      "$(echo "$size / $secs / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$secs / $base" | bc -l)"
+    [ "$client" = swarm-before ] && [ ! -x "${SWARM_BEFORE:-}" ] && { echo "SWARM_BEFORE not set: skipped" >&2; continue; }
+    clients+=("$client")
   done
+  declare -A results=()
+  for run in $(seq "$RUNS"); do
+    for client in "${clients[@]}"; do results[$client]+="$(run_one "$client" "$content")"$'\n'; done
+  done
+  for client in "${clients[@]}"; do
+    r=${results[$client]}
+    secs=$(printf "%s" "$r" | awk 'NF {print $1}' | median)
+    rss=$(printf "%s" "$r" | awk 'NF {print $2}' | median)
+    cpu=$(printf "%s" "$r" | awk 'NF {print $3}' | median)
+    # spread: (slowest - fastest) / median of the wall times
+    spread=$(printf "%s" "$r" | awk -v m="$secs" 'NF {if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1} END {printf "%.0f%%", (max - min) / m * 100}')
+    [ -z "$base" ] && base=$secs
+    printf "%-8s %-12s %9.2f %9.1f %12.1f %10.2f %10.2f %6s\n" "$content" "$client" "$secs" \
+      "$(echo "$size / $secs / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)" \
+      "$(echo "$cpu * 1073741824 / $size" | bc -l)" "$(echo "$secs / $base" | bc -l)" "$spread"
+  done
+  unset results
 done

@@ -19,8 +19,11 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
+use piece_core::storage::Storage;
 use piece_core::Bitfield;
-use swarm::proto::{ConnId, Direction, Event, Torrent, TorrentConfig, TransportKind};
+use swarm::proto::{
+    ConnId, Direction, DiskDone, DiskJob, Event, Torrent, TorrentConfig, TransportKind,
+};
 use swarm::sim::{content, make_v1, verify_piece, MemStorage};
 use swarm::wire::{self, Decoded, Handshake, HashRequest, Message, Reserved};
 
@@ -257,9 +260,6 @@ impl World {
             cfg,
             meta.info_hashes,
             (!matches!(role, Role::Magnet)).then(|| meta.clone()),
-            storage
-                .clone()
-                .map(|s| s as Arc<dyn piece_core::storage::Storage>),
             have,
             [0x55; 20],
             now,
@@ -526,7 +526,9 @@ impl World {
                 };
                 let ok = verify_piece(&self.hashes, st.as_ref(), p);
                 self.lied |= *lie;
-                self.t.handle_verified(self.now, p, ok != *lie);
+                let result = Ok(ok != *lie);
+                self.t
+                    .handle_disk(self.now, DiskDone::Verified { piece: p, result });
             }
             Op::Dial { ok } => {
                 let Some(a) = self.dials.pop() else { return };
@@ -573,8 +575,33 @@ impl World {
         while let Some(a) = self.t.poll_connect() {
             self.dials.push(a);
         }
-        while let Some(job) = self.t.poll_verify() {
-            self.verifies.push(job.piece.get());
+        // Writes and reads run at once; hash checks wait for Op::Verify.
+        while let Some(job) = self.t.poll_disk() {
+            let st = self.storage.clone().expect("disk jobs only with metadata");
+            let done = match job {
+                DiskJob::Write { block, data } => DiskDone::Written {
+                    block,
+                    result: st.write(block.piece, block.offset, &data).map_err(Arc::new),
+                },
+                DiskJob::Read { conn, block } => {
+                    let mut buf = vec![0; block.len as usize];
+                    let result = st
+                        .read(block.piece, block.offset, &mut buf)
+                        .map(|_| buf.into())
+                        .map_err(Arc::new);
+                    DiskDone::Read {
+                        conn,
+                        block,
+                        result,
+                    }
+                }
+                DiskJob::Verify { piece } => {
+                    self.verifies.push(piece.get());
+                    continue;
+                }
+                _ => continue,
+            };
+            self.t.handle_disk(self.now, done);
         }
         while let Some(ev) = self.t.poll_event() {
             match ev {
@@ -589,10 +616,10 @@ impl World {
                         "metadata verified against the info-hash"
                     );
                     let st = Arc::new(MemStorage::new(self.meta.info.layout.clone()));
-                    self.storage = Some(st.clone());
+                    self.storage = Some(st);
                     let n = self.meta.info.lengths.num_pieces();
                     self.t
-                        .handle_metadata(self.now, self.meta.clone(), st, Bitfield::new(n));
+                        .handle_metadata(self.now, self.meta.clone(), Bitfield::new(n));
                 }
                 _ => {}
             }

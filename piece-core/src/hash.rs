@@ -54,7 +54,7 @@ pub fn piece_root_v2(data: &[u8], piece_len: u32) -> Hash32 {
 
 /// What a v2 piece must hash to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum V2Expect {
+pub(crate) enum V2Expect {
     /// No v2 hash known (padding-only piece, empty data, or a missing layer).
     Unknown,
     /// The piece-layer entry: compare [`piece_root_v2`].
@@ -82,7 +82,7 @@ pub enum HashesError {
 #[derive(Clone, Debug)]
 pub struct PieceHashes {
     layout: Layout,
-    v1: Option<Vec<[u8; 20]>>,
+    pub(crate) v1: Option<Vec<[u8; 20]>>,
     v2: Option<Vec<V2Expect>>,
 }
 
@@ -175,32 +175,55 @@ impl PieceHashes {
         if p.get() >= lengths.num_pieces() || piece.len() != lengths.piece_len(p) as usize {
             return false;
         }
+        let v1 = self.v1.is_some().then(|| sha1_piece(piece));
+        let leaves = match self.v2_expect(p) {
+            V2Expect::Unknown => None,
+            _ => Some(block_leaves(
+                &piece[..self.layout.piece_data_len(p) as usize],
+            )),
+        };
+        self.check(p, v1, leaves.as_deref())
+    }
+
+    /// What a v2 piece must hash to (`Unknown` without v2 hashes).
+    pub(crate) fn v2_expect(&self, p: PieceIndex) -> V2Expect {
+        self.v2
+            .as_ref()
+            .and_then(|v| v.get(p.idx()).copied())
+            .unwrap_or(V2Expect::Unknown)
+    }
+
+    /// Compares a piece's computed hashes with the expected ones: `v1` its
+    /// SHA-1 (when the torrent has v1 hashes), `leaves` the v2 leaves of its
+    /// real data (when [`Self::v2_expect`] knows a hash). A piece with no
+    /// known hash never verifies.
+    pub(crate) fn check(
+        &self,
+        p: PieceIndex,
+        v1: Option<[u8; 20]>,
+        leaves: Option<&[Hash32]>,
+    ) -> bool {
         let mut checked = false;
-        if let Some(v1) = &self.v1 {
-            if sha1_piece(piece) != v1[p.idx()] {
+        if let Some(want) = self.v1.as_ref().and_then(|v| v.get(p.idx())) {
+            if v1.as_ref() != Some(want) {
                 return false;
             }
             checked = true;
         }
-        if let Some(v2) = &self.v2 {
-            let data = &piece[..self.layout.piece_data_len(p) as usize];
-            match v2[p.idx()] {
-                V2Expect::Unknown => {}
-                V2Expect::Layer(h) => {
-                    if piece_root_v2(data, lengths.piece_length()) != h {
-                        return false;
-                    }
-                    checked = true;
-                }
-                V2Expect::FileRoot(h) => {
-                    if merkle::file_root_from_blocks(&block_leaves(data)) != h {
-                        return false;
-                    }
-                    checked = true;
-                }
-            }
-        }
-        checked
+        let piece_len = self.layout.lengths().piece_length();
+        let got = match (self.v2_expect(p), leaves) {
+            (V2Expect::Unknown, _) => return checked,
+            (_, None) => return false,
+            (V2Expect::Layer(h), Some(l)) => (h, merkle::piece_hash_from_blocks(l, piece_len)),
+            (V2Expect::FileRoot(h), Some(l)) => (h, merkle::file_root_from_blocks(l)),
+        };
+        got.0 == got.1
+    }
+
+    /// A hasher for `p` that takes its blocks as they arrive
+    /// ([`crate::hasher::PieceHasher`]).
+    pub fn hasher(&self, p: PieceIndex) -> crate::hasher::PieceHasher {
+        crate::hasher::PieceHasher::new(self, p)
     }
 
     /// Checks one v2 block against a leaf obtained elsewhere (e.g. from a

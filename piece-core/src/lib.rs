@@ -11,6 +11,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod create;
 pub mod hash;
+pub mod hasher;
 pub mod layout;
 pub mod magnet;
 pub mod merkle;

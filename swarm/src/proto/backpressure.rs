@@ -31,10 +31,10 @@ use super::peer::Peer;
 use super::{ConnId, DisconnectReason, Torrent};
 
 impl Peer {
-    /// Bytes queued for the peer: not yet polled, or polled and not yet
-    /// written.
+    /// Bytes queued for the peer: being read from disk, not yet polled,
+    /// or polled and not yet written.
     pub(crate) fn queued(&self) -> usize {
-        self.out.len() + self.unsent
+        self.out.len() + self.unsent + self.reading
     }
     /// Has data waiting that it does not read?
     pub(crate) fn stalled(&self) -> bool {

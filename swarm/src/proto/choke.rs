@@ -12,7 +12,7 @@
 //! regular slot is free.
 
 use super::{ConnId, PeerMisbehaved, Torrent};
-use crate::wire::{self, Message};
+use crate::wire::Message;
 
 impl Torrent {
     pub(crate) fn on_request(
@@ -68,11 +68,13 @@ impl Torrent {
         }
     }
 
-    /// Serves queued requests of an unchoked peer (within the upload limit).
+    /// Serves queued requests of an unchoked peer (within the upload
+    /// limit and the send-buffer bounds): each becomes a disk read whose
+    /// answer is sent (`proto::disk`).
     pub(crate) fn serve(&mut self, conn: ConnId) {
-        let Some(storage) = self.storage.clone() else {
+        if self.meta.is_none() {
             return;
-        };
+        }
         let (max, max_total) = (self.cfg.max_send_buffer, self.cfg.max_send_buffer_total);
         let mut total = self.queued_total();
         loop {
@@ -91,20 +93,9 @@ impl Torrent {
                 return;
             }
             p.incoming.pop_front();
-            let out = &mut p.out;
-            let header = out.len();
-            // A block is at most 16 KiB: always within the wire limit.
-            if wire::encode_piece_header(b.piece.get(), b.offset, b.len, out).is_err() {
-                continue;
-            }
-            let start = out.len();
-            out.resize(start + b.len as usize, 0);
-            if let Err(e) = storage.read(b.piece, b.offset, &mut out[start..]) {
-                out.truncate(header);
-                self.storage_failed(b.piece, e);
-                return;
-            }
-            total += 13 + b.len as usize;
+            let n = super::disk::wire_len(b);
+            p.reading += n;
+            total += n;
             p.last_sent = self.now;
             p.up_tick += b.len as u64;
             p.up_round += b.len as u64;
@@ -112,6 +103,9 @@ impl Torrent {
                 self.upload_tokens -= b.len as u64;
             }
             self.count_up(b.len as u64);
+            self.disk
+                .jobs
+                .push_back(super::disk::DiskJob::Read { conn, block: b });
         }
     }
 
@@ -142,7 +136,7 @@ impl Torrent {
 
     /// A peer became interested: unchoke at once if a slot is free.
     pub(crate) fn maybe_unchoke(&mut self, conn: ConnId) {
-        if self.cfg.upload_slots == 0 || self.paused || self.storage.is_none() {
+        if self.cfg.upload_slots == 0 || self.paused || self.meta.is_none() {
             return;
         }
         let stalled = self.peers.get(&conn).is_some_and(|p| p.stalled());
@@ -157,7 +151,7 @@ impl Torrent {
     /// the next round every time a leecher completes).
     pub(crate) fn fill_free_slots(&mut self) {
         let slots = self.cfg.upload_slots;
-        if slots == 0 || self.paused || self.storage.is_none() {
+        if slots == 0 || self.paused || self.meta.is_none() {
             return;
         }
         let busy = self

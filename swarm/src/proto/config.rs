@@ -63,6 +63,13 @@ pub struct TorrentConfig {
     pub max_send_buffer: usize,
     /// The same for all peers of the torrent together.
     pub max_send_buffer_total: usize,
+    /// Bytes of received blocks handed to the disk and not yet written
+    /// above which no new block is requested (`proto::disk`): memory stays
+    /// bounded when the disk is slower than the network.
+    pub max_disk_queue: usize,
+    /// Hash checks out at a time (`proto::disk`); pieces wait in the order
+    /// they completed.
+    pub max_verify_jobs: usize,
     /// A peer with data queued that reads none of it for this long is
     /// choked (its slot goes to another peer)...
     pub stall_choke_after: Duration,
@@ -107,6 +114,8 @@ impl Default for TorrentConfig {
             hash_tree_cache_bytes: 32 * 1024 * 1024,
             max_send_buffer: 1024 * 1024,
             max_send_buffer_total: 16 * 1024 * 1024,
+            max_disk_queue: 4 * 1024 * 1024,
+            max_verify_jobs: 2,
             stall_choke_after: Duration::from_secs(10),
             stall_drop_after: Duration::from_secs(30),
             ban_duration: Duration::from_secs(3600),

@@ -3,7 +3,7 @@
 use piece_core::{Bitfield, BlockInfo, PieceIndex};
 
 use super::picker::{PeerHas, Received};
-use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent, VerifyJob};
+use super::{ConnId, DisconnectReason, Event, PeerMisbehaved, Torrent};
 use crate::wire::Message;
 
 /// Largest raw bitfield kept per peer for a magnet before the metadata is
@@ -299,6 +299,10 @@ impl Torrent {
         if !p.active || p.peer_choking || !p.am_interested || self.picker.is_none() {
             return;
         }
+        if !self.disk_room() {
+            // backpressure: the disk is behind (proto::disk)
+            return;
+        }
         let target = if p.snubbed {
             1
         } else {
@@ -404,12 +408,7 @@ impl Torrent {
         };
         match pk.block_received(b, key) {
             Received::New { piece_done } => {
-                if let Some(st) = self.storage.clone() {
-                    if let Err(e) = st.write(b.piece, b.offset, data) {
-                        self.storage_failed(b.piece, e);
-                        return Ok(());
-                    }
-                }
+                self.queue_write(b, data);
                 // end-game: cancel the duplicates in flight elsewhere (only
                 // then can a block be requested from several peers)
                 let endgame = self.picker.as_ref().is_some_and(|pk| pk.is_endgame());
@@ -437,7 +436,7 @@ impl Torrent {
                     );
                 }
                 if piece_done {
-                    self.verify.push_back(VerifyJob { piece: b.piece });
+                    self.piece_received(b.piece);
                 }
             }
             Received::Duplicate | Received::NotWanted => {
@@ -450,12 +449,9 @@ impl Torrent {
     pub(crate) fn storage_failed(
         &mut self,
         piece: PieceIndex,
-        e: piece_core::storage::StorageError,
+        error: std::sync::Arc<piece_core::storage::StorageError>,
     ) {
-        self.events.push_back(Event::StorageFailed {
-            piece,
-            error: std::sync::Arc::new(e),
-        });
+        self.events.push_back(Event::StorageFailed { piece, error });
         self.pause(self.now);
     }
 

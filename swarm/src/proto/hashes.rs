@@ -77,7 +77,6 @@ mod tests {
 
     use super::*;
     use crate::proto::{Direction, Event, TorrentConfig, TransportKind};
-    use crate::sim::MemStorage;
     use crate::wire::{self, Reserved};
 
     #[test]
@@ -98,13 +97,11 @@ mod tests {
         let layer = meta.piece_layers[&root].clone();
         assert_eq!(layer.len(), 21);
         let n = meta.info.lengths.num_pieces();
-        let st = Arc::new(MemStorage::new(meta.info.layout.clone()));
         let now = Instant::now();
         let mut t = Torrent::new(
             TorrentConfig::default(),
             meta.info_hashes,
             Some(meta.clone()),
-            Some(st),
             Bitfield::full(n),
             [1; 20],
             now,

@@ -10,7 +10,6 @@ use piece_core::Bitfield;
 
 use super::tests::{addr, enc, ext_hs, peer_hs, Rig};
 use super::*;
-use crate::sim::MemStorage;
 use crate::wire::{self, HashRequest, Message};
 
 /// A seeder of a v2 torrent of one file of `pieces` 32 KiB pieces.
@@ -27,17 +26,12 @@ fn v2_seeder(pieces: usize, cfg: TorrentConfig) -> (Rig, Arc<Metainfo>) {
     };
     let meta =
         Arc::new(Metainfo::from_bytes(&create_torrent(&f, &opts, None).unwrap().bytes).unwrap());
-    let st = Arc::new(MemStorage::with_data(
-        meta.info.layout.clone(),
-        data.clone(),
-    ));
     let now = Instant::now();
     let n = meta.info.lengths.num_pieces();
     let t = Torrent::new(
         cfg,
         meta.info_hashes,
         Some(meta.clone()),
-        Some(st),
         Bitfield::full(n),
         [7; 20],
         now,

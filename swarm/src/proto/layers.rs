@@ -261,7 +261,6 @@ mod tests {
 
     use super::*;
     use crate::proto::{Direction, TorrentConfig, TransportKind};
-    use crate::sim::MemStorage;
     use crate::wire::{self, Handshake, Reserved};
 
     /// A v2-only torrent from a magnet (no piece layers) and one seeding
@@ -280,13 +279,11 @@ mod tests {
         // what a magnet gives: no piece layers
         let meta = Arc::new(Metainfo::from_info_bytes(&full.info_bytes, vec![]).unwrap());
         assert!(meta.piece_layers.is_empty());
-        let st = Arc::new(MemStorage::new(meta.info.layout.clone()));
         let now = Instant::now();
         let mut t = Torrent::new(
             TorrentConfig::default(),
             meta.info_hashes,
             Some(meta.clone()),
-            Some(st),
             Bitfield::new(10),
             [1; 20],
             now,

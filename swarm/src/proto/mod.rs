@@ -11,9 +11,12 @@
 //! |---|---|
 //! | [`Torrent::poll_transmit`] | writes the bytes to that connection, in order, reporting each write with [`Torrent::handle_sent`] |
 //! | [`Torrent::poll_event`] | reports it; on [`Event::Disconnect`] closes the socket |
-//! | [`Torrent::poll_verify`] | reads the piece from storage, hashes it (off-thread), calls [`Torrent::handle_verified`] |
+//! | [`Torrent::poll_disk`] | runs the [`DiskJob`] off the protocol task (write a block and feed its piece's hasher, finish a piece's hash, read a block), answers [`Torrent::handle_disk`] |
 //! | [`Torrent::poll_connect`] | dials the address, then [`Torrent::handle_connected`] (or [`Torrent::handle_connect_failed`]) |
 //! | [`Torrent::poll_timeout`] | calls [`Torrent::handle_timeout`] at that instant |
+//!
+//! Which transport to dial, and moving swarm peers to QUIC or back to TCP,
+//! is decided by [`QuicPolicy`], a state machine of the same kind.
 //!
 //! Incoming connections: [`Torrent::handle_connected`] with
 //! [`Direction::Incoming`], or [`Torrent::handle_incoming`] when the glue
@@ -22,9 +25,11 @@
 //! On [`Event::StorageFailed`] the torrent has paused itself
 //! ([`Torrent::resume`] after fixing the cause).
 //!
-//! Received blocks are written to the [`Storage`] synchronously and served
-//! blocks read from it. A piece is marked as had, announced (HAVE) and
-//! served only after its hash check passed.
+//! The core holds no [`Storage`]: received blocks leave as write jobs and
+//! are hashed as they are written (hash on receive), served blocks come
+//! back from read jobs, and the disk's backlog bounds how much is
+//! requested (see `disk.rs`). A piece is marked as had, announced (HAVE)
+//! and served only after its hash check passed.
 //!
 //! # Wire protocol
 //! Every message is read and written by the codec in [`crate::wire`]
@@ -69,6 +74,7 @@ mod bans;
 mod choke;
 mod config;
 mod dials;
+mod disk;
 mod download;
 mod hashes;
 #[cfg(test)]
@@ -79,6 +85,7 @@ mod misbehaved;
 mod pacing;
 mod peer;
 mod picker;
+pub mod quic;
 mod slots;
 #[cfg(test)]
 mod tests;
@@ -93,7 +100,9 @@ use piece_core::storage::StorageError;
 use piece_core::PieceIndex;
 
 pub use config::TorrentConfig;
+pub use disk::{DiskDone, DiskJob};
 pub use misbehaved::{DisconnectReason, PeerMisbehaved};
+pub use quic::{QuicAction, QuicPolicy};
 pub use torrent::Torrent;
 
 #[doc(no_inline)]
@@ -134,14 +143,6 @@ pub enum TransportKind {
 pub struct Transmit {
     pub conn: ConnId,
     pub data: Bytes,
-}
-
-/// A piece to hash-check: the glue reads the whole piece from storage,
-/// checks it against the torrent's hashes (v1 SHA-1 or v2 merkle) and calls
-/// [`Torrent::handle_verified`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VerifyJob {
-    pub piece: PieceIndex,
 }
 
 /// Things the glue and the user want to know.
@@ -228,4 +229,8 @@ pub struct TorrentStats {
     /// Bytes queued for peers: written by us, not yet by the transport
     /// (bounded by `TorrentConfig::max_send_buffer_total` plus one block).
     pub queued: usize,
+    /// Bytes of received blocks handed to the disk and not yet written
+    /// (bounded by `TorrentConfig::max_disk_queue` plus the requests in
+    /// flight when the bound was reached).
+    pub disk_queued: usize,
 }

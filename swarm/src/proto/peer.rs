@@ -38,6 +38,9 @@ pub(crate) struct Peer {
     /// Bytes polled by the glue and not yet reported written
     /// (`proto::backpressure`).
     pub unsent: usize,
+    /// Bytes of served blocks still being read from disk (header
+    /// included, `proto::disk`).
+    pub reading: usize,
     /// Last time some of them were written (or when they started waiting).
     pub last_drain: Instant,
     /// Choked for not reading; not unchoked until it has read everything.
@@ -120,6 +123,7 @@ impl Peer {
             rbuf: Vec::new(),
             out: BytesMut::new(),
             unsent: 0,
+            reading: 0,
             last_drain: now,
             stalled: false,
             connected_at: now,

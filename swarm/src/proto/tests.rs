@@ -1,14 +1,13 @@
 //! Unit tests of the state machine driven by hand (no simulator).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use piece_core::{Bitfield, PieceIndex};
 
 use super::*;
-use crate::sim::{content, make_v1, MemStorage};
+use crate::sim::{content, make_v1};
 use crate::wire::{self, Handshake, Message, Reserved};
 
 pub(super) const PIECE: u32 = 32 * 1024;
@@ -23,11 +22,6 @@ pub(super) struct Rig {
 pub(super) fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
     let data = content(4 * PIECE as usize, 1);
     let meta = make_v1("x", &data, PIECE);
-    let st = if seed {
-        MemStorage::with_data(meta.info.layout.clone(), data.clone())
-    } else {
-        MemStorage::new(meta.info.layout.clone())
-    };
     let have = if seed {
         Bitfield::full(4)
     } else {
@@ -39,7 +33,6 @@ pub(super) fn rig(seed: bool, cfg: TorrentConfig) -> Rig {
         cfg,
         meta.info_hashes,
         Some(meta.clone()),
-        Some(Arc::new(st)),
         have,
         [7; 20],
         now,
@@ -82,12 +75,16 @@ pub(super) fn enc(msgs: &[Message<'_>]) -> Vec<u8> {
     b.to_vec()
 }
 
+pub(super) use super::disk::test_io::{poll_verify, run_disk, verified};
+
 /// Everything the torrent sent on `conn`, decoded (handshake skipped);
-/// everything polled is reported written.
+/// everything polled is reported written, disk jobs run ([`run_disk`]).
 pub(super) fn sent(t: &mut Torrent, conn: ConnId) -> Vec<String> {
     let mut raw = Vec::new();
     let mut other = Vec::new();
-    while let Some(tx) = t.poll_transmit() {
+    loop {
+        run_disk(t);
+        let Some(tx) = t.poll_transmit() else { break };
         // as the glue does: written at once
         t.handle_sent(t.now, tx.conn, tx.data.len());
         if tx.conn == conn {
@@ -183,10 +180,10 @@ fn piece_is_announced_only_after_its_hash_passes() {
     let out = sent(&mut r.t, c);
     assert!(!out.iter().any(|m| m.starts_with("Have")), "{out:?}");
     assert!(!r.t.have().unwrap().get(piece));
-    let job = r.t.poll_verify().expect("a verify job");
-    assert_eq!(job.piece.get(), piece);
-    assert!(r.t.poll_verify().is_none());
-    r.t.handle_verified(r.now, job.piece, true);
+    let job = poll_verify(&mut r.t).expect("a verify job");
+    assert_eq!(job.get(), piece);
+    assert!(poll_verify(&mut r.t).is_none());
+    verified(&mut r.t, r.now, job, true);
     assert!(r.t.have().unwrap().get(piece));
     let out = sent(&mut r.t, c);
     assert!(
@@ -207,8 +204,8 @@ fn sole_supplier_of_a_bad_piece_is_banned() {
     let piece = reqs[0].0;
     let of_piece: Vec<_> = reqs.iter().copied().filter(|q| q.0 == piece).collect();
     answer(&mut r, c, &of_piece, true);
-    let job = r.t.poll_verify().unwrap();
-    r.t.handle_verified(r.now, job.piece, false);
+    let job = poll_verify(&mut r.t).expect("a verify job");
+    verified(&mut r.t, r.now, job, false);
     let ev = events(&mut r.t);
     assert!(ev.iter().any(
         |e| matches!(e, Event::PieceFailed { contributors, .. } if contributors == &[key(1)])
@@ -253,9 +250,9 @@ fn mixed_failure_puts_contributors_on_parole_without_ban() {
         "B was not asked for the partial piece: {reqs_b:?}"
     );
     answer(&mut r, b, &rest, false);
-    let job = r.t.poll_verify().unwrap();
-    assert_eq!(job.piece.get(), piece);
-    r.t.handle_verified(r.now, job.piece, false);
+    let job = poll_verify(&mut r.t).expect("a verify job");
+    assert_eq!(job.get(), piece);
+    verified(&mut r.t, r.now, job, false);
     let ev = events(&mut r.t);
     let contributors = ev.iter().find_map(|e| match e {
         Event::PieceFailed { contributors, .. } => Some(contributors.clone()),
@@ -274,8 +271,8 @@ fn mixed_failure_puts_contributors_on_parole_without_ban() {
     let whole: Vec<_> = reqs.iter().copied().filter(|q| q.0 == p2).collect();
     assert_eq!(whole.len(), 2, "a parole peer gets whole pieces");
     answer(&mut r, a, &whole, true);
-    let job = r.t.poll_verify().unwrap();
-    r.t.handle_verified(r.now, job.piece, false);
+    let job = poll_verify(&mut r.t).expect("a verify job");
+    verified(&mut r.t, r.now, job, false);
     let ev = events(&mut r.t);
     let bans: Vec<_> = ev
         .iter()
@@ -548,7 +545,6 @@ fn metadata_request_flood_is_bounded() {
     let data = content(1000 * 16384, 2);
     let meta = make_v1("m", &data, 16384);
     assert!(meta.info_bytes.len() > 16384);
-    let st = Arc::new(MemStorage::with_data(meta.info.layout.clone(), data));
     let now = Instant::now();
     let ih = meta.info_hashes.v1.unwrap().0;
     let mut r = Rig {
@@ -556,7 +552,6 @@ fn metadata_request_flood_is_bounded() {
             TorrentConfig::default(),
             meta.info_hashes,
             Some(meta.clone()),
-            Some(st),
             Bitfield::full(1000),
             [7; 20],
             now,
@@ -711,7 +706,7 @@ mod fuzz {
             let mut r = rig(seed, TorrentConfig::default());
             if magnet {
                 let hashes = *r.t.info_hashes();
-                r.t = Torrent::new(TorrentConfig::default(), hashes, None, None, Bitfield::new(0), [7; 20], r.now);
+                r.t = Torrent::new(TorrentConfig::default(), hashes, None, Bitfield::new(0), [7; 20], r.now);
             }
             let c = ConnId(1);
             r.t.handle_connected(r.now, c, addr(1), Direction::Incoming, TransportKind::Tcp);
@@ -724,8 +719,8 @@ mod fuzz {
                 r.t.handle_data(now, c, chunk);
                 now += Duration::from_millis(300);
                 r.t.handle_timeout(now);
-                while let Some(j) = r.t.poll_verify() {
-                    r.t.handle_verified(now, j.piece, false);
+                while let Some(j) = poll_verify(&mut r.t) {
+                    verified(&mut r.t, now, j, false);
                 }
                 let mut out = 0;
                 while let Some(tx) = r.t.poll_transmit() {

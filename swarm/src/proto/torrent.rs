@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::Storage;
-use piece_core::{Bitfield, InfoHashes, Lengths, PieceIndex};
+use piece_core::{Bitfield, InfoHashes, Lengths};
 
 use super::bans::BanList;
 use super::layers::LayerFetch;
@@ -17,7 +16,7 @@ use super::peer::Peer;
 use super::picker::Picker;
 use super::{
     ConnId, Direction, DisconnectReason, Event, PeerMisbehaved, TorrentConfig, TorrentStats,
-    Transmit, TransportKind, VerifyJob,
+    Transmit, TransportKind,
 };
 use crate::wire::{self, Decoded, Handshake, Message, Reserved, MAX_MESSAGE_LEN};
 
@@ -30,13 +29,13 @@ pub struct Torrent {
     pub(crate) cfg: TorrentConfig,
     pub(crate) info_hashes: InfoHashes,
     pub(crate) meta: Option<Arc<Metainfo>>,
-    pub(crate) storage: Option<Arc<dyn Storage>>,
     pub(crate) lengths: Option<Lengths>,
     pub(crate) picker: Option<Picker>,
     pub(crate) peer_id: [u8; 20],
     pub(crate) peers: BTreeMap<ConnId, Peer>,
     pub(crate) events: VecDeque<Event>,
-    pub(crate) verify: VecDeque<VerifyJob>,
+    /// Disk jobs and their bounds (`proto::disk`).
+    pub(crate) disk: super::disk::DiskState,
     pub(crate) candidates: VecDeque<SocketAddr>,
     pub(crate) dialing: BTreeSet<SocketAddr>,
     pub(crate) dials: super::dials::Dials,
@@ -63,14 +62,14 @@ pub struct Torrent {
 }
 
 impl Torrent {
-    /// A torrent. `meta` and `storage` are `None` for a magnet link until
+    /// A torrent. `meta` is `None` for a magnet link until
     /// [`Torrent::handle_metadata`]; `have` holds the pieces already
-    /// verified (resume data or a seed), one bit per piece.
+    /// verified (resume data or a seed), one bit per piece. The data is
+    /// read and written by the glue ([`Torrent::poll_disk`]).
     pub fn new(
         cfg: TorrentConfig,
         info_hashes: InfoHashes,
         meta: Option<Arc<Metainfo>>,
-        storage: Option<Arc<dyn Storage>>,
         have: Bitfield,
         peer_id: [u8; 20],
         now: Instant,
@@ -80,13 +79,12 @@ impl Torrent {
             cfg,
             info_hashes,
             meta: None,
-            storage: None,
             lengths: None,
             picker: None,
             peer_id,
             peers: BTreeMap::new(),
             events: VecDeque::new(),
-            verify: VecDeque::new(),
+            disk: Default::default(),
             candidates: VecDeque::new(),
             dialing: BTreeSet::new(),
             dials,
@@ -108,13 +106,13 @@ impl Torrent {
             trees: Default::default(),
             metadata_copied: 0,
         };
-        if let (Some(m), Some(s)) = (meta, storage) {
-            t.install_metadata(m, s, have);
+        if let Some(m) = meta {
+            t.install_metadata(m, have);
         }
         t
     }
 
-    fn install_metadata(&mut self, meta: Arc<Metainfo>, storage: Arc<dyn Storage>, have: Bitfield) {
+    fn install_metadata(&mut self, meta: Arc<Metainfo>, have: Bitfield) {
         let lengths = meta.info.lengths;
         let have = if have.len() == lengths.num_pieces() {
             have
@@ -133,7 +131,6 @@ impl Torrent {
         self.picker = Some(picker);
         self.lengths = Some(lengths);
         self.meta = Some(meta);
-        self.storage = Some(storage);
         self.md = None;
     }
 
@@ -168,6 +165,7 @@ impl Torrent {
         s.paused = self.paused;
         s.banned = self.banned.len();
         s.queued = self.queued_total();
+        s.disk_queued = self.disk.writing;
         s
     }
 
@@ -495,6 +493,7 @@ impl Torrent {
 
     /// Work common to every input: requests, uploads, metadata.
     pub(crate) fn after_input(&mut self) {
+        self.schedule_verify();
         if self.paused {
             return;
         }
@@ -594,7 +593,7 @@ impl Torrent {
     /// When [`Torrent::handle_timeout`] wants to be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.peers.is_empty() && self.verify.is_empty() && !self.wants_dials() {
+        if self.peers.is_empty() && !self.disk_busy() && !self.wants_dials() {
             return None;
         }
         Some(self.next_tick)
@@ -618,26 +617,14 @@ impl Torrent {
         self.events.pop_front()
     }
 
-    /// Next piece to hash-check.
-    #[must_use]
-    pub fn poll_verify(&mut self) -> Option<VerifyJob> {
-        self.verify.pop_front()
-    }
-
     /// Magnet links: the glue parsed the info bytes from
-    /// [`Event::MetadataReceived`] and built storage; downloading starts.
-    pub fn handle_metadata(
-        &mut self,
-        now: Instant,
-        meta: Arc<Metainfo>,
-        storage: Arc<dyn Storage>,
-        have: Bitfield,
-    ) {
+    /// [`Event::MetadataReceived`] and opened storage; downloading starts.
+    pub fn handle_metadata(&mut self, now: Instant, meta: Arc<Metainfo>, have: Bitfield) {
         self.now = now;
         if self.meta.is_some() {
             return;
         }
-        self.install_metadata(meta, storage, have);
+        self.install_metadata(meta, have);
         let n = self.lengths.map_or(0, |l| l.num_pieces());
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in conns {
@@ -673,13 +660,6 @@ impl Torrent {
             }
         }
         self.recompute_interest();
-        self.after_input();
-    }
-
-    /// Result of a [`VerifyJob`].
-    pub fn handle_verified(&mut self, now: Instant, piece: PieceIndex, ok: bool) {
-        self.now = now;
-        self.on_verified(piece, ok);
         self.after_input();
     }
 }

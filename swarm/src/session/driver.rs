@@ -10,8 +10,10 @@
 //!   for at most [`CLOSE_LINGER`], of one dropped for not reading not at
 //!   all;
 //! - timers come from [`Torrent::poll_timeout`];
-//! - [`VerifyJob`]s run on `spawn_blocking`, at most
-//!   [`MAX_VERIFY_JOBS`] at a time;
+//! - disk jobs ([`Torrent::poll_disk`]: writes, hash checks, reads) run on
+//!   the process's disk pool (`session::disk`) and come back as
+//!   [`Torrent::handle_disk`]; the state machine bounds what is out
+//!   (`proto::disk`);
 //! - the resume file is saved while pieces complete, in the background
 //!   (one save at a time), at most every [`RESUME_DEBOUNCE`] and never
 //!   more often than [`RESUME_COST_FACTOR`] times the last save took (a
@@ -19,25 +21,11 @@
 //!   saving every second would leave no time to download); and in the
 //!   foreground on completion and on shutdown.
 //!
-//! # Moving swarm peers to QUIC
-//! - A TCP peer that offers QUIC (`swarm_quic` in its extension handshake,
-//!   [`Event::QuicOffered`]) is dialled over QUIC at its IP and that port,
-//!   once per TCP address, by the side that dialled the TCP connection
-//!   (so both sides never do it at once) and only if we have QUIC. When
-//!   the QUIC connection's handshake completes, the state machine sees the
-//!   same peer id twice and closes the TCP connection (duplicate rule in
-//!   [`crate::proto`]: QUIC stays; no ban, one peer). If the QUIC dial
-//!   fails, the TCP connection simply stays.
-//! - A swarm peer known by both addresses (`Cmd::AddSwarmPeer`, e.g. from
-//!   mDNS) is dialled over QUIC first; over TCP only if the QUIC dial
-//!   fails, its connection closes before the handshake, or nothing
-//!   connected within [`super::QUIC_FALLBACK`].
-//! - A TCP address of a peer we reach over QUIC is not dialled (tracker or
-//!   LAN hints would otherwise open a TCP link that the duplicate rule
-//!   closes at once): the address we moved from, the one given with the
-//!   QUIC address, or the listen port (`p`) a QUIC peer sent.
+//! - which transport to dial, moving TCP peers to QUIC and falling back
+//!   to TCP are decided by [`QuicPolicy`] (`proto::quic`); the driver
+//!   feeds it connection events and carries out its [`QuicAction`]s.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,21 +35,22 @@ use bytes::{Bytes, BytesMut};
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
 use piece_core::storage::Storage;
-use piece_core::{Bitfield, PieceIndex};
+use piece_core::Bitfield;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::disk::{self, Inbox, TorrentDisk};
 use super::rate::RateMeter;
 use super::{ErrorSlot, PeerInfo, Progress, StorageFactory, TorrentError, TorrentEvent};
 use crate::net::{tcp, NetError, PeerAddr, PeerConn, QuicEndpoint};
-use crate::proto::{ConnId, Direction, DisconnectReason, Event, Torrent, TransportKind, VerifyJob};
+use crate::proto::{
+    ConnId, Direction, DisconnectReason, Event, QuicAction, QuicPolicy, Torrent, TransportKind,
+};
 use crate::resume;
 use crate::wire::Handshake;
 
 /// How long the writer of a closed connection may still flush.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(5);
-/// Concurrent hash checks per torrent.
-pub const MAX_VERIFY_JOBS: usize = 2;
 /// Least time between two resume saves while downloading.
 pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
 /// While downloading, the gap between two resume saves is at least this
@@ -69,9 +58,6 @@ pub const RESUME_DEBOUNCE: Duration = Duration::from_secs(1);
 pub const RESUME_COST_FACTOR: u32 = 20;
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
-/// Most addresses remembered for the QUIC preference (tried upgrades,
-/// TCP/QUIC address pairs); the memory is cleared when full.
-const MAX_QUIC_MEMORY: usize = 4096;
 
 /// Commands from the session and handles.
 pub(crate) enum Cmd {
@@ -96,12 +82,9 @@ enum Internal {
     Sent(ConnId, usize),
     Closed(ConnId),
     Dialed(SocketAddr, Result<PeerConn, NetError>),
-    Verified(PieceIndex, bool),
     Metadata(Box<Result<MetadataReady, TorrentError>>),
     /// A background resume save finished.
     ResumeSaved(Result<Duration, resume::SaveError>),
-    /// [`super::QUIC_FALLBACK`] passed since a swarm peer was added.
-    QuicFallback(SocketAddr),
 }
 
 /// A magnet's parsed metadata, its storage, hashes and verified pieces.
@@ -144,13 +127,8 @@ pub(crate) struct Driver {
     save_dir: PathBuf,
     resume_path: Option<PathBuf>,
     quic: Option<QuicEndpoint>,
-    quic_addrs: HashSet<SocketAddr>,
-    /// TCP addresses whose move to QUIC was tried.
-    upgrade_tried: HashSet<SocketAddr>,
-    /// TCP address -> QUIC address of the same swarm peer.
-    twins: HashMap<SocketAddr, SocketAddr>,
-    /// QUIC address -> TCP address to dial if QUIC does not work out.
-    fallback: HashMap<SocketAddr, SocketAddr>,
+    /// Which transport to dial; moves to QUIC and fallbacks to TCP.
+    policy: QuicPolicy,
     storage_factory: Option<StorageFactory>,
     events: broadcast::Sender<TorrentEvent>,
     progress: watch::Sender<Progress>,
@@ -159,8 +137,12 @@ pub(crate) struct Driver {
     int_rx: mpsc::Receiver<Internal>,
     conns: HashMap<ConnId, ConnHandle>,
     next_conn: u64,
-    verifying: usize,
-    verify_queue: VecDeque<VerifyJob>,
+    /// The data as the disk pool sees it, once known.
+    disk: Option<Arc<TorrentDisk>>,
+    /// Disk jobs out.
+    disk_out: usize,
+    /// Where their results arrive.
+    inbox: Arc<Inbox>,
     resume_dirty: bool,
     /// When the next background save may start.
     next_save: Instant,
@@ -180,6 +162,10 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(init: DriverInit) -> Self {
         let (int_tx, int_rx) = mpsc::channel(256);
+        let disk = match (&init.storage, &init.hashes) {
+            (Some(s), Some(h)) => Some(TorrentDisk::new(s.clone(), h.clone())),
+            _ => None,
+        };
         Driver {
             meta_slot: init.meta_slot,
             error_slot: init.error_slot,
@@ -188,11 +174,8 @@ impl Driver {
             storage: init.storage,
             save_dir: init.save_dir,
             resume_path: init.resume_path,
-            quic: init.quic,
-            quic_addrs: HashSet::new(),
-            upgrade_tried: HashSet::new(),
-            twins: HashMap::new(),
-            fallback: HashMap::new(),
+            quic: init.quic.clone(),
+            policy: QuicPolicy::new(init.quic.is_some()),
             storage_factory: init.storage_factory,
             events: init.events,
             progress: init.progress,
@@ -201,8 +184,9 @@ impl Driver {
             int_rx,
             conns: HashMap::new(),
             next_conn: 0,
-            verifying: 0,
-            verify_queue: VecDeque::new(),
+            disk,
+            disk_out: 0,
+            inbox: Arc::default(),
             // Save soon after start: records what was found (or created)
             // so that a restart, even after SIGKILL, need not rehash.
             resume_dirty: true,
@@ -231,6 +215,9 @@ impl Driver {
             if self.resume_dirty && !self.saving {
                 deadline = deadline.min(self.next_save);
             }
+            if let Some(t) = self.policy.poll_timeout() {
+                deadline = deadline.min(t);
+            }
             let sleep = tokio::time::sleep_until(deadline.max(now).into());
             tokio::select! {
                 cmd = self.cmds.recv() => match cmd {
@@ -239,10 +226,14 @@ impl Driver {
                     Some(c) => self.on_cmd(c),
                 },
                 Some(m) = self.int_rx.recv() => self.on_internal(m),
+                _ = self.inbox.notify.notified() => self.on_disk_done(),
                 _ = sleep => {
                     let now = Instant::now();
                     if self.t.poll_timeout().is_some_and(|d| d <= now) {
                         self.t.handle_timeout(now);
+                    }
+                    if self.policy.poll_timeout().is_some_and(|d| d <= now) {
+                        self.policy.handle_timeout(now);
                     }
                     if self.resume_dirty && !self.saving && self.next_save <= now {
                         self.save_resume_in_background();
@@ -250,21 +241,17 @@ impl Driver {
                 }
             }
         }
-        // Shutdown: stop the peers, wait for running hash checks, save.
+        // Shutdown: stop the peers, wait for the disk jobs out (writes,
+        // hash checks), save.
         self.t.pause(Instant::now());
         self.drain();
         for (_, c) in self.conns.drain() {
             c.reader.abort();
         }
-        while self.verifying > 0 {
-            match self.int_rx.recv().await {
-                Some(Internal::Verified(p, ok)) => {
-                    self.verifying -= 1;
-                    self.t.handle_verified(Instant::now(), p, ok);
-                }
-                Some(_) => {}
-                None => break,
-            }
+        while self.disk_out > 0 {
+            self.inbox.notify.notified().await;
+            self.on_disk_done();
+            self.submit_disk_jobs();
         }
         self.drain_events();
         if let Some(s) = &self.storage {
@@ -281,16 +268,17 @@ impl Driver {
         let now = Instant::now();
         match c {
             Cmd::AddPeer(a) => {
-                match a {
-                    PeerAddr::Quic(s) => {
-                        remember(&mut self.quic_addrs, s);
-                    }
-                    PeerAddr::Tcp(s) if self.reached_over_quic(s) => return,
-                    PeerAddr::Tcp(_) => {}
+                if self
+                    .policy
+                    .handle_peer(a.addr(), matches!(a, PeerAddr::Quic(_)))
+                {
+                    self.t.add_peers(now, &[a.addr()]);
                 }
-                self.t.add_peers(now, &[a.addr()]);
             }
-            Cmd::AddSwarmPeer { tcp, quic } => self.add_swarm_peer(tcp, quic),
+            Cmd::AddSwarmPeer { tcp, quic } => {
+                let a = self.policy.handle_swarm_peer(now, tcp, quic);
+                self.t.add_peers(now, &[a]);
+            }
             Cmd::Peers(tx) => {
                 let mut v: Vec<PeerInfo> = self
                     .conns
@@ -344,22 +332,7 @@ impl Driver {
                     error: Arc::new(e),
                 });
                 self.t.handle_connect_failed(now, addr);
-                self.fall_back_to_tcp(addr);
-            }
-            Internal::QuicFallback(quic) => {
-                // A QUIC connection still in its handshake decides later
-                // (it either completes or closes).
-                if !self
-                    .conns
-                    .values()
-                    .any(|h| h.addr == quic && h.kind == TransportKind::Quic)
-                {
-                    self.fall_back_to_tcp(quic);
-                }
-            }
-            Internal::Verified(p, ok) => {
-                self.verifying = self.verifying.saturating_sub(1);
-                self.t.handle_verified(now, p, ok);
+                self.policy.handle_dial_failed(addr);
             }
             Internal::Metadata(r) => self.on_metadata_ready(*r),
             Internal::ResumeSaved(r) => {
@@ -387,6 +360,7 @@ impl Driver {
             addr,
             ..
         } = conn;
+        self.policy.handle_open(addr, kind);
         let int = self.int_tx.clone();
         let reader_task = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -451,8 +425,8 @@ impl Driver {
     /// A connection closed: by the peer or the network (`reason` `None`),
     /// or by the state machine. Its writer flushes for at most
     /// [`CLOSE_LINGER`] (not at all for a peer dropped for not reading),
-    /// then closes. A QUIC connection to a swarm peer that closes before its handshake
-    /// completed falls back to the peer's TCP address.
+    /// then closes. The QUIC policy hears of it (a QUIC connection that
+    /// closes before its handshake falls back to TCP).
     fn conn_gone(&mut self, c: ConnId, reason: Option<DisconnectReason>) {
         if let Some(h) = self.conns.remove(&c) {
             h.reader.abort();
@@ -471,84 +445,9 @@ impl Driver {
                     reason,
                 });
             }
-            if h.kind == TransportKind::Quic && h.peer_id.is_none() {
-                self.fall_back_to_tcp(h.addr);
-            }
+            self.policy
+                .handle_closed(h.addr, h.kind, h.peer_id.is_some());
         }
-    }
-
-    /// If `quic` is a swarm peer still waiting for its QUIC connection,
-    /// give up on QUIC and dial its TCP address.
-    fn fall_back_to_tcp(&mut self, quic: SocketAddr) {
-        if let Some(tcp) = self.fallback.remove(&quic) {
-            tracing::debug!("QUIC to {quic} did not work out; dialling {tcp} over TCP");
-            self.twins.remove(&tcp);
-            self.t.add_peers(Instant::now(), &[tcp]);
-        }
-    }
-
-    /// Is the peer at TCP address `tcp` connected (or being dialled) over
-    /// QUIC?
-    fn reached_over_quic(&self, tcp: SocketAddr) -> bool {
-        self.twins.get(&tcp).is_some_and(|q| {
-            self.fallback.contains_key(q)
-                || self
-                    .conns
-                    .values()
-                    .any(|h| h.addr == *q && h.kind == TransportKind::Quic)
-        })
-    }
-
-    fn add_swarm_peer(&mut self, tcp: SocketAddr, quic: SocketAddr) {
-        if self.quic.is_none() {
-            self.t.add_peers(Instant::now(), &[tcp]);
-            return;
-        }
-        remember(&mut self.quic_addrs, quic);
-        remember_pair(&mut self.twins, tcp, quic);
-        remember_pair(&mut self.fallback, quic, tcp);
-        self.t.add_peers(Instant::now(), &[quic]);
-        let int = self.int_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(super::QUIC_FALLBACK).await;
-            let _ = int.send(Internal::QuicFallback(quic)).await;
-        });
-    }
-
-    /// A peer offers QUIC on `port`. Over TCP, the side that dialled the
-    /// TCP connection dials QUIC once; the duplicate rule then closes TCP.
-    /// Over QUIC, its TCP listen address (`tcp_port`) is remembered so that
-    /// hints with it are not dialled.
-    fn on_quic_offered(
-        &mut self,
-        conn: ConnId,
-        addr: SocketAddr,
-        port: u16,
-        tcp_port: Option<u16>,
-    ) {
-        let Some(q) = self.quic.clone() else {
-            return;
-        };
-        let Some(h) = self.conns.get(&conn) else {
-            return;
-        };
-        if h.kind == TransportKind::Quic {
-            if let Some(p) = tcp_port {
-                let quic = h.addr;
-                remember_pair(&mut self.twins, SocketAddr::new(addr.ip(), p), quic);
-            }
-            return;
-        }
-        if h.kind != TransportKind::Tcp || h.dir != Direction::Outgoing {
-            return;
-        }
-        if !remember(&mut self.upgrade_tried, addr) {
-            return;
-        }
-        let quic = SocketAddr::new(addr.ip(), port);
-        remember_pair(&mut self.twins, addr, quic);
-        tracing::debug!("{addr} offers QUIC; dialling quic://{quic}");
-        self.spawn_dial(quic, Some(q));
     }
 
     /// Drains every output of the state machine.
@@ -560,19 +459,23 @@ impl Driver {
                 self.send(tr.conn, tr.data);
             }
             any |= self.drain_events();
-            while let Some(j) = self.t.poll_verify() {
-                any = true;
-                self.verify_queue.push_back(j);
-            }
-            while self.verifying < MAX_VERIFY_JOBS {
-                let Some(j) = self.verify_queue.pop_front() else {
-                    break;
-                };
-                self.spawn_verify(j);
-            }
+            any |= self.submit_disk_jobs();
             while let Some(addr) = self.t.poll_connect() {
                 any = true;
                 self.dial(addr);
+            }
+            while let Some(a) = self.policy.poll_action() {
+                any = true;
+                match a {
+                    QuicAction::DialQuic(q) => {
+                        tracing::debug!("moving a peer to QUIC: dialling quic://{q}");
+                        self.spawn_dial(q, self.quic.clone());
+                    }
+                    QuicAction::AddTcpPeer(tcp) => {
+                        tracing::debug!("QUIC did not work out; dialling {tcp} over TCP");
+                        self.t.add_peers(Instant::now(), &[tcp]);
+                    }
+                }
             }
             if !any {
                 break;
@@ -592,10 +495,9 @@ impl Driver {
     }
 
     fn dial(&mut self, addr: SocketAddr) {
-        let quic = if self.quic_addrs.contains(&addr) {
-            self.quic.clone()
-        } else {
-            None
+        let quic = match self.policy.transport_for(addr) {
+            TransportKind::Quic => self.quic.clone(),
+            _ => None,
         };
         self.spawn_dial(addr, quic);
     }
@@ -617,19 +519,29 @@ impl Driver {
         });
     }
 
-    fn spawn_verify(&mut self, j: VerifyJob) {
-        let (Some(st), Some(h)) = (self.storage.clone(), self.hashes.clone()) else {
-            // No metadata: cannot happen for a job, answer "bad".
-            self.t.handle_verified(Instant::now(), j.piece, false);
-            return;
-        };
-        self.verifying += 1;
-        let int = self.int_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut buf = Vec::new();
-            let ok = st.read_piece(j.piece, &mut buf).is_ok() && h.verify(j.piece, &buf);
-            let _ = int.blocking_send(Internal::Verified(j.piece, ok));
-        });
+    /// Hands the state machine's disk jobs to the pool (one batch per
+    /// drain); returns whether there were any.
+    fn submit_disk_jobs(&mut self) -> bool {
+        let mut jobs = Vec::new();
+        while let Some(job) = self.t.poll_disk() {
+            jobs.push(job);
+        }
+        let any = !jobs.is_empty();
+        // no data yet: cannot happen (jobs need metadata)
+        if let (Some(d), true) = (self.disk.as_ref(), any) {
+            self.disk_out += jobs.len();
+            disk::submit(d, jobs, &self.inbox);
+        }
+        any
+    }
+
+    /// Disk jobs finished: their results go to the state machine.
+    fn on_disk_done(&mut self) {
+        let now = Instant::now();
+        for d in self.inbox.take() {
+            self.disk_out = self.disk_out.saturating_sub(1);
+            self.t.handle_disk(now, d);
+        }
     }
 
     /// Returns whether anything was drained.
@@ -646,9 +558,7 @@ impl Driver {
                     let transport = self.conn_kind(conn);
                     if let Some(h) = self.conns.get_mut(&conn) {
                         h.peer_id = Some(peer_id);
-                        if h.kind == TransportKind::Quic {
-                            self.fallback.remove(&h.addr);
-                        }
+                        self.policy.handle_handshake(h.addr, h.kind);
                     }
                     self.emit(TorrentEvent::PeerConnected { addr, transport });
                 }
@@ -657,7 +567,13 @@ impl Driver {
                     addr,
                     port,
                     tcp_port,
-                } => self.on_quic_offered(conn, addr, port, tcp_port),
+                } => {
+                    if let Some(h) = self.conns.get(&conn) {
+                        let (kind, dir) = (h.kind, h.dir);
+                        self.policy
+                            .handle_quic_offered(kind, dir, addr, port, tcp_port);
+                    }
+                }
                 Event::PieceVerified(p) => {
                     self.resume_dirty = true;
                     self.emit(TorrentEvent::PieceVerified(p.get()));
@@ -756,7 +672,13 @@ impl Driver {
             .map_err(|e| e.to_string())
             .and_then(|_| PieceHashes::new(m).map_err(|e| e.to_string()))
         {
-            Ok(h) => self.hashes = Some(Arc::new(h)),
+            Ok(h) => {
+                let h = Arc::new(h);
+                if let Some(d) = &self.disk {
+                    *super::lock(&d.hashes) = h.clone();
+                }
+                self.hashes = Some(h);
+            }
             Err(e) => tracing::warn!("piece layer refused: {e}"),
         }
     }
@@ -765,11 +687,11 @@ impl Driver {
         self.metadata_pending = false;
         match r {
             Ok((meta, st, hashes, have)) => {
-                self.storage = Some(st.clone());
+                self.disk = Some(TorrentDisk::new(st.clone(), hashes.clone()));
+                self.storage = Some(st);
                 self.hashes = Some(hashes);
                 *super::lock(&self.meta_slot) = Some(meta.clone());
-                self.t
-                    .handle_metadata(Instant::now(), meta.clone(), st, have);
+                self.t.handle_metadata(Instant::now(), meta.clone(), have);
                 self.emit(TorrentEvent::MetadataReceived {
                     name: meta.info.name.clone(),
                 });
@@ -849,22 +771,6 @@ impl Driver {
             }
         });
     }
-}
-
-/// Inserts into a bounded set; returns whether `v` is new.
-fn remember(set: &mut HashSet<SocketAddr>, v: SocketAddr) -> bool {
-    if set.len() >= MAX_QUIC_MEMORY && !set.contains(&v) {
-        set.clear();
-    }
-    set.insert(v)
-}
-
-/// Inserts into a bounded map.
-fn remember_pair(map: &mut HashMap<SocketAddr, SocketAddr>, k: SocketAddr, v: SocketAddr) {
-    if map.len() >= MAX_QUIC_MEMORY && !map.contains_key(&k) {
-        map.clear();
-    }
-    map.insert(k, v);
 }
 
 /// The typed event error of a failed resume save.

@@ -20,6 +20,7 @@
 //! two swarm peers that both have QUIC move to it (see [`driver`]).
 
 mod announce;
+pub(crate) mod disk;
 pub mod driver;
 mod error;
 mod gate;
@@ -70,8 +71,8 @@ pub const MAX_PENDING_PER_IP: usize = 16;
 /// peer sends it at once).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`TorrentHandle::add_swarm_peer`]: how long QUIC has before the TCP
-/// address is dialled too.
-pub const QUIC_FALLBACK: Duration = Duration::from_secs(3);
+/// address is dialled too (the policy is [`crate::proto::QuicPolicy`]).
+pub use crate::proto::quic::QUIC_FALLBACK;
 
 /// Session settings.
 #[derive(Clone)]
@@ -427,7 +428,6 @@ impl Session {
             self.torrent_cfg(),
             hashes,
             None,
-            None,
             Bitfield::new(0),
             self.peer_id,
             Instant::now(),
@@ -577,7 +577,6 @@ impl Session {
             self.torrent_cfg(),
             info_hashes,
             Some(meta),
-            Some(storage.clone()),
             have,
             self.peer_id,
             Instant::now(),

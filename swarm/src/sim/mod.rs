@@ -13,8 +13,18 @@
 //! written ([`Torrent::handle_sent`]) once transmitted. A raw endpoint can
 //! stop reading a connection ([`Sim::stop_reading`]): it then takes in
 //! [`STALLED_WINDOW`] more bytes (what kernel buffers would hold) and the
-//! rest is never written. Hash checks ([`crate::proto::VerifyJob`])
-//! run inline against the source torrent's hashes.
+//! rest is never written. Disk jobs ([`crate::proto::DiskJob`]) run
+//! against the node's [`MemStorage`] as the session's disk pool runs them
+//! (hash on receive, the same code); their results come back at once, or,
+//! for a node with a slow disk ([`NodeOpts::disk_rate`]), one after the
+//! other at that rate in virtual time.
+//!
+//! Transports: links are [`TransportKind::Memory`] (standing for TCP)
+//! unless dialled over QUIC. A node with [`NodeOpts::quic`] also listens
+//! for QUIC at its IP and port [`QUIC_PORT`] and advertises it; every node
+//! runs the session's QUIC policy ([`QuicPolicy`]): which transport to
+//! dial, moving peers to QUIC, falling back to TCP. A QUIC dial to a node
+//! without QUIC fails.
 
 mod storage;
 
@@ -27,14 +37,20 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use piece_core::hash::PieceHashes;
 use piece_core::metainfo::Metainfo;
-use piece_core::storage::Storage;
 use piece_core::Bitfield;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::proto::{ConnId, Direction, Event, Torrent, TorrentConfig, TransportKind};
+use crate::proto::{
+    ConnId, Direction, DiskDone, DiskJob, Event, QuicAction, QuicPolicy, Torrent, TorrentConfig,
+    TransportKind,
+};
+use crate::session::disk::run_job;
 
 pub use storage::{address_space, content, make_v1, verify_piece, MemStorage};
+
+/// The UDP port of a node's QUIC endpoint ([`NodeOpts::quic`]).
+pub const QUIC_PORT: u16 = 6882;
 
 /// Bytes a connection whose reader stopped still takes in.
 pub const STALLED_WINDOW: usize = 64 * 1024;
@@ -76,6 +92,17 @@ enum Kind {
         /// fetched piece layers).
         hashes: Option<Arc<PieceHashes>>,
         parsed: Option<Box<Metainfo>>,
+        /// Hash-on-receive state, as the disk pool keeps it.
+        hashers: std::sync::Mutex<crate::session::disk::Hashers>,
+        /// A slow disk: bytes per second, and when it is free again.
+        disk_rate: Option<u64>,
+        disk_free_at: Duration,
+        /// The QUIC preference, as the session runs it.
+        policy: Box<QuicPolicy>,
+        /// Listens for QUIC.
+        quic: bool,
+        /// Connections whose handshake completed.
+        handshaken: std::collections::BTreeSet<u64>,
     },
     /// A scripted endpoint: the test writes bytes, everything received is
     /// kept.
@@ -97,6 +124,9 @@ struct Link {
     busy_until: [Duration; 2],
     /// For an end that stopped reading: the bytes it still takes in.
     stalled: [Option<usize>; 2],
+    kind: TransportKind,
+    /// The address each end sees for the other.
+    addrs: [SocketAddr; 2],
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -121,6 +151,10 @@ enum Ev {
         side: usize,
         n: usize,
     },
+    /// A slow disk finished the job whose result is kept under `id`.
+    Disk {
+        id: u64,
+    },
 }
 
 /// The simulated swarm.
@@ -137,6 +171,8 @@ pub struct Sim {
     steps: u64,
     /// Nodes that got input since they were last drained.
     dirty: std::collections::BTreeSet<usize>,
+    /// Results of slow disks' jobs, by id, with their node.
+    disk_done: BTreeMap<u64, (usize, DiskDone)>,
 }
 
 impl Sim {
@@ -153,6 +189,7 @@ impl Sim {
             trace: Vec::new(),
             steps: 0,
             dirty: Default::default(),
+            disk_done: BTreeMap::new(),
         }
     }
 
@@ -191,16 +228,15 @@ impl Sim {
             Bitfield::new(n)
         };
         let mut cfg = opts.config.unwrap_or_default();
+        if opts.quic {
+            cfg.quic_port = Some(QUIC_PORT);
+        }
         cfg.seed = self.nodes.len() as u64 ^ self.cfg.seed.rotate_left(17);
         let mut peer_id = [b'-'; 20];
         peer_id[..8].copy_from_slice(b"-SW0001-");
         peer_id[12..20].copy_from_slice(&(self.nodes.len() as u64).to_be_bytes());
-        let (m, s): (Option<Arc<Metainfo>>, Option<Arc<dyn Storage>>) = if opts.magnet {
-            (None, None)
-        } else {
-            (Some(meta.clone()), Some(storage.clone()))
-        };
-        let torrent = Torrent::new(cfg, meta.info_hashes, m, s, have, peer_id, self.instant());
+        let m = (!opts.magnet).then(|| meta.clone());
+        let torrent = Torrent::new(cfg, meta.info_hashes, m, have, peer_id, self.instant());
         let hashes = (!opts.magnet)
             .then(|| Arc::new(PieceHashes::new(meta).expect("test torrent has valid hashes")));
         let addr = self.next_addr();
@@ -213,6 +249,12 @@ impl Sim {
                 meta: meta.clone(),
                 hashes,
                 parsed: None,
+                hashers: Default::default(),
+                disk_rate: opts.disk_rate,
+                disk_free_at: Duration::ZERO,
+                policy: Box::new(QuicPolicy::new(opts.quic)),
+                quic: opts.quic,
+                handshaken: Default::default(),
             },
             events: Vec::new(),
         });
@@ -248,9 +290,34 @@ impl Sim {
         }
     }
 
+    /// Tells node `n` that `peer` is a swarm peer listening on TCP and on
+    /// QUIC (as mDNS would): the QUIC policy picks how to dial it.
+    pub fn add_swarm_peer(&mut self, n: NodeId, peer: NodeId) {
+        let tcp = self.nodes[peer.0].addr;
+        let quic = SocketAddr::new(tcp.ip(), QUIC_PORT);
+        let now = self.instant();
+        if let Kind::Torrent {
+            torrent, policy, ..
+        } = &mut self.nodes[n.0].kind
+        {
+            let a = policy.handle_swarm_peer(now, tcp, quic);
+            torrent.add_peers(now, &[a]);
+            self.dirty.insert(n.0);
+        }
+    }
+
+    /// The transports of node `n`'s open connections, in link order.
+    pub fn transports(&self, n: NodeId) -> Vec<TransportKind> {
+        self.links
+            .values()
+            .filter(|l| l.open && l.ends.contains(&n.0))
+            .map(|l| l.kind)
+            .collect()
+    }
+
     /// Opens a connection from a raw endpoint to `to`; returns its id.
     pub fn connect_raw(&mut self, raw: NodeId, to: NodeId) -> u64 {
-        self.open_link(raw.0, to.0)
+        self.open_link(raw.0, to.0, TransportKind::Memory)
     }
 
     /// Sends bytes from a raw endpoint on its connection.
@@ -316,6 +383,13 @@ impl Sim {
             _ => None,
         }
     }
+    /// The node's storage.
+    pub fn storage(&self, n: NodeId) -> Option<&Arc<MemStorage>> {
+        match &self.nodes[n.0].kind {
+            Kind::Torrent { storage, .. } => Some(storage),
+            _ => None,
+        }
+    }
     /// The node's stored bytes.
     pub fn data(&self, n: NodeId) -> Vec<u8> {
         match &self.nodes[n.0].kind {
@@ -336,7 +410,12 @@ impl Sim {
         self.torrent(n).is_some_and(|t| t.is_complete())
     }
 
-    fn open_link(&mut self, a: usize, b: usize) -> u64 {
+    fn open_link(&mut self, a: usize, b: usize, kind: TransportKind) -> u64 {
+        let addr_b = match kind {
+            TransportKind::Quic => SocketAddr::new(self.nodes[b].addr.ip(), QUIC_PORT),
+            _ => self.nodes[b].addr,
+        };
+        let addrs = [addr_b, self.nodes[a].addr];
         let id = self.seq;
         self.seq += 1;
         let lat = self.rng.gen_range(self.cfg.latency.0..=self.cfg.latency.1);
@@ -353,6 +432,8 @@ impl Sim {
                 bandwidth: bw,
                 busy_until: [self.now; 2],
                 stalled: [None; 2],
+                kind,
+                addrs,
             },
         );
         // the dialler learns of the connection after a round trip, the
@@ -430,8 +511,17 @@ impl Sim {
             }
             let mut next = self.queue.peek().map(|Reverse((t, _, _))| *t);
             for n in &self.nodes {
-                if let (true, Kind::Torrent { torrent, .. }) = (n.alive, &n.kind) {
-                    if let Some(t) = torrent.poll_timeout() {
+                if let (
+                    true,
+                    Kind::Torrent {
+                        torrent, policy, ..
+                    },
+                ) = (n.alive, &n.kind)
+                {
+                    for t in [torrent.poll_timeout(), policy.poll_timeout()]
+                        .into_iter()
+                        .flatten()
+                    {
                         let d = t.saturating_duration_since(self.base);
                         next = Some(next.map_or(d, |x| x.min(d)));
                     }
@@ -453,9 +543,19 @@ impl Sim {
             }
             let now = self.instant();
             for (i, n) in self.nodes.iter_mut().enumerate() {
-                if let (true, Kind::Torrent { torrent, .. }) = (n.alive, &mut n.kind) {
+                if let (
+                    true,
+                    Kind::Torrent {
+                        torrent, policy, ..
+                    },
+                ) = (n.alive, &mut n.kind)
+                {
                     if torrent.poll_timeout().is_some_and(|t| t <= now) {
                         torrent.handle_timeout(now);
+                        self.dirty.insert(i);
+                    }
+                    if policy.poll_timeout().is_some_and(|t| t <= now) {
+                        policy.handle_timeout(now);
                         self.dirty.insert(i);
                     }
                 }
@@ -465,36 +565,63 @@ impl Sim {
 
     fn dispatch(&mut self, ev: Ev) {
         let now = self.instant();
+        if let Ev::Disk { id } = ev {
+            if let Some((i, done)) = self.disk_done.remove(&id) {
+                if let (true, Kind::Torrent { torrent, .. }) =
+                    (self.nodes[i].alive, &mut self.nodes[i].kind)
+                {
+                    torrent.handle_disk(now, done);
+                    self.dirty.insert(i);
+                }
+            }
+            return;
+        }
         let (link, side) = match &ev {
             Ev::Deliver { link, side, .. }
             | Ev::Connected { link, side }
             | Ev::Closed { link, side }
             | Ev::Sent { link, side, .. } => (*link, *side),
+            Ev::Disk { .. } => return,
         };
         let Some(l) = self.links.get(&link) else {
             return;
         };
         let node = l.ends[side];
         self.dirty.insert(node);
-        let peer_addr = self.nodes[l.ends[1 - side]].addr;
-        let open = l.open;
+        let peer_addr = l.addrs[side];
+        let (open, kind) = (l.open, l.kind);
         let n = &mut self.nodes[node];
         if !n.alive {
             return;
         }
         match (&mut n.kind, ev) {
-            (Kind::Torrent { torrent, .. }, Ev::Connected { .. }) if open => {
+            (
+                Kind::Torrent {
+                    torrent, policy, ..
+                },
+                Ev::Connected { .. },
+            ) if open => {
                 let dir = if side == 0 {
                     Direction::Outgoing
                 } else {
                     Direction::Incoming
                 };
-                torrent.handle_connected(now, ConnId(link), peer_addr, dir, TransportKind::Memory);
+                policy.handle_open(peer_addr, kind);
+                torrent.handle_connected(now, ConnId(link), peer_addr, dir, kind);
             }
             (Kind::Torrent { torrent, .. }, Ev::Deliver { data, .. }) if open => {
                 torrent.handle_data(now, ConnId(link), &data);
             }
-            (Kind::Torrent { torrent, .. }, Ev::Closed { .. }) => {
+            (
+                Kind::Torrent {
+                    torrent,
+                    policy,
+                    handshaken,
+                    ..
+                },
+                Ev::Closed { .. },
+            ) => {
+                policy.handle_closed(peer_addr, kind, handshaken.remove(&link));
                 torrent.handle_closed(now, ConnId(link))
             }
             (Kind::Torrent { torrent, .. }, Ev::Sent { n, .. }) if open => {
@@ -527,6 +654,7 @@ impl Sim {
         let mut sends: Vec<(u64, Bytes)> = Vec::new();
         let mut closes = Vec::new();
         let mut dials = Vec::new();
+        let mut slow_disk = Vec::new();
         let mut busy = false;
         let node = &mut self.nodes[i];
         let Kind::Torrent {
@@ -535,6 +663,12 @@ impl Sim {
             meta,
             hashes,
             parsed,
+            hashers,
+            disk_rate,
+            disk_free_at,
+            policy,
+            quic: _,
+            handshaken,
         } = &mut node.kind
         else {
             return false;
@@ -545,34 +679,74 @@ impl Sim {
                 sends.push((t.conn.0, t.data));
                 any = true;
             }
-            while let Some(j) = torrent.poll_verify() {
-                let ok = hashes
-                    .as_ref()
-                    .is_some_and(|h| verify_piece(h, storage.as_ref(), j.piece));
-                torrent.handle_verified(now, j.piece, ok);
+            while let Some(j) = torrent.poll_disk() {
+                let cost = match &j {
+                    DiskJob::Write { block, .. } | DiskJob::Read { block, .. } => block.len,
+                    DiskJob::Verify { .. } => 0,
+                } as u64;
+                let done = run_job(j, storage.as_ref(), hashes.as_deref(), hashers);
+                match *disk_rate {
+                    None => torrent.handle_disk(now, done),
+                    Some(rate) => {
+                        // one job after the other at the disk's rate
+                        let took = Duration::from_nanos(cost * 1_000_000_000 / rate.max(1));
+                        *disk_free_at = (*disk_free_at).max(self.now) + took;
+                        slow_disk.push((*disk_free_at, done));
+                    }
+                }
                 any = true;
             }
             while let Some(a) = torrent.poll_connect() {
-                dials.push(a);
+                dials.push((a, policy.transport_for(a)));
+                any = true;
+            }
+            while let Some(a) = policy.poll_action() {
+                match a {
+                    QuicAction::DialQuic(q) => dials.push((q, TransportKind::Quic)),
+                    QuicAction::AddTcpPeer(t) => torrent.add_peers(now, &[t]),
+                }
                 any = true;
             }
             while let Some(e) = torrent.poll_event() {
                 self.trace.push(format!("{:?} n{} {:?}", self.now, i, e));
+                let link = |c: &ConnId| self.links.get(&c.0).map(|l| (l.kind, l.ends[0] == i));
                 match &e {
-                    Event::Disconnect { conn, .. } => closes.push(conn.0),
+                    Event::Disconnect { conn, .. } => {
+                        closes.push(conn.0);
+                        if let Some((kind, _)) = link(conn) {
+                            let l = &self.links[&conn.0];
+                            let peer = l.addrs[if l.ends[0] == i { 0 } else { 1 }];
+                            policy.handle_closed(peer, kind, handshaken.remove(&conn.0));
+                        }
+                    }
+                    Event::PeerConnected { conn, addr, .. } => {
+                        handshaken.insert(conn.0);
+                        if let Some((kind, _)) = link(conn) {
+                            policy.handle_handshake(*addr, kind);
+                        }
+                    }
+                    Event::QuicOffered {
+                        conn,
+                        addr,
+                        port,
+                        tcp_port,
+                    } => {
+                        if let Some((kind, outgoing)) = link(conn) {
+                            let dir = if outgoing {
+                                Direction::Outgoing
+                            } else {
+                                Direction::Incoming
+                            };
+                            policy.handle_quic_offered(kind, dir, *addr, *port, *tcp_port);
+                        }
+                    }
                     Event::MetadataReceived(bytes) => {
                         // what the glue does: parse, build storage, resume
                         match Metainfo::from_info_bytes(bytes, meta.trackers.clone()) {
                             Ok(m) => {
-                                let st: Arc<dyn Storage> = storage.clone();
                                 let n = m.info.lengths.num_pieces();
                                 *hashes = PieceHashes::new(&m).ok().map(Arc::new);
-                                torrent.handle_metadata(
-                                    now,
-                                    Arc::new(m.clone()),
-                                    st,
-                                    Bitfield::new(n),
-                                );
+                                torrent.handle_metadata(now, Arc::new(m.clone()), Bitfield::new(n));
                                 *parsed = Some(Box::new(m));
                             }
                             Err(e) => self
@@ -611,14 +785,36 @@ impl Sim {
         for link in closes {
             self.close_link(link, i);
         }
-        for a in dials {
-            match self.nodes.iter().position(|n| n.addr == a && n.alive) {
+        for (at, done) in slow_disk {
+            let id = self.seq;
+            self.disk_done.insert(id, (i, done));
+            self.push(at, Ev::Disk { id });
+        }
+        for (a, kind) in dials {
+            let quic = kind == TransportKind::Quic;
+            let to = self.nodes.iter().position(|n| {
+                n.alive
+                    && match (&n.kind, quic) {
+                        (Kind::Torrent { quic: true, .. }, true) => {
+                            a == SocketAddr::new(n.addr.ip(), QUIC_PORT)
+                        }
+                        (_, true) => false,
+                        (_, false) => n.addr == a,
+                    }
+            });
+            match to {
                 Some(j) => {
-                    self.open_link(i, j);
+                    let kind = if quic { kind } else { TransportKind::Memory };
+                    self.open_link(i, j, kind);
                 }
                 None => {
-                    if let Kind::Torrent { torrent, .. } = &mut self.nodes[i].kind {
+                    if let Kind::Torrent {
+                        torrent, policy, ..
+                    } = &mut self.nodes[i].kind
+                    {
                         torrent.handle_connect_failed(now, a);
+                        policy.handle_dial_failed(a);
+                        self.dirty.insert(i);
                     }
                 }
             }
@@ -635,5 +831,10 @@ pub struct NodeOpts {
     pub corrupt: bool,
     /// Storage that fails with "no space" after this many bytes.
     pub capacity: Option<u64>,
+    /// A slow disk: jobs finish one after the other at this many bytes per
+    /// second of virtual time (`None`: at once).
+    pub disk_rate: Option<u64>,
+    /// Listens for QUIC too (at port [`QUIC_PORT`]) and advertises it.
+    pub quic: bool,
     pub config: Option<TorrentConfig>,
 }

@@ -19,6 +19,8 @@ pub struct MemStorage {
     /// Writes fail with "no space" once this many bytes were written.
     capacity: Option<u64>,
     written: Mutex<u64>,
+    /// Bytes read so far (tests count read-backs).
+    read: std::sync::atomic::AtomicU64,
 }
 
 impl MemStorage {
@@ -35,6 +37,7 @@ impl MemStorage {
             corrupt: false,
             capacity: None,
             written: Mutex::new(0),
+            read: Default::default(),
         }
     }
     /// Makes every read return corrupted bytes.
@@ -46,6 +49,10 @@ impl MemStorage {
     pub fn with_capacity(mut self, bytes: u64) -> Self {
         self.capacity = Some(bytes);
         self
+    }
+    /// Bytes read from this storage so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
     }
     /// A copy of the whole content.
     pub fn contents(&self) -> Vec<u8> {
@@ -73,6 +80,8 @@ impl Storage for MemStorage {
     }
     fn read(&self, piece: PieceIndex, offset: u32, buf: &mut [u8]) -> Result<(), StorageError> {
         let r = self.range(piece, offset, buf.len())?;
+        self.read
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let d = self.data.lock().map_err(|_| StorageError::OutOfBounds)?;
         buf.copy_from_slice(&d[r]);
         if self.corrupt && !buf.is_empty() {
