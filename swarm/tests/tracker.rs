@@ -182,6 +182,7 @@ async fn oversize_response_is_refused() {
     let opts = AnnounceOptions {
         max_response: 1000,
         timeout: Duration::from_secs(5),
+        ..Default::default()
     };
     // declared too large
     let mut big = b"d8:intervali3e5:peers6000:".to_vec();

@@ -170,13 +170,13 @@ pub async fn announce_with(
 }
 
 /// Announces to trackers of both schemes, keeping each UDP tracker's
-/// connection id (reused until [`UdpOptions::connection_ttl`] passes) and
-/// one random `key` for all of them.
+/// socket and connection id (reused until [`UdpOptions::connection_ttl`]
+/// passes) and one random `key` for all of them.
 #[derive(Debug)]
 pub struct Client {
     opts: AnnounceOptions,
     key: u32,
-    udp_conns: HashMap<String, udp::ConnectionId>,
+    udp: HashMap<String, udp::Session>,
 }
 
 impl Client {
@@ -185,7 +185,7 @@ impl Client {
         Client {
             opts,
             key: rand::random(),
-            udp_conns: HashMap::new(),
+            udp: HashMap::new(),
         }
     }
 
@@ -226,10 +226,10 @@ impl Client {
     }
 
     async fn udp(&mut self, url: &str, q: udp::Query) -> Result<udp::Answer, TrackerError> {
-        let cached = self.udp_conns.remove(url);
-        let (conn, result) = udp::exchange(url, q, cached, &self.opts.udp).await;
-        if let Some(c) = conn {
-            self.udp_conns.insert(url.to_string(), c);
+        let cached = self.udp.remove(url);
+        let (kept, result) = udp::exchange(url, q, cached, &self.opts.udp).await;
+        if let Some(s) = kept {
+            self.udp.insert(url.to_string(), s);
         }
         result
     }

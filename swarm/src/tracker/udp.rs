@@ -505,26 +505,38 @@ impl Exchange {
     }
 }
 
-/// Runs one exchange with the tracker at `url` (`udp://host:port[/...]`)
-/// on a connected socket. Returns the connection id to reuse and the
-/// result.
+/// A connected socket to a UDP tracker and the connection id it got: a
+/// tracker may tie the id to the address and port that connected, so the
+/// id is reused only from the same socket.
+#[derive(Debug)]
+pub(super) struct Session {
+    sock: UdpSocket,
+    addr: SocketAddr,
+    conn: Option<ConnectionId>,
+}
+
+/// Runs one exchange with the tracker at `url` (`udp://host:port[/...]`),
+/// on the socket of `cached` if there is one. Returns the socket and
+/// connection id to reuse, and the result.
 pub(super) async fn exchange(
     url: &str,
     query: Query,
-    cached: Option<ConnectionId>,
+    cached: Option<Session>,
     opts: &UdpOptions,
-) -> (Option<ConnectionId>, Result<Answer, TrackerError>) {
-    let mut conn = cached;
-    let r = run(url, query, &mut conn, opts).await;
-    (conn, r)
+) -> (Option<Session>, Result<Answer, TrackerError>) {
+    let mut s = match cached {
+        Some(s) => s,
+        None => match open(url).await {
+            Ok(s) => s,
+            Err(e) => return (None, Err(e)),
+        },
+    };
+    let r = run(&mut s, query, opts).await;
+    let keep = !matches!(r, Err(TrackerError::Connect { .. }));
+    (keep.then_some(s), r)
 }
 
-async fn run(
-    url: &str,
-    query: Query,
-    conn: &mut Option<ConnectionId>,
-    opts: &UdpOptions,
-) -> Result<Answer, TrackerError> {
+async fn open(url: &str) -> Result<Session, TrackerError> {
     let target = parse_url_as(url, "udp", None)?;
     let addr = resolve(&target).await?[0];
     let local: SocketAddr = if addr.is_ipv6() {
@@ -532,17 +544,28 @@ async fn run(
     } else {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     };
-    let connect_err = |source| TrackerError::Connect { addr, source };
     let sock = UdpSocket::bind(local).await?;
-    sock.connect(addr).await.map_err(connect_err)?;
-    let mut x = Exchange::new(Instant::now(), query, addr.is_ipv6(), *conn, opts.clone());
+    sock.connect(addr)
+        .await
+        .map_err(|source| TrackerError::Connect { addr, source })?;
+    Ok(Session {
+        sock,
+        addr,
+        conn: None,
+    })
+}
+
+async fn run(s: &mut Session, query: Query, opts: &UdpOptions) -> Result<Answer, TrackerError> {
+    let addr = s.addr;
+    let connect_err = |source| TrackerError::Connect { addr, source };
+    let mut x = Exchange::new(Instant::now(), query, addr.is_ipv6(), s.conn, opts.clone());
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         while let Some(p) = x.poll_transmit() {
             // a refused earlier datagram (ICMP port unreachable) shows here
-            sock.send(&p).await.map_err(connect_err)?;
+            s.sock.send(&p).await.map_err(connect_err)?;
         }
-        *conn = x.connection();
+        s.conn = x.connection();
         if let Some(r) = x.poll_result() {
             return r;
         }
@@ -550,7 +573,7 @@ async fn run(
             return Err(TrackerError::UdpTimeout { attempts: 0 });
         };
         tokio::select! {
-            r = sock.recv(&mut buf) => {
+            r = s.sock.recv(&mut buf) => {
                 let n = r.map_err(connect_err)?;
                 x.handle_datagram(Instant::now(), &buf[..n]);
             }

@@ -3,8 +3,9 @@
 //! swarm bookkeeping and [`TrackerOptions`]).
 //!
 //! Connection ids are random and valid for two minutes for the address
-//! that connected; an announce or scrape with another id gets an error
-//! answer. Over IPv4 it lists IPv4 peers (6-byte entries), over IPv6 IPv6
+//! and port that connected (stricter than opentracker, which ties them to
+//! the IP address only); an announce or scrape with another id gets an
+//! error answer. Over IPv4 it lists IPv4 peers (6-byte entries), over IPv6 IPv6
 //! peers (18-byte entries). [`UdpTrackerServer::drop_next`] makes it
 //! ignore the next datagrams, to exercise retransmission.
 
