@@ -36,8 +36,8 @@
 //! A request unanswered after `initial_timeout * 2^n` is sent again with
 //! `n` one higher, up to [`UdpOptions::max_retransmits`]. BEP 15 suggests
 //! 15 s and 8 retransmissions (over an hour); the default here stops after
-//! 3 (15 + 30 + 60 + 120 s) so the next tracker of a tier gets its turn,
-//! and the announce round is retried later. A datagram is read into a
+//! 2 (15 + 30 + 60 s) so the next tracker of a tier gets its turn, and the
+//! announce round is retried later. A datagram is read into a
 //! buffer of [`MAX_DATAGRAM`] bytes; [`parse_answer`] reads at most one
 //! peer per 6 (or 18) bytes of it and at most [`MAX_ERROR_MESSAGE`] bytes
 //! of an error message.
@@ -79,7 +79,7 @@ impl Default for UdpOptions {
     fn default() -> Self {
         UdpOptions {
             initial_timeout: Duration::from_secs(15),
-            max_retransmits: 3,
+            max_retransmits: 2,
             connection_ttl: Duration::from_secs(60),
         }
     }

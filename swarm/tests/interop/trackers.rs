@@ -8,17 +8,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use piece_core::create::{create_torrent, CreateOptions};
-use piece_core::metainfo::Version;
 use swarm::session::{AddOptions, Session};
 use swarm::tracker::udp_server::UdpTrackerServer;
 use swarm::tracker::{AnnounceOptions, AnnounceRequest, Client, Event, TrackerError, UdpError};
 
+use super::clients::{fixture, Fixture};
 use super::lt::{have_libtorrent, lt_seed};
-use super::{
-    assert_collection, free_port, require, swarm_config, swarm_wait_complete, write_collection,
-    Proc,
-};
+use super::{assert_collection, free_port, require, swarm_config, swarm_wait_complete, Proc};
 
 /// opentracker on `port` of 127.0.0.1 (TCP and UDP), accepting only
 /// `hashes`; running once it answers an announce.
@@ -124,40 +120,19 @@ async fn opentracker_answers_swarm_over_udp_and_http() {
     c.announce(&udp, &req(1, 1111, 0)).await.unwrap();
 }
 
-/// The test collection's files and a v1 torrent of it (its path and
-/// info-hash) announcing to `tracker`.
-type Fixture = (Vec<(String, Vec<u8>)>, std::path::PathBuf, [u8; 20]);
-
-fn fixture(dir: &Path, tracker: &str) -> Fixture {
-    let src = dir.join("src");
-    let files = write_collection(&src, "zines");
-    let opts = CreateOptions {
-        version: Version::V1,
-        piece_length: Some(65536),
-        trackers: vec![tracker.to_string()],
-        ..Default::default()
-    };
-    let t = create_torrent(&src.join("zines"), &opts, None).unwrap();
-    let path = dir.join("v1.torrent");
-    std::fs::write(&path, &t.bytes).unwrap();
-    let meta = piece_core::metainfo::Metainfo::from_bytes(&t.bytes).unwrap();
-    (files, path, meta.info_hashes.wire_id())
-}
-
 /// libtorrent seeds `torrent`; swarm, given no peer, finds it through the
 /// torrent's tracker and downloads.
-async fn swarm_from_libtorrent(dir: &Path, torrent: &Path, files: &[(String, Vec<u8>)]) {
-    let (mut lt, lt_addr, _) = lt_seed(torrent, &dir.join("src"), dir).await;
+async fn swarm_from_libtorrent(dir: &Path, fx: &Fixture) {
+    let (mut lt, _, _) = lt_seed(&fx.torrent, &fx.src, dir).await;
     let s = Session::new(swarm_config(&dir.join("swarm")))
         .await
         .unwrap();
     let h = s
-        .add_torrent_file(torrent, AddOptions::default())
+        .add_torrent_file(&fx.torrent, AddOptions::default())
         .await
         .unwrap();
     swarm_wait_complete(&h, None, &mut [&mut lt]).await;
-    let _ = lt_addr;
-    assert_collection(&dir.join("swarm/dl"), files, "libtorrent via tracker");
+    assert_collection(&dir.join("swarm/dl"), &fx.files, "libtorrent via tracker");
     s.shutdown().await;
 }
 
@@ -169,9 +144,9 @@ async fn swarm_downloads_from_libtorrent_found_via_opentracker_udp() {
     let d = tempfile::tempdir().unwrap();
     // the torrent names the port; opentracker's whitelist names the torrent
     let port = free_port();
-    let (files, torrent, hash) = fixture(d.path(), &format!("udp://127.0.0.1:{port}/announce"));
-    let _ot = opentracker(d.path(), &[hash], port).await;
-    swarm_from_libtorrent(d.path(), &torrent, &files).await;
+    let fx = fixture(d.path(), &format!("udp://127.0.0.1:{port}/announce"));
+    let _ot = opentracker(d.path(), &[fx.info_hash], port).await;
+    swarm_from_libtorrent(d.path(), &fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,10 +158,10 @@ async fn libtorrent_announces_to_the_udp_test_tracker() {
     let (tracker, url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let (files, torrent, hash) = fixture(d.path(), &url);
-    swarm_from_libtorrent(d.path(), &torrent, &files).await;
-    // libtorrent announced its listening port over UDP
-    assert!(tracker.announces() >= 1);
-    let peers: Vec<SocketAddr> = tracker.peers(&hash);
+    let fx = fixture(d.path(), &url);
+    swarm_from_libtorrent(d.path(), &fx).await;
+    // libtorrent and swarm announced their listening ports over UDP
+    assert!(tracker.announces() >= 2);
+    let peers: Vec<SocketAddr> = tracker.peers(&fx.info_hash);
     assert!(!peers.is_empty(), "{peers:?}");
 }
