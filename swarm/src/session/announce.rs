@@ -15,9 +15,8 @@
 //! (its real port when it was asked for port 0), never the QUIC one: other
 //! clients dial trackers' peers over TCP.
 
-use std::time::Duration;
-
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;

@@ -1,18 +1,14 @@
 //! Tracker clients: HTTP (BEP 3, compact peers BEP 23, IPv6 peers BEP 7,
-//! in [`http`](self#http-trackers)) and UDP (BEP 15, in [`udp`]), multi-tracker
+//! in [`http`]) and UDP (BEP 15, in [`udp`]), multi-tracker
 //! tiers (BEP 12, in [`tiers`]), and small in-memory tracker servers for
 //! tests (`server` and `udp_server`, with the `testkit` feature).
 //!
 //! [`Client`] announces to a tracker URL of either scheme and keeps what a
 //! UDP tracker needs between announces (its connection id, the `key`).
 //! [`announce`] and [`announce_with`] are one-off announces.
-//!
-//! # HTTP trackers
-//!
-//! See [`parse_http`] and [`parse_response`] for the wire format and its
-//! bounds.
+//! Each module documents its wire format and bounds.
 
-mod http;
+pub mod http;
 pub mod tiers;
 pub mod udp;
 
