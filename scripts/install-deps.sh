@@ -7,6 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_PKGS=(python3-libtorrent mktorrent aria2 transmission-cli transmission-daemon
           iproute2 iputils-ping tmux openssl procps chromium chromium-driver)
+# a real UDP/HTTP tracker for the tracker interop tests (swarm/tests/interop/trackers.rs)
+APT_PKGS+=(opentracker)
 # Raspberry Pi builds (scripts/cross.sh, cross-smoke.sh, package.sh)
 APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
            libc6-dev-armhf-cross qemu-user curl)
@@ -25,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   timeout 900 apt-get update -q >/dev/null
   timeout 1800 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   # the packaged daemons must not run on their own; tests start private instances
-  for s in transmission-daemon; do
+  for s in transmission-daemon opentracker; do
     systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
   done
 fi

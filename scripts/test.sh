@@ -5,7 +5,7 @@
 # namespaces), the examples, and each fuzz target for a short bounded time.
 #
 #   SWARM_NO_INSTALL=1   skip the install step
-#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 10: 12 targets, so
+#   SWARM_FUZZ_SECONDS=N seconds per fuzz target (default 10: 13 targets, so
 #                        about 2.5 min of fuzzing after the fuzz build; 0 skips)
 #   SWARM_NO_PI=1        skip the Raspberry Pi builds, packages and qemu tests
 set -euo pipefail

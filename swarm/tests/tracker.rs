@@ -1,12 +1,18 @@
-//! HTTP tracker client against the test tracker and against hand-written
-//! misbehaving servers on 127.0.0.1.
+//! Tracker clients on 127.0.0.1: HTTP against the test tracker and
+//! hand-written misbehaving servers; UDP (BEP 15) against the UDP test
+//! tracker, IPv4 and IPv6; sessions finding each other through tracker
+//! tiers (BEP 12) with dead trackers first, and the port they announce.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
 
+use swarm::session::{AddOptions, Session, SessionConfig};
 use swarm::tracker::server::{TrackerOptions, TrackerServer};
+use swarm::tracker::udp_server::UdpTrackerServer;
 use swarm::tracker::{
-    announce, announce_with, AnnounceOptions, AnnounceRequest, Event, TrackerError,
+    announce, announce_with, AnnounceOptions, AnnounceRequest, Client, Event, TrackerError,
+    UdpOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -182,6 +188,7 @@ async fn oversize_response_is_refused() {
     let opts = AnnounceOptions {
         max_response: 1000,
         timeout: Duration::from_secs(5),
+        ..Default::default()
     };
     // declared too large
     let mut big = b"d8:intervali3e5:peers6000:".to_vec();
@@ -237,4 +244,276 @@ async fn silent_server_times_out_and_https_is_refused() {
     .await
     .unwrap_err();
     assert!(matches!(e, TrackerError::Connect { .. }), "{e:?}");
+}
+
+/// Short retransmission timeouts: a lost datagram costs 100 ms, not 15 s.
+fn quick() -> AnnounceOptions {
+    AnnounceOptions {
+        udp: UdpOptions {
+            initial_timeout: Duration::from_millis(100),
+            max_retransmits: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn udp_announce_roundtrip_ipv4_and_scrape() {
+    let (server, url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut c = Client::new(quick());
+    let a = c
+        .announce(&url, &req(1, 1111, 0, Event::Started))
+        .await
+        .unwrap();
+    assert_eq!(a.interval, 30);
+    assert!(a.peers.is_empty(), "the announcer is not in its own list");
+    let b = c
+        .announce(&url, &req(2, 2222, 100, Event::Started))
+        .await
+        .unwrap();
+    assert_eq!(b.peers, vec!["127.0.0.1:1111".parse().unwrap()]);
+    assert_eq!((b.complete, b.incomplete), (Some(1), Some(1)));
+    let s = c.scrape_udp(&url, &[[0xab; 20], [0xcd; 20]]).await.unwrap();
+    assert_eq!((s[0].seeders, s[0].leechers), (1, 1));
+    assert_eq!((s[1].seeders, s[1].leechers), (0, 0));
+    // one connect served the three requests (the id is reused for a minute)
+    assert_eq!(server.connects(), 1);
+    assert_eq!((server.announces(), server.scrapes()), (2, 1));
+    c.announce(&url, &req(1, 1111, 0, Event::Stopped))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.peers(&[0xab; 20]),
+        vec!["127.0.0.1:2222".parse().unwrap()]
+    );
+}
+
+#[tokio::test]
+async fn udp_announce_over_ipv6_lists_ipv6_peers() {
+    let Ok((server, url)) = UdpTrackerServer::bind("[::1]:0".parse().unwrap()).await else {
+        eprintln!("no IPv6 loopback: skipped");
+        return;
+    };
+    announce_with(&url, &req(1, 1111, 0, Event::Started), &quick())
+        .await
+        .unwrap();
+    let b = announce_with(&url, &req(2, 2222, 1, Event::Started), &quick())
+        .await
+        .unwrap();
+    assert_eq!(b.peers, vec!["[::1]:1111".parse().unwrap()]);
+    assert_eq!(server.peers(&[0xab; 20]).len(), 2);
+}
+
+#[tokio::test]
+async fn lost_datagrams_are_retransmitted_and_expired_ids_renewed() {
+    let (server, url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    // the connect and its first retransmission are lost
+    server.drop_next(2);
+    let mut c = Client::new(quick());
+    c.announce(&url, &req(1, 1111, 0, Event::Started))
+        .await
+        .unwrap();
+    assert_eq!((server.connects(), server.announces()), (1, 1));
+    // every request lost: a typed timeout after 1 + max_retransmits sends
+    server.drop_next(1000);
+    let e = c
+        .announce(&url, &req(1, 1111, 0, Event::None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, TrackerError::UdpTimeout { attempts: 5 }),
+        "{e:?}"
+    );
+    server.drop_next(0);
+    // with no reuse, each announce connects first
+    let mut o = quick();
+    o.udp.connection_ttl = Duration::ZERO;
+    let mut c = Client::new(o);
+    for _ in 0..2 {
+        c.announce(&url, &req(1, 1111, 0, Event::None))
+            .await
+            .unwrap();
+    }
+    assert_eq!((server.connects(), server.announces()), (3, 3));
+}
+
+#[tokio::test]
+async fn dead_and_bad_udp_trackers_are_typed_errors() {
+    // nothing listens: the ICMP port unreachable ends it early
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = s.local_addr().unwrap();
+    drop(s);
+    let e = announce_with(
+        &format!("udp://{dead}/announce"),
+        &req(1, 1, 1, Event::None),
+        &quick(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrackerError::Connect { .. } | TrackerError::UdpTimeout { .. }
+        ),
+        "{e:?}"
+    );
+    // the test tracker refuses port 0 with an error answer
+    let (_server, url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let e = announce_with(&url, &req(1, 0, 1, Event::None), &quick())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, TrackerError::Failure(m) if m == "port 0"),
+        "{e:?}"
+    );
+    for bad in ["udp://127.0.0.1/announce", "udp://[::1/x", "udp://"] {
+        let e = announce_with(bad, &req(1, 1, 1, Event::None), &quick())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TrackerError::BadUrl(_)), "{bad}: {e:?}");
+    }
+}
+
+fn config(dir: &Path) -> SessionConfig {
+    SessionConfig {
+        listen_tcp: Some("127.0.0.1:0".parse().unwrap()),
+        listen_quic: Some("127.0.0.1:0".parse().unwrap()),
+        download_dir: dir.join("dl"),
+        tracker: quick(),
+        ..Default::default()
+    }
+}
+
+fn make_share(root: &Path) -> std::path::PathBuf {
+    let share = root.join("zines");
+    std::fs::create_dir_all(&share).unwrap();
+    let data: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(share.join("a.pdf"), &data).unwrap();
+    std::fs::write(share.join("b.txt"), b"a small zine\n").unwrap();
+    share
+}
+
+async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !ok() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first two tiers are dead (a UDP port and an HTTP port nothing
+/// listens on); the third is a UDP tracker: both sessions get through to
+/// it, the leecher finds the seeder there and downloads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_through_udp_tracker_after_dead_tiers() {
+    let d = tempfile::tempdir().unwrap();
+    let share = make_share(d.path());
+    let (tracker, url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dead_udp = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let dead_http = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let seeder = Session::new(config(&d.path().join("s"))).await.unwrap();
+    let shared = seeder
+        .share_path(
+            &share,
+            AddOptions {
+                // one tier each, in this order
+                trackers: vec![
+                    format!("udp://{dead_udp}/announce"),
+                    format!("http://{dead_http}/announce"),
+                    url.clone(),
+                ],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let wire = shared.info_hashes().wire_id();
+    let meta = swarm::Metainfo::from_bytes(shared.torrent_bytes().unwrap()).unwrap();
+    assert_eq!(meta.trackers.len(), 3, "three tiers");
+    wait_for("the seeder never announced", || {
+        tracker.peers(&wire).len() == 1
+    })
+    .await;
+    let leecher = Session::new(config(&d.path().join("l"))).await.unwrap();
+    let got = leecher
+        .add_torrent_bytes(shared.torrent_bytes().unwrap(), AddOptions::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), got.wait_complete())
+        .await
+        .expect("download timed out")
+        .unwrap();
+    assert_eq!(
+        std::fs::read(d.path().join("l/dl/zines/a.pdf")).unwrap(),
+        std::fs::read(share.join("a.pdf")).unwrap()
+    );
+    // each session announced its TCP listening port
+    let mut ports: Vec<u16> = tracker.peers(&wire).iter().map(SocketAddr::port).collect();
+    ports.sort();
+    let mut want = vec![
+        seeder.tcp_addr().unwrap().port(),
+        leecher.tcp_addr().unwrap().port(),
+    ];
+    want.sort();
+    assert_eq!(ports, want);
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    // both said goodbye (stopped) to the tracker that answered
+    assert!(tracker.peers(&wire).is_empty());
+}
+
+/// The port sent to trackers is the TCP port the session is bound to
+/// (asked for port 0), not the QUIC one and not 0; the same over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announces_carry_the_bound_tcp_port() {
+    let d = tempfile::tempdir().unwrap();
+    let share = make_share(d.path());
+    let (udp, udp_url) = UdpTrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (http, http_url) = TrackerServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    for (url, peers) in [
+        (
+            udp_url,
+            &(|w: &[u8; 20]| udp.peers(w)) as &dyn Fn(&[u8; 20]) -> Vec<SocketAddr>,
+        ),
+        (http_url, &|w: &[u8; 20]| http.peers(w)),
+    ] {
+        let s = Session::new(config(&d.path().join("s"))).await.unwrap();
+        let tcp = s.tcp_addr().unwrap();
+        assert_ne!(tcp.port(), 0);
+        let h = s
+            .share_path(
+                &share,
+                AddOptions {
+                    trackers: vec![url.clone()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let wire = h.info_hashes().wire_id();
+        wait_for("no announce", || !peers(&wire).is_empty()).await;
+        assert_eq!(peers(&wire), vec![tcp], "{url}");
+        s.shutdown().await;
+    }
 }

@@ -1,14 +1,21 @@
-//! Announcing a torrent to its HTTP trackers and feeding the peers they
-//! return to the driver.
+//! Announcing a torrent to its trackers (HTTP and UDP) and feeding the
+//! peers they return to the driver.
 //!
-//! One task per torrent with trackers. Tiers are flattened: each URL is
-//! announced to in order until one answers; the next regular announce
-//! follows the tracker's `interval` (clamped to 30 s .. 1 h, and never
-//! below `min interval`); after a round where every tracker failed, it
-//! retries after [`RETRY`]. `started` is sent first, `completed` once when
-//! the download completes; `stopped` is sent best-effort by
-//! [`stop`](Announcer::stop).
+//! One task per torrent with trackers. The tiers (BEP 12, see
+//! [`TrackerTiers`]) are shuffled once; each round tries the trackers in
+//! tier order until one answers, which moves to the front of its tier. The
+//! next regular announce follows that tracker's `interval` (clamped to
+//! 30 s .. 1 h, and never below `min interval`); after a round where every
+//! tracker failed, it retries after [`RETRY`]. `started` is sent first,
+//! `completed` once when the download completes; `stopped` is sent
+//! best-effort by [`stop`](Announcer::stop) to the tracker that last
+//! answered.
+//!
+//! The port announced is the one the session's TCP listener is bound to
+//! (its real port when it was asked for port 0), never the QUIC one: other
+//! clients dial trackers' peers over TCP.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -17,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::driver::Cmd;
 use super::Progress;
 use crate::net::PeerAddr;
-use crate::tracker::{self, AnnounceRequest, Event};
+use crate::tracker::{AnnounceOptions, AnnounceRequest, Client, Event, TrackerTiers};
 
 /// Wait after a round where no tracker answered.
 pub const RETRY: Duration = Duration::from_secs(60);
@@ -25,7 +32,9 @@ pub const RETRY: Duration = Duration::from_secs(60);
 /// A running announce task.
 pub(crate) struct Announcer {
     task: JoinHandle<()>,
-    urls: Vec<String>,
+    /// The tracker that answered last: it gets `stopped`.
+    last: Arc<Mutex<Option<String>>>,
+    opts: AnnounceOptions,
     req: AnnounceRequest,
     progress: watch::Receiver<Progress>,
 }
@@ -48,8 +57,10 @@ fn request(base: &AnnounceRequest, p: &Progress, piece_len: u64, event: Event) -
 
 impl Announcer {
     /// Starts announcing `info_hash` (the wire id) on `port`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
-        urls: Vec<String>,
+        tiers: Vec<Vec<String>>,
+        opts: AnnounceOptions,
         info_hash: [u8; 20],
         peer_id: [u8; 20],
         port: u16,
@@ -67,16 +78,23 @@ impl Announcer {
             event: Event::Started,
             numwant: Some(50),
         };
-        let (u, b, mut pw) = (urls.clone(), base.clone(), progress.clone());
+        let last: Arc<Mutex<Option<String>>> = Arc::default();
+        let (b, mut pw, last2, o) = (base.clone(), progress.clone(), last.clone(), opts.clone());
         let task = tokio::spawn(async move {
+            let mut tiers = TrackerTiers::new(tiers, &mut rand::thread_rng());
+            let mut client = Client::new(o);
             let mut event = Event::Started;
             let mut was_complete = pw.borrow().complete;
             loop {
                 let p = pw.borrow().clone();
                 let mut wait = RETRY;
-                for url in &u {
-                    match tracker::announce(url, &request(&b, &p, piece_len, event)).await {
+                for url in tiers.in_order() {
+                    match client
+                        .announce(&url, &request(&b, &p, piece_len, event))
+                        .await
+                    {
                         Ok(r) => {
+                            tiers.answered(&url);
                             let peers: Vec<PeerAddr> =
                                 r.peers.into_iter().map(PeerAddr::Tcp).collect();
                             for a in peers {
@@ -87,6 +105,7 @@ impl Announcer {
                             let min = r.min_interval.unwrap_or(30).max(30);
                             wait = Duration::from_secs(u64::from(r.interval.clamp(min, 3600)));
                             event = Event::None;
+                            *super::lock(&last2) = Some(url);
                             break;
                         }
                         Err(e) => tracing::debug!("announce to {url}: {}", crate::ErrorChain(&e)),
@@ -116,7 +135,8 @@ impl Announcer {
         });
         Announcer {
             task,
-            urls,
+            last,
+            opts,
             req: base,
             progress,
         }
@@ -127,9 +147,10 @@ impl Announcer {
         self.task.abort();
         let p = self.progress.borrow().clone();
         let req = request(&self.req, &p, piece_len, Event::Stopped);
-        if let Some(url) = self.urls.first() {
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), tracker::announce(url, &req)).await;
+        let last = super::lock(&self.last).take();
+        if let Some(url) = last {
+            let mut client = Client::new(self.opts);
+            let _ = tokio::time::timeout(Duration::from_secs(2), client.announce(&url, &req)).await;
         }
     }
 }

@@ -95,6 +95,8 @@ pub struct SessionConfig {
     /// `pread` ([`PreadStorage`](piece_core::storage::PreadStorage)) instead and installs nothing. Downloads
     /// always use `pread`. A custom [`AddOptions::storage`] overrides both.
     pub seed_with_mmap: bool,
+    /// Tracker announce limits (HTTP timeout, UDP retransmissions).
+    pub tracker: crate::tracker::AnnounceOptions,
 }
 
 impl Default for SessionConfig {
@@ -108,6 +110,7 @@ impl Default for SessionConfig {
             max_peers: 50,
             torrent: TorrentConfig::default(),
             seed_with_mmap: true,
+            tracker: Default::default(),
         }
     }
 }
@@ -126,8 +129,8 @@ pub struct AddOptions {
     pub storage: Option<StorageFactory>,
     /// Start paused.
     pub paused: bool,
-    /// HTTP trackers to announce to, besides those of the torrent or
-    /// magnet link (for [`Session::share_path`]: written into the torrent).
+    /// Trackers (`http://`, `udp://`) to announce to, as a last tier after
+    /// those of the torrent or magnet link (for [`Session::share_path`]: written into the torrent).
     pub trackers: Vec<String>,
 }
 
@@ -433,8 +436,8 @@ impl Session {
             Instant::now(),
         );
         let name = m.name.clone().unwrap_or_else(|| hex::encode(wire));
-        let mut trackers = m.trackers.clone();
-        trackers.extend(opts.trackers.iter().cloned());
+        let mut trackers = tiers(&m.trackers);
+        trackers.push(opts.trackers.clone());
         let announce = (trackers, u64::from(piece_core::BLOCK_SIZE));
         self.start(
             torrent,
@@ -565,12 +568,8 @@ impl Session {
         let info_hashes = meta.info_hashes;
         let magnet = meta.magnet();
         let name = meta.info.name.clone();
-        let mut trackers: Vec<String> = meta.trackers.iter().flatten().cloned().collect();
-        for t in &opts.trackers {
-            if !trackers.contains(t) {
-                trackers.push(t.clone());
-            }
-        }
+        let mut trackers = meta.trackers.clone();
+        trackers.push(opts.trackers.clone());
         let announce = (trackers, u64::from(meta.info.piece_length));
         let meta = Arc::new(meta);
         let torrent = Torrent::new(
@@ -616,7 +615,7 @@ impl Session {
         resume_path: Option<PathBuf>,
         data: Option<(Arc<dyn Storage>, Arc<PieceHashes>)>,
         torrent_bytes: Option<Vec<u8>>,
-        (trackers, piece_len): (Vec<String>, u64),
+        (trackers, piece_len): (Vec<Vec<String>>, u64),
         opts: AddOptions,
     ) -> Result<TorrentHandle, SessionError> {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -672,9 +671,10 @@ impl Session {
         for p in &opts.peers {
             let _ = cmd_tx.try_send(Cmd::AddPeer(*p));
         }
-        let announcer = match (self.tcp_addr, trackers.is_empty()) {
+        let announcer = match (self.tcp_addr, trackers.iter().all(Vec::is_empty)) {
             (Some(a), false) => Some(announce::Announcer::start(
                 trackers,
+                self.cfg.tracker.clone(),
                 info_hashes.wire_id(),
                 self.peer_id,
                 a.port(),

@@ -48,12 +48,12 @@ impl Default for TrackerOptions {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct PeerEntry {
-    addr: SocketAddr,
-    left: u64,
+pub(super) struct PeerEntry {
+    pub(super) addr: SocketAddr,
+    pub(super) left: u64,
 }
 
-type Swarms = HashMap<[u8; 20], HashMap<[u8; 20], PeerEntry>>;
+pub(super) type Swarms = HashMap<[u8; 20], HashMap<[u8; 20], PeerEntry>>;
 
 /// A running tracker; stops when dropped.
 pub struct TrackerServer {
@@ -113,9 +113,23 @@ impl TrackerServer {
 
     /// Peers currently registered for an info-hash.
     pub fn num_peers(&self, info_hash: &[u8; 20]) -> usize {
-        let g = self.swarms.lock().unwrap_or_else(|e| e.into_inner());
-        g.get(info_hash).map_or(0, |s| s.len())
+        self.peers(info_hash).len()
     }
+
+    /// The addresses registered for an info-hash, as announced.
+    pub fn peers(&self, info_hash: &[u8; 20]) -> Vec<SocketAddr> {
+        peers_of(&self.swarms, info_hash)
+    }
+}
+
+pub(super) fn peers_of(swarms: &Mutex<Swarms>, info_hash: &[u8; 20]) -> Vec<SocketAddr> {
+    let g = swarms.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v: Vec<SocketAddr> = g
+        .get(info_hash)
+        .map(|s| s.values().map(|p| p.addr).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 async fn serve(
@@ -159,6 +173,51 @@ async fn respond(stream: &mut TcpStream, code: u16, body: &[u8]) -> std::io::Res
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     stream.shutdown().await
+}
+
+/// The address an announcer is listed under: IPv4-mapped addresses as
+/// IPv4, loopback as [`TrackerOptions::peer_ip`] if set.
+pub(super) fn listed_ip(mut ip: IpAddr, opts: &TrackerOptions) -> IpAddr {
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            ip = IpAddr::V4(v4);
+        }
+    }
+    match opts.peer_ip {
+        Some(over) if ip.is_loopback() => over,
+        _ => ip,
+    }
+}
+
+/// Registers (or, `stopped`, removes) an announcer; returns the swarm's
+/// seeds, leechers and up to `want` other peers.
+pub(super) fn register(
+    swarms: &Mutex<Swarms>,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    me: PeerEntry,
+    stopped: bool,
+    want: usize,
+) -> (usize, usize, Vec<SocketAddr>) {
+    let mut g = swarms.lock().unwrap_or_else(|e| e.into_inner());
+    let swarm = g.entry(info_hash).or_default();
+    if stopped {
+        swarm.remove(&peer_id);
+    } else {
+        swarm.insert(peer_id, me);
+    }
+    let complete = swarm.values().filter(|p| p.left == 0).count();
+    let incomplete = swarm.len() - complete;
+    let others: Vec<SocketAddr> = swarm
+        .iter()
+        .filter(|(id, _)| **id != peer_id)
+        .map(|(_, p)| p.addr)
+        .take(want)
+        .collect();
+    if swarm.is_empty() {
+        g.remove(&info_hash);
+    }
+    (complete, incomplete, others)
 }
 
 fn url_decode(s: &str) -> Option<Vec<u8>> {
@@ -245,41 +304,18 @@ fn handle(
     let (Some(info_hash), Some(peer_id), Some(port)) = (info_hash, peer_id, port) else {
         return Err("missing info_hash, peer_id or port".into());
     };
-    let mut ip = peer.ip();
-    if let IpAddr::V6(v6) = ip {
-        if let Some(v4) = v6.to_ipv4_mapped() {
-            ip = IpAddr::V4(v4);
-        }
-    }
-    if ip.is_loopback() {
-        if let Some(over) = opts.peer_ip {
-            ip = over;
-        }
-    }
-    let me = PeerEntry {
-        addr: SocketAddr::new(ip, port),
-        left,
-    };
-
-    let mut g = swarms.lock().unwrap_or_else(|e| e.into_inner());
-    let swarm = g.entry(info_hash).or_default();
-    if event == b"stopped" {
-        swarm.remove(&peer_id);
-    } else {
-        swarm.insert(peer_id, me);
-    }
-    let complete = swarm.values().filter(|p| p.left == 0).count();
-    let incomplete = swarm.len() - complete;
-    let others: Vec<SocketAddr> = swarm
-        .iter()
-        .filter(|(id, _)| **id != peer_id)
-        .map(|(_, p)| p.addr)
-        .take(numwant.min(opts.max_peers))
-        .collect();
-    if swarm.is_empty() {
-        g.remove(&info_hash);
-    }
-    drop(g);
+    let ip = listed_ip(peer.ip(), opts);
+    let (complete, incomplete, others) = register(
+        swarms,
+        info_hash,
+        peer_id,
+        PeerEntry {
+            addr: SocketAddr::new(ip, port),
+            left,
+        },
+        event == b"stopped",
+        numwant.min(opts.max_peers),
+    );
 
     let mut e = Encoder::new();
     e.begin_dict();

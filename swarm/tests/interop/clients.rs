@@ -30,15 +30,15 @@ use super::{
 
 /// A source collection and its v1 torrent (made by swarm, announcing to
 /// `tracker`), written to `<dir>/src` and `<dir>/v1.torrent`.
-struct Fixture {
-    files: Vec<(String, Vec<u8>)>,
-    src: PathBuf,
-    torrent: PathBuf,
-    bytes: Vec<u8>,
-    info_hash: [u8; 20],
+pub(super) struct Fixture {
+    pub(super) files: Vec<(String, Vec<u8>)>,
+    pub(super) src: PathBuf,
+    pub(super) torrent: PathBuf,
+    pub(super) bytes: Vec<u8>,
+    pub(super) info_hash: [u8; 20],
 }
 
-fn fixture(dir: &Path, tracker: &str) -> Fixture {
+pub(super) fn fixture(dir: &Path, tracker: &str) -> Fixture {
     let src = dir.join("src");
     let files = write_collection(&src, "zines");
     let opts = CreateOptions {

@@ -23,7 +23,7 @@ fn lt_tool() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_tool.py")
 }
 
-fn have_libtorrent() -> bool {
+pub(super) fn have_libtorrent() -> bool {
     require(
         "python3-libtorrent (/usr/bin/python3 -c 'import libtorrent')",
         &[PYTHON, "-c", "import libtorrent"],
@@ -50,7 +50,11 @@ fn lt_make(path: &Path, out: &Path, kind: &str) {
 
 /// A libtorrent seeder of `torrent` over the data in `save`: its address
 /// and magnet link, once it has checked the data.
-async fn lt_seed(torrent: &Path, save: &Path, logdir: &Path) -> (Proc, SocketAddr, String) {
+pub(super) async fn lt_seed(
+    torrent: &Path,
+    save: &Path,
+    logdir: &Path,
+) -> (Proc, SocketAddr, String) {
     let mut cmd = Command::new(PYTHON);
     cmd.arg(lt_tool()).arg("seed").arg(torrent).arg(save);
     let mut p = Proc::spawn("libtorrent-seed", &mut cmd, logdir);

@@ -19,6 +19,7 @@
 
 mod clients;
 mod lt;
+mod trackers;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

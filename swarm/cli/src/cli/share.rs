@@ -31,7 +31,8 @@ pub struct Args {
     /// Peer to connect to: IP:PORT (TCP) or quic://IP:PORT (repeatable).
     #[arg(long = "peer", value_name = "ADDR")]
     pub peers: Vec<PeerAddr>,
-    /// HTTP tracker to announce to, written into the torrent (repeatable).
+    /// Tracker to announce to (`http://` or `udp://`), written into the
+    /// torrent, one tier each (repeatable).
     #[arg(long = "tracker", value_name = "URL")]
     pub trackers: Vec<String>,
     /// Where resume files are kept (default: $XDG_STATE_HOME/swarm or ~/.local/state/swarm).
