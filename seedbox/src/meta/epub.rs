@@ -84,11 +84,7 @@ pub fn parse_opf(xml: &[u8]) -> (Extracted, Option<String>) {
     let mut cover_id: Option<String> = None;
     let mut cover_href: Option<String> = None;
     let mut items: Vec<(String, String)> = Vec::new();
-    loop {
-        let ev = match r.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(_) => break,
-        };
+    while let Ok(ev) = r.read_event_into(&mut buf) {
         match ev {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_vec();
@@ -127,19 +123,15 @@ pub fn parse_opf(xml: &[u8]) -> (Extracted, Option<String>) {
             Event::CData(t) if field.is_some() && text.len() < 64 * 1024 => {
                 text.push_str(&String::from_utf8_lossy(&t));
             }
-            Event::End(e) => {
-                if field.as_deref() == Some(e.local_name().as_ref()) {
-                    let v = std::mem::take(&mut text);
-                    match field.take().as_deref() {
-                        Some(b"title") if ex.title.is_none() => ex.title = Some(v),
-                        Some(b"creator") => ex.authors.push(v),
-                        Some(b"language") if ex.language.is_none() => ex.language = Some(v),
-                        Some(b"description") if ex.description.is_none() => {
-                            ex.description = Some(v)
-                        }
-                        Some(b"subject") => ex.tags.push(v),
-                        _ => {}
-                    }
+            Event::End(e) if field.as_deref() == Some(e.local_name().as_ref()) => {
+                let v = std::mem::take(&mut text);
+                match field.take().as_deref() {
+                    Some(b"title") if ex.title.is_none() => ex.title = Some(v),
+                    Some(b"creator") => ex.authors.push(v),
+                    Some(b"language") if ex.language.is_none() => ex.language = Some(v),
+                    Some(b"description") if ex.description.is_none() => ex.description = Some(v),
+                    Some(b"subject") => ex.tags.push(v),
+                    _ => {}
                 }
             }
             Event::Eof => break,

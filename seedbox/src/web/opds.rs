@@ -152,24 +152,19 @@ fn conditional(
     r
 }
 
-/// The page a feed request asks for (1 without `page=`), or `404` when
-/// it is not a page number or past the last page.
-fn page_of(
-    raw: Option<&str>,
-    total: usize,
-) -> Result<(usize, usize, std::ops::Range<usize>), Response> {
+/// The page a feed request asks for (1 without `page=`), or `None` when
+/// it is not a page number or past the last page (a `404`: [`no_page`]).
+fn page_of(raw: Option<&str>, total: usize) -> Option<(usize, usize, std::ops::Range<usize>)> {
     let want = match raw {
         None => 1,
-        Some(p) => match p.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n,
-            _ => return Err(error(StatusCode::NOT_FOUND, "No such page.")),
-        },
+        Some(p) => p.trim().parse::<usize>().ok().filter(|&n| n >= 1)?,
     };
     let (page, pages, range) = paginate(total, PER_PAGE, want);
-    if page != want {
-        return Err(error(StatusCode::NOT_FOUND, "No such page."));
-    }
-    Ok((page, pages, range))
+    (page == want).then_some((page, pages, range))
+}
+
+fn no_page() -> Response {
+    error(StatusCode::NOT_FOUND, "No such page.")
 }
 
 /// The catalogue's id: `urn:swarm:<seedbox key>`.
@@ -205,9 +200,8 @@ pub(super) async fn root(
 ) -> Response {
     let snap = st.lib.snapshot();
     let colls = &snap.collections;
-    let (page, pages, range) = match page_of(lq.page.as_deref(), colls.len()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some((page, pages, range)) = page_of(lq.page.as_deref(), colls.len()) else {
+        return no_page();
     };
     let mut entries = String::new();
     for c in &colls[range] {
@@ -338,9 +332,8 @@ pub(super) async fn collection(
         return error(StatusCode::NOT_FOUND, "No such collection.");
     };
     let files: Vec<&FileEntry> = c.files.iter().filter(|f| f.complete).collect();
-    let (page, pages, range) = match page_of(lq.page.as_deref(), files.len()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some((page, pages, range)) = page_of(lq.page.as_deref(), files.len()) else {
+        return no_page();
     };
     let mut entries = String::new();
     for f in &files[range] {
@@ -384,9 +377,8 @@ pub(super) async fn search(
             }
         }
     }
-    let (page, pages, range) = match page_of(lq.page.as_deref(), hits.len()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some((page, pages, range)) = page_of(lq.page.as_deref(), hits.len()) else {
+        return no_page();
     };
     let mut entries = String::new();
     for (c, f) in &hits[range] {
