@@ -55,7 +55,8 @@ pub(super) async fn cover(
     };
     let bytes = tokio::task::spawn_blocking(move || crate::meta::read_bounded(&p, MAX_THUMB)).await;
     match bytes {
-        Ok(Some(b)) => image_response(Bytes::from(b), "image/jpeg"),
+        // Short-lived: the id stays when the file (and its cover) changes.
+        Ok(Some(b)) => image_response(Bytes::from(b), "image/jpeg", "max-age=300"),
         _ => error(StatusCode::NOT_FOUND, "No cover for this file."),
     }
 }
@@ -77,16 +78,13 @@ pub(super) async fn placeholder() -> Response {
         let _ = img.write_to(&mut out, image::ImageFormat::Png);
         out.into_inner()
     });
-    image_response(Bytes::from_static(png), "image/png")
+    image_response(Bytes::from_static(png), "image/png", "max-age=86400")
 }
 
-fn image_response(body: Bytes, ctype: &'static str) -> Response {
+fn image_response(body: Bytes, ctype: &'static str, cache: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=86400"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     r
 }
