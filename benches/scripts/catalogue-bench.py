@@ -14,7 +14,7 @@ collection. Measures:
 
   benches/scripts/catalogue-bench.py [DIR]   (default /tmp/seedbox-catalogue-bench)
 
-  BOOKS=10000  QUERIES=1000  COVER_EVERY=10
+  BOOKS=10000  QUERIES=1000  COVER_EVERY=10  SEEDBOX_BIN=... (default: a release build, made here)
 
 Needs a release build of seedbox (built here). The library is kept in DIR
 between runs; delete DIR when done (about 60 MB for 10,000 books).
@@ -39,6 +39,7 @@ BOOKS = int(os.environ.get("BOOKS", "10000"))
 QUERIES = int(os.environ.get("QUERIES", "1000"))
 COVER_EVERY = int(os.environ.get("COVER_EVERY", "10"))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.environ.get("SEEDBOX_BIN")
 
 WORDS = ("bike repair garden café anarchy kitchen seed zine radio solar sewing "
          "knitting compost bread printing library commune river mountain night "
@@ -154,7 +155,7 @@ def rss_kib(pid, field):
 
 def start(config):
     t0 = time.monotonic()
-    p = subprocess.Popen([os.path.join(TARGET, "release/seedbox"), "run", "--config", config],
+    p = subprocess.Popen([BIN or os.path.join(TARGET, "release/seedbox"), "run", "--config", config],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env=dict(os.environ, RUST_LOG="info"))
     port = None
@@ -180,7 +181,8 @@ def stop(p):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "seedbox"], cwd=ROOT, check=True)
+    if not BIN:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "seedbox"], cwd=ROOT, check=True)
     os.makedirs(DIR, exist_ok=True)
     lib = os.path.join(DIR, "books")
     t = time.monotonic()
