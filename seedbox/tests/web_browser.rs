@@ -270,7 +270,7 @@ fn chromium_searches_and_downloads() {
 
     // The hostile file name shows as text in the browser, not as markup.
     d.session_call("POST", "/url", Some(json!({"url": fx.url("/c/zines")})));
-    let names: Vec<String> = d.find_all("a.dl").iter().map(|l| d.text(l)).collect();
+    let names: Vec<String> = d.find_all("span.path").iter().map(|l| d.text(l)).collect();
     assert!(names.iter().any(|n| n == SCRIPT_NAME), "{names:?}");
     let scripts = d.find_all("script");
     assert_eq!(scripts.len(), 1, "only the page's own script element");
