@@ -115,11 +115,6 @@ impl Sidecar {
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.by_path.get(path)
     }
-
-    /// Sets (replaces) the entry of `e.path`.
-    pub fn set(&mut self, e: Entry) {
-        self.by_path.insert(e.path.clone(), e);
-    }
 }
 
 #[cfg(test)]
