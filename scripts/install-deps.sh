@@ -12,6 +12,8 @@ APT_PKGS+=(opentracker)
 # Raspberry Pi builds (scripts/cross.sh, cross-smoke.sh, package.sh)
 APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
            libc6-dev-armhf-cross qemu-user curl)
+# OPDS feeds validated against the OPDS 1.2 RELAX NG schema (seedbox/tests/opds)
+APT_PKGS+=(jing)
 RUST_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 
 missing=()

@@ -13,6 +13,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::meta::FileMeta;
+
 /// Where a collection comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +56,32 @@ pub struct FileEntry {
     /// file's content and only with it. Not serialised.
     #[serde(skip)]
     pub content_hash: Option<String>,
+    /// What the catalogue shows: title, authors, language, description,
+    /// tags, pages, cover (see [`crate::meta`]). Serialised inline.
+    #[serde(flatten)]
+    pub meta: Arc<FileMeta>,
+}
+
+impl FileEntry {
+    /// The title to show (never empty: made from the file name when the
+    /// file has none).
+    pub fn title(&self) -> &str {
+        &self.meta.title
+    }
+
+    /// The first author, when known.
+    pub fn first_author(&self) -> Option<&str> {
+        self.meta.authors.first().map(String::as_str)
+    }
+
+    /// A key to sort files by title, then author (case and diacritics
+    /// folded, as search compares them).
+    pub fn sort_key(&self) -> (&str, String) {
+        (
+            &self.meta.title_folded,
+            crate::meta::fold(self.first_author().unwrap_or("")),
+        )
+    }
 }
 
 /// Which file on disk, and in which state: what the web checks the file it
@@ -188,4 +216,7 @@ pub trait Library: Send + Sync + 'static {
     fn snapshot(&self) -> Arc<LibrarySnapshot>;
     /// Live figures.
     fn status(&self) -> Status;
+    /// This seedbox's stable identity (its publisher key, hex): what makes
+    /// its OPDS ids differ from every other seedbox's.
+    fn seedbox_key(&self) -> String;
 }

@@ -61,6 +61,8 @@ pub struct Shared {
     news: tokio::sync::broadcast::Sender<PeerHint>,
     /// The state folder, resolved: nothing under it is ever listed.
     state_real: PathBuf,
+    /// Metadata and covers extracted from files, cached in the state folder.
+    catalogue: crate::meta::Catalogue,
     pub(crate) session: Arc<Session>,
     pub(crate) presence: Arc<Presence>,
     pub(crate) publisher: Publisher,
@@ -120,6 +122,7 @@ impl Shared {
             news: tokio::sync::broadcast::channel(64).0,
             state_real: std::fs::canonicalize(&config.state_dir)
                 .unwrap_or_else(|_| config.state_dir.clone()),
+            catalogue: crate::meta::Catalogue::open(&config.state_dir),
             session,
             presence,
             publisher,
@@ -163,6 +166,7 @@ impl Shared {
         let mut files = Vec::new();
         // Folders resolved once each, not once per file.
         let mut private_dirs: HashMap<PathBuf, bool> = HashMap::new();
+        let sidecar = crate::meta::sidecar::Sidecar::load(v.folder);
         if let Some(layout) = &rooted {
             let roots = v.meta.info.files.iter().filter(|f| !f.pad);
             for ((_, f), info) in layout.real_files().zip(roots) {
@@ -183,9 +187,28 @@ impl Shared {
                     );
                     continue;
                 }
+                if path == crate::meta::sidecar::FILE_NAME {
+                    continue; // the librarian's catalogue: data, not a book
+                }
                 let mtime = identity
                     .and_then(|i| u64::try_from(i.mtime_ns / 1_000_000_000).ok())
                     .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+                let content_hash = info.pieces_root.map(hex::encode);
+                let (extracted, cover) = match &identity {
+                    Some(id) => {
+                        let (ex, cover) =
+                            self.catalogue
+                                .describe(&disk_path, &path, content_hash.as_deref(), id);
+                        (Some(ex), cover)
+                    }
+                    None => (None, None),
+                };
+                let meta = crate::meta::FileMeta::resolve(
+                    &path,
+                    extracted.as_deref(),
+                    sidecar.get(&path),
+                    cover,
+                );
                 files.push(FileEntry {
                     id: file_id(&path),
                     disk_path,
@@ -194,10 +217,12 @@ impl Shared {
                     mtime,
                     complete: identity.is_some(),
                     identity,
-                    content_hash: info.pieces_root.map(hex::encode),
+                    content_hash,
+                    meta: Arc::new(meta),
                 });
             }
         }
+        self.catalogue.save();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let h = v.meta.info_hashes;
         let snap = CollectionSnapshot {
@@ -437,6 +462,10 @@ impl Shared {
 }
 
 impl Library for Shared {
+    fn seedbox_key(&self) -> String {
+        self.publisher.public().to_hex()
+    }
+
     fn snapshot(&self) -> Arc<LibrarySnapshot> {
         self.snapshot
             .read()

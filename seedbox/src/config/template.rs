@@ -53,6 +53,19 @@ title = "Zines"  # signed with each version: mirrors show it too (at most 256 by
 # share only files that match `include`:
 # exclude = ["drafts", "*.docx", "scans/raw/**"]
 # include = ["*.pdf", "*.epub"]
+#
+# Titles, authors, languages, descriptions and covers are read from EPUB
+# and PDF files; other files get a title from their name. To set or correct
+# them, put a file named catalogue.toml at the top of the collection folder
+# (it is shared with the collection, so mirrors get it too, and it is not
+# listed as a book). One [[file]] per file, its path from the folder:
+#   [[file]]
+#   path = "zines/bike-repair-basics.pdf"
+#   title = "Bike Repair Basics"
+#   authors = ["Ana Pérez"]        # or: author = "Ana Pérez"
+#   tags = ["bikes", "repair"]     # found by search, shown in OPDS
+#   language = "en"
+#   description = "Fix a flat, true a wheel."
 
 # Follow another seedbox's collection and keep a verified copy here, seeded
 # in turn. "name" is the collection's name on the other seedbox; "key" pins

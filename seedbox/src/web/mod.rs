@@ -39,6 +39,7 @@
 
 mod admin;
 mod conn;
+mod covers;
 mod opds;
 mod patron;
 
@@ -112,6 +113,8 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
         .route("/c/{name}", get(patron::collection))
         .route("/c/{name}/", get(patron::collection))
         .route("/c/{name}/f/{id}", get(patron::download))
+        .route("/c/{name}/cover/{id}", get(covers::cover))
+        .route("/static/nocover.png", get(covers::placeholder))
         .route("/static/app.js", get(patron::app_js))
         .route("/static/style.css", get(patron::style_css))
         .route("/opds", get(opds::root))
@@ -427,6 +430,23 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// HTTP date (RFC 9110 IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub(crate) fn http_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(t);
+    let days = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    format!(
+        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(mo as usize - 1) % 12]
+    )
+}
+
 /// Short human date in UTC, e.g. `2026-12-01 08:28 UTC`.
 pub(crate) fn human_time(t: SystemTime) -> String {
     let (y, mo, d, h, mi, _) = civil(t);
@@ -483,6 +503,8 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let leap = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::{
     search_term, valid_collection_name, valid_file_id, ListQuery, Shared,
 };
 use crate::library::{CollectionSnapshot, FileEntry, FileIdentity, Origin};
+use crate::search;
 
 /// Files per page on the collection and search pages.
 const PER_PAGE: usize = 100;
@@ -36,7 +37,7 @@ fn html_page(site: &str, title: &str, q: &str, body: &str) -> Response {
 <script src=\"/static/app.js\" defer></script></head>\n<body>\
 <header><a class=\"site\" href=\"/\">{site}</a>\
 <form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">\
-<input type=\"search\" name=\"q\" value=\"{q}\" placeholder=\"Search titles and file names\" aria-label=\"Search\">\
+<input type=\"search\" name=\"q\" value=\"{q}\" placeholder=\"Search titles, authors and file names\" aria-label=\"Search\">\
 <button type=\"submit\">Search</button></form></header>\n<main>\n{body}\n</main>\n\
 <footer><a href=\"/opds\">OPDS catalogue</a> for e-readers</footer></body></html>\n",
         title = esc(title),
@@ -81,20 +82,28 @@ fn collection_row(out: &mut String, c: &CollectionSnapshot) {
     ));
 }
 
-/// One row of a file table. `with_collection` adds a column naming it.
+/// One row of a file table: cover, title, authors and path.
+/// `with_collection` adds a column naming the collection.
 fn file_row(out: &mut String, c: &CollectionSnapshot, f: &FileEntry, with_collection: bool) {
-    let name = if f.complete {
-        format!(
-            "<a class=\"dl\" href=\"/c/{n}/f/{id}\" download>{p}</a>",
-            n = esc(&c.name),
-            id = esc(&f.id),
-            p = esc(&f.path)
-        )
+    let title = esc(f.title());
+    let cover = super::covers::img(c, f);
+    let by = if f.meta.authors.is_empty() {
+        String::new()
     } else {
         format!(
-            "<span class=\"incomplete\">{}</span> <em>(still arriving)</em>",
-            esc(&f.path)
+            " <span class=\"author\">{}</span>",
+            esc(&f.meta.authors.join(", "))
         )
+    };
+    let path = format!(" <span class=\"path\">{}</span>", esc(&f.path));
+    let name = if f.complete {
+        format!(
+            "{cover}<a class=\"dl\" href=\"/c/{n}/f/{id}\" download>{title}</a>{by}{path}",
+            n = esc(&c.name),
+            id = esc(&f.id),
+        )
+    } else {
+        format!("<span class=\"incomplete\">{title}</span>{by}{path} <em>(still arriving)</em>")
     };
     let coll = if with_collection {
         format!(
@@ -136,11 +145,6 @@ fn pager(out: &mut String, base: &str, q: Option<&str>, page: usize, pages: usiz
     out.push_str("</nav>\n");
 }
 
-/// Case-insensitive substring match; `needle` is already lowercase.
-pub(super) fn matches(hay: &str, needle: &str) -> bool {
-    hay.to_lowercase().contains(needle)
-}
-
 /// `/c/{name}` (a collection's files, optionally filtered with `q`) and
 /// `/c/{name}.torrent` (its .torrent file).
 pub(super) async fn collection(
@@ -165,9 +169,8 @@ pub(super) async fn collection(
         return error(StatusCode::NOT_FOUND, "No such collection.");
     };
     let q = search_term(lq.q.as_deref());
-    let needle = q.as_ref().map(|q| q.to_lowercase());
-    let files: Vec<&FileEntry> = match &needle {
-        Some(n) => c.files.iter().filter(|f| matches(&f.path, n)).collect(),
+    let files: Vec<&FileEntry> = match q.as_deref().and_then(search::Query::parse) {
+        Some(query) => search::filter(&query, c.files.iter()),
         None => c.files.iter().collect(),
     };
     let (page, pages, range) = paginate(files.len(), PER_PAGE, page_number(lq.page.as_deref()));
@@ -257,18 +260,17 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
     let Some(q) = search_term(lq.q.as_deref()) else {
         return index(State(st)).await;
     };
-    let needle = q.to_lowercase();
     let snap = st.lib.snapshot();
-    let colls: Vec<&CollectionSnapshot> = snap.collections.iter().collect();
-    let title_hits: Vec<&&CollectionSnapshot> = colls
-        .iter()
-        .filter(|c| matches(&c.title, &needle) || matches(&c.name, &needle))
-        .collect();
-    let file_hits: Vec<(&CollectionSnapshot, &FileEntry)> = colls
-        .iter()
-        .flat_map(|c| c.files.iter().map(move |f| (*c, f)))
-        .filter(|(_, f)| matches(&f.path, &needle))
-        .collect();
+    let (title_hits, file_hits): (Vec<&CollectionSnapshot>, _) = match search::Query::parse(&q) {
+        Some(query) => (
+            snap.collections
+                .iter()
+                .filter(|c| query.matches_text(&c.title) || query.matches_text(&c.name))
+                .collect(),
+            search::library(&query, &snap, false),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let (page, pages, range) = paginate(file_hits.len(), PER_PAGE, page_number(lq.page.as_deref()));
     let mut body = format!("<h1>Search: {}</h1>\n", esc(&q));
     if !title_hits.is_empty() {

@@ -12,6 +12,7 @@ use seedbox::library::{
     CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
     Origin, SkippedFile, Status,
 };
+use seedbox::meta::FileMeta;
 use seedbox::web::{router, serve, WebConfig};
 use sha2::{Digest, Sha256};
 
@@ -37,6 +38,9 @@ pub struct TestLib {
 }
 
 impl Library for TestLib {
+    fn seedbox_key(&self) -> String {
+        hex::encode(Sha256::digest(b"the test seedbox"))
+    }
     fn snapshot(&self) -> Arc<LibrarySnapshot> {
         self.snap.clone()
     }
@@ -262,6 +266,7 @@ fn entry(collection: &str, path: &str, size: u64, complete: bool, disk: PathBuf)
         disk_path: disk,
         identity,
         content_hash: None,
+        meta: Arc::new(FileMeta::from_path(path)),
     }
 }
 
