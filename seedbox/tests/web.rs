@@ -48,7 +48,10 @@ fn listing_shows_collections() {
         "{t}"
     );
     assert!(t.contains("href=\"/c/books\">Big Library</a>"));
-    assert!(t.contains("<td>120</td>"), "books file count");
+    assert!(
+        t.contains("<td data-label=\"Files\">120</td>"),
+        "books file count"
+    );
     assert!(t.contains("Infoshop &lt;Library&gt;"), "site title escaped");
     assert!(t.contains("<form class=\"search\" method=\"get\" action=\"/search\""));
     assert!(t.contains("name=\"q\""));
@@ -63,7 +66,9 @@ fn collection_page_lists_files_magnet_and_torrent() {
     let t = fx.get("/c/zines").text();
     let id = file_id("zines", PDF);
     assert!(
-        t.contains(&format!("href=\"/c/zines/f/{id}\" download>{PDF}</a>")),
+        t.contains(&format!(
+            "href=\"/c/zines/f/{id}\" target=\"_blank\" rel=\"noopener\">{PDF}</a>"
+        )),
         "{t}"
     );
     assert!(t.contains("<td>4.9 KiB</td>"), "size shown");
@@ -786,7 +791,10 @@ fn admin_from_loopback() {
     assert!(t.contains("1 h 10 min"), "uptime shown");
     assert!(
         t.contains("Files not shared")
-            && t.contains("<td>zines</td><td>private/locked.pdf</td><td>cannot be read"),
+            && t.contains(
+                "<td>zines</td><td data-label=\"File\">private/locked.pdf</td>\
+<td data-label=\"Why\">cannot be read"
+            ),
         "skipped files listed: {t}"
     );
     let r = fx.get("/admin/api/status");

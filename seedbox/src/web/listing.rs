@@ -1,0 +1,197 @@
+//! How the patron page orders and groups file listings: `?sort=` (title,
+//! date, size) and folders as groups on a collection page.
+//!
+//! Every order is total (ties fall back to the path), so a listing split
+//! into pages never shows a file twice or skips one.
+
+use std::cmp::Ordering;
+
+use crate::library::FileEntry;
+
+/// How a file listing is ordered (`?sort=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Sort {
+    /// By display title, A to Z (the default).
+    #[default]
+    Title,
+    /// Newest file first.
+    Date,
+    /// Largest file first.
+    Size,
+}
+
+impl Sort {
+    /// Every order, as offered on the page.
+    pub(super) const ALL: [Sort; 3] = [Sort::Title, Sort::Date, Sort::Size];
+
+    /// The order a query value names (anything else: the default).
+    pub(super) fn parse(raw: Option<&str>) -> Sort {
+        match raw.map(str::trim) {
+            Some("date") => Sort::Date,
+            Some("size") => Sort::Size,
+            _ => Sort::Title,
+        }
+    }
+
+    /// The query value (`sort=...`).
+    pub(super) fn key(self) -> &'static str {
+        match self {
+            Sort::Title => "title",
+            Sort::Date => "date",
+            Sort::Size => "size",
+        }
+    }
+
+    /// The link text.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Sort::Title => "Title",
+            Sort::Date => "Newest",
+            Sort::Size => "Largest",
+        }
+    }
+}
+
+/// The title a file is listed and sorted under: its file name without the
+/// extension, `-` and `_` as spaces. (Where the library gives a title or
+/// an author from the file's metadata, this is the one place to use them.)
+pub(super) fn display_title(f: &FileEntry) -> String {
+    let base = super::basename(&f.path);
+    let stem = match base.rsplit_once('.') {
+        Some((s, _)) if !s.is_empty() => s,
+        _ => base,
+    };
+    let t: String = stem
+        .chars()
+        .map(|c| if c == '-' || c == '_' { ' ' } else { c })
+        .collect();
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.is_empty() {
+        base.to_string()
+    } else {
+        t
+    }
+}
+
+/// The folder of a collection path (`""` at the top).
+pub(super) fn folder_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// Orders `items` (or whatever holds a file: `file` finds it) by `sort`,
+/// ties broken by path.
+pub(super) fn sort_files<T>(items: &mut [T], sort: Sort, file: impl Fn(&T) -> &FileEntry) {
+    match sort {
+        Sort::Title => items.sort_by_cached_key(|t| {
+            let f = file(t);
+            (display_title(f).to_lowercase(), f.path.clone())
+        }),
+        Sort::Date => items.sort_by(|a, b| {
+            let (a, b) = (file(a), file(b));
+            b.mtime.cmp(&a.mtime).then_with(|| a.path.cmp(&b.path))
+        }),
+        Sort::Size => items.sort_by(|a, b| {
+            let (a, b) = (file(a), file(b));
+            b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path))
+        }),
+    }
+}
+
+/// Orders `files` folder by folder (top-level files first, then folders A
+/// to Z), by `sort` within each folder.
+pub(super) fn group_by_folder(files: &mut [&FileEntry], sort: Sort) {
+    sort_files(files, sort, |f| f);
+    // A stable sort keeps the order within each folder.
+    files.sort_by(|a, b| folder_cmp(folder_of(&a.path), folder_of(&b.path)));
+}
+
+fn folder_cmp(a: &str, b: &str) -> Ordering {
+    (!a.is_empty(), a.to_lowercase(), a).cmp(&(!b.is_empty(), b.to_lowercase(), b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn f(path: &str, size: u64, secs: u64) -> FileEntry {
+        FileEntry {
+            id: String::new(),
+            path: path.into(),
+            size,
+            mtime: Some(UNIX_EPOCH + Duration::from_secs(secs)),
+            complete: true,
+            disk_path: Default::default(),
+            identity: None,
+            content_hash: None,
+        }
+    }
+
+    fn paths(v: &[&FileEntry]) -> Vec<String> {
+        v.iter().map(|f| f.path.clone()).collect()
+    }
+
+    #[test]
+    fn titles_from_file_names() {
+        assert_eq!(
+            display_title(&f("a/bike-repair_basics.pdf", 0, 0)),
+            "bike repair basics"
+        );
+        assert_eq!(display_title(&f(".pdf", 0, 0)), ".pdf");
+        assert_eq!(display_title(&f("README", 0, 0)), "README");
+    }
+
+    #[test]
+    fn orders_and_groups() {
+        let all = [
+            f("zebra.pdf", 5, 100),
+            f("b/Apple.pdf", 9, 300),
+            f("aardvark-tales.epub", 1, 200),
+            f("B/cherry.pdf", 3, 50),
+        ];
+        let mut v: Vec<&FileEntry> = all.iter().collect();
+        sort_files(&mut v, Sort::Title, |f| f);
+        assert_eq!(
+            paths(&v),
+            [
+                "aardvark-tales.epub",
+                "b/Apple.pdf",
+                "B/cherry.pdf",
+                "zebra.pdf"
+            ]
+        );
+        sort_files(&mut v, Sort::Date, |f| f);
+        assert_eq!(
+            paths(&v),
+            [
+                "b/Apple.pdf",
+                "aardvark-tales.epub",
+                "zebra.pdf",
+                "B/cherry.pdf"
+            ]
+        );
+        sort_files(&mut v, Sort::Size, |f| f);
+        assert_eq!(
+            paths(&v),
+            [
+                "b/Apple.pdf",
+                "zebra.pdf",
+                "B/cherry.pdf",
+                "aardvark-tales.epub"
+            ]
+        );
+        group_by_folder(&mut v, Sort::Title);
+        assert_eq!(
+            paths(&v),
+            [
+                "aardvark-tales.epub",
+                "zebra.pdf",
+                "B/cherry.pdf",
+                "b/Apple.pdf"
+            ]
+        );
+        assert_eq!(Sort::parse(Some("date")), Sort::Date);
+        assert_eq!(Sort::parse(Some("nonsense")), Sort::Title);
+        assert_eq!(Sort::parse(None), Sort::Title);
+    }
+}
