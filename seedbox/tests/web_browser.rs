@@ -1,7 +1,8 @@
 //! A real headless Chromium, driven through chromedriver (W3C WebDriver),
 //! as a phone (390x844 CSS pixels): the patron and admin pages never
-//! scroll sideways, it searches, clicks a download link and the file it
-//! saves must equal the file on disk. Screenshots of every page are kept in
+//! scroll sideways, a librarian adds a file with the admin page's upload
+//! form, a PDF opens in the browser, and a patron searches, clicks a
+//! download link and the file it saves must equal the file on disk. Screenshots of every page are kept in
 //! `target/web-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/install-deps.sh).
@@ -268,6 +269,50 @@ fn chromium_searches_and_downloads() {
     ] {
         d.no_sideways_scroll(&fx.url(path), name, &shots);
     }
+
+    // A librarian adds a file with the admin page's form, from the phone.
+    let upload = tmp.path().join("Phone upload.pdf");
+    let data = content("phone upload", 70_000);
+    std::fs::write(&upload, &data).unwrap();
+    d.session_call("POST", "/url", Some(json!({"url": fx.url("/admin")})));
+    let input = d.find("form[action=\"/admin/upload/zines\"] input[type=file]");
+    d.session_call(
+        "POST",
+        &format!("/element/{input}/value"),
+        Some(json!({"text": upload.to_string_lossy()})),
+    );
+    d.click(&d.find("form[action=\"/admin/upload/zines\"] button[type=submit]"));
+    // (An error page is plain text, without a heading.)
+    let headings = d.find_all("h1");
+    assert_eq!(
+        headings.len(),
+        1,
+        "upload answered {:?}",
+        d.session_call("GET", "/source", None)
+    );
+    assert_eq!(d.text(&headings[0]), "Added");
+    assert_eq!(
+        std::fs::read(fx.dir.path().join("zines/Phone upload.pdf")).unwrap(),
+        data
+    );
+    d.no_sideways_scroll(
+        &d.session_call("GET", "/url", None)
+            .as_str()
+            .unwrap()
+            .to_string(),
+        "uploaded",
+        &shots,
+    );
+
+    // A PDF opens in the browser's viewer (it is not saved).
+    let pdf = fx.url(&format!("/c/zines/f/{}", file_id("zines", PDF)));
+    d.session_call("POST", "/url", Some(json!({"url": pdf})));
+    let ctype = d.session_call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "return document.contentType;", "args": []})),
+    );
+    assert_eq!(ctype, "application/pdf", "the PDF is shown, not saved");
 
     // The front page, its search box, a search.
     d.session_call("POST", "/url", Some(json!({"url": fx.url("/")})));

@@ -129,7 +129,9 @@ fn rate(n: u64) -> String {
     format!("{}/s", human_size(n))
 }
 
-/// `/admin`: the status page.
+/// `/admin`: the status page. Its referrer policy is `same-origin`, not
+/// the site's `no-referrer`: under `no-referrer` browsers send its upload
+/// form with `Origin: null`, which the cross-origin check refuses.
 pub(super) async fn page(State(st): State<Shared>) -> Response {
     let status = st.lib.status();
     let snap = st.lib.snapshot();
@@ -141,6 +143,7 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
     let mut b = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta name=\"referrer\" content=\"same-origin\">\
 <title>Admin · {s}</title><link rel=\"stylesheet\" href=\"/static/style.css\">\
 <link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"></head>\n<body>\
 <header><a class=\"site\" href=\"/\">{s}</a></header>\n<main>\n<h1>Status</h1>\n",

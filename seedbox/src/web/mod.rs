@@ -238,7 +238,8 @@ fn refusal(st: &AppState, req: &Request) -> Option<Response> {
             ));
         }
     }
-    if !safe && !(method == Method::POST && path.starts_with("/admin/upload/")) {
+    let upload = method == Method::POST && path.starts_with("/admin/upload/");
+    if !(safe || upload) {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
