@@ -153,6 +153,25 @@ impl Driver {
         self.session_call("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
 
+    /// Waits (bounded) until the page at a URL containing `part` has
+    /// loaded.
+    fn wait_for_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let url = self.session_call("GET", "/url", None);
+            let ready = self.session_call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return document.readyState;", "args": []})),
+            );
+            if url.as_str().unwrap_or_default().contains(part) && ready == "complete" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{part} did not load: at {url}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A Chrome DevTools command (best effort: some builds lack it).
     fn cdp(&self, cmd: &str, params: Value) -> bool {
         let s = self.session.as_ref().expect("session");
@@ -282,6 +301,7 @@ fn chromium_searches_and_downloads() {
         Some(json!({"text": upload.to_string_lossy()})),
     );
     d.click(&d.find("form[action=\"/admin/upload/zines\"] button[type=submit]"));
+    d.wait_for_url("/admin/upload/zines");
     // (An error page is plain text, without a heading.)
     let headings = d.find_all("h1");
     assert_eq!(
@@ -330,16 +350,7 @@ fn chromium_searches_and_downloads() {
     d.click(&submit);
 
     // The results page lists the file; click its download link.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d
-        .session_call("GET", "/url", None)
-        .as_str()
-        .unwrap_or_default()
-        .contains("/search?q=manifesto")
-    {
-        assert!(Instant::now() < deadline, "search page did not load");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    d.wait_for_url("/search?q=manifesto");
     let links = d.find_all("a.dl");
     assert_eq!(links.len(), 1, "one result");
     assert_eq!(d.text(&links[0]), EPUB);
