@@ -315,14 +315,8 @@ fn chromium_searches_and_downloads() {
         std::fs::read(fx.dir.path().join("zines/Phone upload.pdf")).unwrap(),
         data
     );
-    d.no_sideways_scroll(
-        &d.session_call("GET", "/url", None)
-            .as_str()
-            .unwrap()
-            .to_string(),
-        "uploaded",
-        &shots,
-    );
+    let answer = d.session_call("GET", "/url", None);
+    d.no_sideways_scroll(answer.as_str().unwrap(), "uploaded", &shots);
 
     // A PDF opens in the browser's viewer (it is not saved).
     let pdf = fx.url(&format!("/c/zines/f/{}", file_id("zines", PDF)));

@@ -6,6 +6,8 @@
 
 use std::cmp::Ordering;
 
+use super::query_enc;
+
 use crate::library::FileEntry;
 
 /// How a file listing is ordered (`?sort=`).
@@ -107,6 +109,42 @@ pub(super) fn group_by_folder(files: &mut [&FileEntry], sort: Sort) {
 
 fn folder_cmp(a: &str, b: &str) -> Ordering {
     (!a.is_empty(), a.to_lowercase(), a).cmp(&(!b.is_empty(), b.to_lowercase(), b))
+}
+
+/// The query of a listing link (`q=...&amp;sort=...&amp;`; empty for the
+/// defaults), to which `page=` or `sort=` is appended.
+pub(super) fn params(q: Option<&str>, sort: Sort) -> String {
+    let mut p = q
+        .map(|q| format!("q={}&amp;", query_enc(q)))
+        .unwrap_or_default();
+    if sort != Sort::default() {
+        p.push_str(&format!("sort={}&amp;", sort.key()));
+    }
+    p
+}
+
+/// The "Sort by" links of a listing at `base`, keeping the search term.
+pub(super) fn sort_links(out: &mut String, base: &str, q: Option<&str>, current: Sort) {
+    let qpart = params(q, Sort::default());
+    out.push_str("<nav class=\"sort\" aria-label=\"Sort\">Sort by: ");
+    for (i, s) in Sort::ALL.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        if s == current {
+            out.push_str(&format!(
+                "<strong aria-current=\"true\">{}</strong>",
+                s.label()
+            ));
+        } else {
+            out.push_str(&format!(
+                "<a href=\"{base}?{qpart}sort={}\">{}</a>",
+                s.key(),
+                s.label()
+            ));
+        }
+    }
+    out.push_str("</nav>\n");
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
 
 use super::listing::{self, Sort};
 use super::{
-    basename, error, esc, human_size, human_time, mime_for, page_number, paginate, query_enc,
-    search_term, valid_collection_name, valid_file_id, ListQuery, Shared,
+    basename, error, esc, human_size, human_time, mime_for, page_number, paginate, search_term,
+    valid_collection_name, valid_file_id, ListQuery, Shared,
 };
 use crate::library::{CollectionSnapshot, FileEntry, FileIdentity, Origin};
 
@@ -122,7 +122,7 @@ fn pager(out: &mut String, base: &str, q: Option<&str>, sort: Sort, page: usize,
     if pages <= 1 {
         return;
     }
-    let qpart = list_params(q, sort);
+    let qpart = listing::params(q, sort);
     let link = |rel: &str, p: usize, text: &str| {
         format!("<a rel=\"{rel}\" href=\"{base}?{qpart}page={p}\">{text}</a>")
     };
@@ -135,42 +135,6 @@ fn pager(out: &mut String, base: &str, q: Option<&str>, sort: Sort, page: usize,
     if page < pages {
         out.push(' ');
         out.push_str(&link("next", page + 1, "Next ›"));
-    }
-    out.push_str("</nav>\n");
-}
-
-/// The query of a listing link (`q=...&amp;sort=...&amp;`; empty for the
-/// defaults), to which `page=` or `sort=` is appended.
-fn list_params(q: Option<&str>, sort: Sort) -> String {
-    let mut p = q
-        .map(|q| format!("q={}&amp;", query_enc(q)))
-        .unwrap_or_default();
-    if sort != Sort::default() {
-        p.push_str(&format!("sort={}&amp;", sort.key()));
-    }
-    p
-}
-
-/// The "Sort by" links of a listing at `base`, keeping the search term.
-fn sort_links(out: &mut String, base: &str, q: Option<&str>, current: Sort) {
-    let qpart = list_params(q, Sort::default());
-    out.push_str("<nav class=\"sort\" aria-label=\"Sort\">Sort by: ");
-    for (i, s) in Sort::ALL.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str(" · ");
-        }
-        if s == current {
-            out.push_str(&format!(
-                "<strong aria-current=\"true\">{}</strong>",
-                s.label()
-            ));
-        } else {
-            out.push_str(&format!(
-                "<a href=\"{base}?{qpart}sort={}\">{}</a>",
-                s.key(),
-                s.label()
-            ));
-        }
     }
     out.push_str("</nav>\n");
 }
@@ -250,7 +214,7 @@ value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this col
 <button type=\"submit\">Filter</button></form>\n",
         esc(q.as_deref().unwrap_or(""))
     ));
-    sort_links(&mut body, &format!("/c/{n}"), q.as_deref(), sort);
+    listing::sort_links(&mut body, &format!("/c/{n}"), q.as_deref(), sort);
     if let Some(q) = &q {
         body.push_str(&format!(
             "<p>{} files match “{}”. <a href=\"/c/{n}\">Show all</a></p>\n",
@@ -348,7 +312,7 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
         file_hits.len()
     ));
     if !file_hits.is_empty() {
-        sort_links(&mut body, "/search", Some(&q), sort);
+        listing::sort_links(&mut body, "/search", Some(&q), sort);
         body.push_str(
             "<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Collection</th>\
 <th>Size</th></tr></thead><tbody>\n",
