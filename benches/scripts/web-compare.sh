@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 600); do grep -q "version 1 published" "$DIR/seedbox.log" && break; sleep 0.1; done
-WEB=$(awk '/web page:/ {print $3}' "$DIR/seedbox.out" | sed 's#/$##')
+WEB=$(awk '/web page:/ {print $3; exit}' "$DIR/seedbox.out" | sed 's#/$##')
 id() { printf '%s' "$1" | sha256sum | cut -c1-32; }
 SB_SMALL="$WEB/c/lib/f/$(id small.pdf)"
 SB_LARGE="$WEB/c/lib/f/$(id large.pdf)"

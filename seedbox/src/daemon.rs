@@ -141,6 +141,8 @@ impl Daemon {
                 admin_token: config.web.admin_token.clone(),
                 extra_hosts: config.web.hosts.clone(),
                 limits: crate::web::ConnLimits::new(web_connections(&config)),
+                page_urls: crate::web::page_urls(local),
+                max_upload: config.web.max_upload,
             };
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = crate::web::serve(listener, lib, wc).await {
@@ -174,6 +176,11 @@ impl Daemon {
     /// The web page's address.
     pub fn web_addr(&self) -> Option<SocketAddr> {
         self.web_addr
+    }
+    /// The URLs patrons reach the web page at: its LAN addresses when it
+    /// listens on every address (see [`crate::web::page_urls`]).
+    pub fn page_urls(&self) -> Vec<String> {
+        self.web_addr.map(crate::web::page_urls).unwrap_or_default()
     }
     /// The shared state (what the web page sees).
     pub fn shared(&self) -> Arc<Shared> {

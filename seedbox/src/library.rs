@@ -219,4 +219,33 @@ pub trait Library: Send + Sync + 'static {
     /// This seedbox's stable identity (its publisher key, hex): what makes
     /// its OPDS ids differ from every other seedbox's.
     fn seedbox_key(&self) -> String;
+    /// The folder that file `name` (one path component, already checked by
+    /// the web layer) is added to in collection `collection` by an upload
+    /// from the admin page, if the collection takes it. By default no
+    /// collection does.
+    fn upload_folder(&self, collection: &str, name: &str) -> Result<PathBuf, NoUpload> {
+        let _ = (collection, name);
+        Err(NoUpload::Unsupported)
+    }
+}
+
+/// Why a file cannot be added to a collection from the admin page
+/// ([`Library::upload_folder`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NoUpload {
+    #[error("there is no collection named “{0}” on this seedbox")]
+    Unknown(String),
+    #[error(
+        "“{0}” is a mirror of another seedbox's collection: add files at the seedbox that \
+         publishes it (this one would delete them with its next version)"
+    )]
+    Mirror(String),
+    #[error(
+        "“{name}” would not be shared: the collection “{collection}” leaves such files out \
+         (hidden, temporary or excluded names)"
+    )]
+    Excluded { collection: String, name: String },
+    #[error("this seedbox takes no uploads")]
+    Unsupported,
 }

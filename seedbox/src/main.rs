@@ -165,8 +165,8 @@ async fn serve(c: Config) -> anyhow::Result<ExitCode> {
     if let Some(a) = daemon.quic_addr() {
         println!("peers: quic://{a}");
     }
-    if let Some(a) = daemon.web_addr() {
-        println!("web page: http://{a}/");
+    for url in daemon.page_urls() {
+        println!("web page: {url}");
     }
     println!("publisher key: {}", daemon.key());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -24,7 +24,7 @@ use swarm::session::{AddOptions, Session, TorrentHandle};
 use crate::config::Config;
 use crate::library::{
     CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
-    Origin, SkippedFile, Status,
+    NoUpload, Origin, SkippedFile, Status,
 };
 use crate::store;
 
@@ -504,6 +504,25 @@ impl Library for Shared {
             disk_free: disk_free(&self.config.state_dir),
             skipped: lock(&self.skipped).clone(),
         }
+    }
+
+    fn upload_folder(&self, collection: &str, name: &str) -> Result<PathBuf, NoUpload> {
+        let cfg = &self.config;
+        if cfg.mirrors.iter().any(|m| m.local_name == collection) {
+            return Err(NoUpload::Mirror(collection.to_string()));
+        }
+        let c = cfg
+            .collections
+            .iter()
+            .find(|c| c.name == collection)
+            .ok_or_else(|| NoUpload::Unknown(collection.to_string()))?;
+        if !c.filter.keeps_file(name, name) {
+            return Err(NoUpload::Excluded {
+                collection: collection.to_string(),
+                name: name.to_string(),
+            });
+        }
+        Ok(c.path.clone())
     }
 }
 

@@ -48,7 +48,10 @@ fn listing_shows_collections() {
         "{t}"
     );
     assert!(t.contains("href=\"/c/books\">Big Library</a>"));
-    assert!(t.contains("<td>120</td>"), "books file count");
+    assert!(
+        t.contains("<td data-label=\"Files\">120</td>"),
+        "books file count"
+    );
     assert!(t.contains("Infoshop &lt;Library&gt;"), "site title escaped");
     assert!(t.contains("<form class=\"search\" method=\"get\" action=\"/search\""));
     assert!(t.contains("name=\"q\""));
@@ -64,7 +67,7 @@ fn collection_page_lists_files_magnet_and_torrent() {
     let id = file_id("zines", PDF);
     assert!(
         t.contains(&format!(
-            "href=\"/c/zines/f/{id}\" download>Anarchy in the UK</a> <span class=\"path\">{PDF}</span>"
+            "href=\"/c/zines/f/{id}\" target=\"_blank\" rel=\"noopener\">Anarchy in the UK</a> <span class=\"path\">{PDF}</span>"
         )),
         "{t}"
     );
@@ -790,7 +793,10 @@ fn admin_from_loopback() {
     assert!(t.contains("1 h 10 min"), "uptime shown");
     assert!(
         t.contains("Files not shared")
-            && t.contains("<td>zines</td><td>private/locked.pdf</td><td>cannot be read"),
+            && t.contains(
+                "<td>zines</td><td data-label=\"File\">private/locked.pdf</td>\
+<td data-label=\"Why\">cannot be read"
+            ),
         "skipped files listed: {t}"
     );
     let r = fx.get("/admin/api/status");

@@ -1,6 +1,9 @@
 //! A real headless Chromium, driven through chromedriver (W3C WebDriver),
-//! loads the patron page, searches, clicks a download link and the file it
-//! saves must equal the file on disk.
+//! as a phone (390x844 CSS pixels): the patron and admin pages never
+//! scroll sideways, a librarian adds a file with the admin page's upload
+//! form, a PDF opens in the browser, and a patron searches, clicks a
+//! download link and the file it saves must equal the file on disk. Screenshots of every page are kept in
+//! `target/web-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/install-deps.sh).
 //! Without them the test fails, unless `SWARM_SKIP_BROWSER=1` is set.
@@ -12,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 use web_fixture::*;
 
@@ -148,6 +152,65 @@ impl Driver {
     fn click(&self, el: &str) {
         self.session_call("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
+
+    /// Waits (bounded) until the page at a URL containing `part` has
+    /// loaded.
+    fn wait_for_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let url = self.session_call("GET", "/url", None);
+            let ready = self.session_call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return document.readyState;", "args": []})),
+            );
+            if url.as_str().unwrap_or_default().contains(part) && ready == "complete" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{part} did not load: at {url}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A Chrome DevTools command (best effort: some builds lack it).
+    fn cdp(&self, cmd: &str, params: Value) -> bool {
+        let s = self.session.as_ref().expect("session");
+        ureq::post(&format!("{}/session/{s}/goog/cdp/execute", self.base))
+            .timeout(Duration::from_secs(20))
+            .send_json(json!({"cmd": cmd, "params": params}))
+            .is_ok()
+    }
+
+    /// Loads `url`, saves a screenshot as `shots/<name>.png` and checks
+    /// that the page is no wider than the screen.
+    fn no_sideways_scroll(&self, url: &str, name: &str, shots: &Path) {
+        self.session_call("POST", "/url", Some(json!({"url": url})));
+        let v = self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "var e = document.documentElement; \
+                return [e.scrollWidth, e.clientWidth, window.innerWidth];", "args": []})),
+        );
+        let (scroll, client) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
+        let png = self.session_call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::write(shots.join(format!("{name}.png")), png).unwrap();
+        eprintln!("{name}: scrollWidth {scroll}, clientWidth {client} ({url})");
+        assert_eq!(client, 390, "{name}: the phone's width");
+        assert_eq!(scroll, client, "{name}: the page scrolls sideways ({url})");
+    }
+}
+
+/// `target/web-screenshots/` of this build (next to the test binary's
+/// `target/<profile>/deps/`).
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap_or(Path::new("."));
+    let dir = target.join("web-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[test]
@@ -169,6 +232,7 @@ fn chromium_searches_and_downloads() {
         site_title: "Infoshop".into(),
         admin_token: None,
         extra_hosts: Vec::new(),
+        page_urls: vec!["http://192.168.1.20:8080/".into()],
         ..Default::default()
     });
     let tmp = tempfile::tempdir().unwrap();
@@ -184,7 +248,7 @@ fn chromium_searches_and_downloads() {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage",
+                "--disable-dev-shm-usage", "--window-size=390,844", "--hide-scrollbars",
                 format!("--user-data-dir={}", profile.display()),
             ],
             "prefs": {
@@ -203,10 +267,66 @@ fn chromium_searches_and_downloads() {
         Some(json!({"implicit": 10_000, "pageLoad": 30_000})),
     );
     // Some headless builds only save downloads when told so over CDP.
-    let s = d.session.clone().unwrap();
-    let _ = ureq::post(&format!("{}/session/{s}/goog/cdp/execute", d.base)).timeout(Duration::from_secs(20)).send_json(
-        json!({"cmd": "Browser.setDownloadBehavior", "params": {"behavior": "allow", "downloadPath": downloads.to_string_lossy()}}),
+    d.cdp(
+        "Browser.setDownloadBehavior",
+        json!({"behavior": "allow", "downloadPath": downloads.to_string_lossy()}),
     );
+    // A phone: 390x844 CSS pixels, the viewport meta tag honoured.
+    assert!(d.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+    ));
+
+    // No page scrolls sideways on the phone.
+    let shots = screenshot_dir();
+    for (path, name) in [
+        ("/", "home"),
+        ("/c/zines", "collection"),
+        ("/c/books?sort=size", "collection-sorted"),
+        ("/search?q=pdf", "search"),
+        ("/admin", "admin"),
+    ] {
+        d.no_sideways_scroll(&fx.url(path), name, &shots);
+    }
+
+    // A librarian adds a file with the admin page's form, from the phone.
+    let upload = tmp.path().join("Phone upload.pdf");
+    let data = content("phone upload", 70_000);
+    std::fs::write(&upload, &data).unwrap();
+    d.session_call("POST", "/url", Some(json!({"url": fx.url("/admin")})));
+    let input = d.find("form[action=\"/admin/upload/zines\"] input[type=file]");
+    d.session_call(
+        "POST",
+        &format!("/element/{input}/value"),
+        Some(json!({"text": upload.to_string_lossy()})),
+    );
+    d.click(&d.find("form[action=\"/admin/upload/zines\"] button[type=submit]"));
+    d.wait_for_url("/admin/upload/zines");
+    // (An error page is plain text, without a heading.)
+    let headings = d.find_all("h1");
+    assert_eq!(
+        headings.len(),
+        1,
+        "upload answered {:?}",
+        d.session_call("GET", "/source", None)
+    );
+    assert_eq!(d.text(&headings[0]), "Added");
+    assert_eq!(
+        std::fs::read(fx.dir.path().join("zines/Phone upload.pdf")).unwrap(),
+        data
+    );
+    let answer = d.session_call("GET", "/url", None);
+    d.no_sideways_scroll(answer.as_str().unwrap(), "uploaded", &shots);
+
+    // A PDF opens in the browser's viewer (it is not saved).
+    let pdf = fx.url(&format!("/c/zines/f/{}", file_id("zines", PDF)));
+    d.session_call("POST", "/url", Some(json!({"url": pdf})));
+    let ctype = d.session_call(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "return document.contentType;", "args": []})),
+    );
+    assert_eq!(ctype, "application/pdf", "the PDF is shown, not saved");
 
     // The front page, its search box, a search.
     d.session_call("POST", "/url", Some(json!({"url": fx.url("/")})));
@@ -224,16 +344,7 @@ fn chromium_searches_and_downloads() {
     d.click(&submit);
 
     // The results page lists the file; click its download link.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d
-        .session_call("GET", "/url", None)
-        .as_str()
-        .unwrap_or_default()
-        .contains("/search?q=manifesto")
-    {
-        assert!(Instant::now() < deadline, "search page did not load");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    d.wait_for_url("/search?q=manifesto");
     let links = d.find_all("a.dl");
     assert_eq!(links.len(), 1, "one result");
     // The link shows the title (the file name without its extension).

@@ -29,6 +29,8 @@ pub use template::TEMPLATE;
 
 /// Default of `web.max_connections`.
 pub const DEFAULT_WEB_CONNECTIONS: usize = 256;
+/// Default of `web.max_upload_mb`.
+pub const DEFAULT_MAX_UPLOAD_MB: u64 = 512;
 
 /// A parsed, checked configuration.
 #[derive(Clone, Debug)]
@@ -59,6 +61,8 @@ pub struct Web {
     pub hosts: Vec<String>,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Largest file a librarian may upload from the admin page, in bytes.
+    pub max_upload: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +154,7 @@ struct RawWeb {
     #[serde(default)]
     hosts: Vec<String>,
     max_connections: Option<Spanned<i64>>,
+    max_upload_mb: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -300,6 +305,15 @@ impl Config {
                 65_536,
                 DEFAULT_WEB_CONNECTIONS as i64,
             )? as usize,
+            max_upload: num(
+                &raw.web.max_upload_mb,
+                "web.max_upload_mb",
+                1,
+                1 << 20,
+                DEFAULT_MAX_UPLOAD_MB as i64,
+            )? as u64
+                * 1024
+                * 1024,
         };
         let limits = Limits {
             max_peers: num(&raw.limits.max_peers, "limits.max_peers", 1, 10_000, 50)? as usize,

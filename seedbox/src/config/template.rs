@@ -29,6 +29,8 @@ title = "Infoshop library"
 # Most web connections open at once; the file descriptors beyond them are
 # kept for the BitTorrent side. Idle and slow connections are closed.
 # max_connections = 256
+# Largest file a librarian may add from the admin page's upload form, in MiB.
+# max_upload_mb = 512
 
 [limits]
 # Most peer connections per collection.

@@ -129,7 +129,9 @@ fn rate(n: u64) -> String {
     format!("{}/s", human_size(n))
 }
 
-/// `/admin`: the status page.
+/// `/admin`: the status page. Its referrer policy is `same-origin`, not
+/// the site's `no-referrer`: under `no-referrer` browsers send its upload
+/// form with `Origin: null`, which the cross-origin check refuses.
 pub(super) async fn page(State(st): State<Shared>) -> Response {
     let status = st.lib.status();
     let snap = st.lib.snapshot();
@@ -141,7 +143,9 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
     let mut b = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>Admin · {s}</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\n<body>\
+<meta name=\"referrer\" content=\"same-origin\">\
+<title>Admin · {s}</title><link rel=\"stylesheet\" href=\"/static/style.css\">\
+<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"></head>\n<body>\
 <header><a class=\"site\" href=\"/\">{s}</a></header>\n<main>\n<h1>Status</h1>\n",
         s = esc(site)
     );
@@ -152,8 +156,9 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
         human_size(status.disk_used),
         human_size(status.disk_free)
     ));
+    address_section(&mut b, &st.cfg.page_urls);
     b.push_str(
-        "<table><thead><tr><th>Collection</th><th>Origin</th><th>Version</th><th>Files</th>\
+        "<table class=\"admin cards\"><thead><tr><th>Collection</th><th>Origin</th><th>Version</th><th>Files</th>\
 <th>Size</th><th>Updated</th><th>Peers</th><th>Verified</th><th>Up</th><th>Down</th>\
 <th>Uploaded</th><th>Downloaded</th></tr></thead><tbody>\n",
     );
@@ -175,9 +180,12 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
             None => Default::default(),
         };
         b.push_str(&format!(
-            "<tr><td><a href=\"/c/{n}\">{t}</a><br><small>key {k}<br>v2 {h2}<br>v1 {h1}</small></td>\
-<td>{origin}</td><td>{seq}</td><td>{f}</td><td>{sz}</td><td>{u}</td><td>{peers}</td>\
-<td>{progress}</td><td>{up}</td><td>{down}</td><td>{upl}</td><td>{dl}</td></tr>\n",
+            "<tr><td><a href=\"/c/{n}\">{t}</a><br><small class=\"hashes\">key {k}<br>v2 {h2}<br>v1 {h1}</small></td>\
+<td data-label=\"Origin\">{origin}</td><td data-label=\"Version\">{seq}</td>\
+<td data-label=\"Files\">{f}</td><td data-label=\"Size\">{sz}</td><td data-label=\"Updated\">{u}</td>\
+<td data-label=\"Peers\">{peers}</td><td data-label=\"Verified\">{progress}</td>\
+<td data-label=\"Up\">{up}</td><td data-label=\"Down\">{down}</td>\
+<td data-label=\"Uploaded\">{upl}</td><td data-label=\"Downloaded\">{dl}</td></tr>\n",
             n = esc(&c.name),
             t = esc(&c.title),
             k = esc(&c.key),
@@ -190,6 +198,7 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
         ));
     }
     b.push_str("</tbody></table>\n");
+    upload_section(&mut b, &snap.collections, st.cfg.max_upload);
     skipped_section(&mut b, &status);
     b.push_str("</main></body></html>\n");
     let mut r = b.into_response();
@@ -200,6 +209,56 @@ pub(super) async fn page(State(st): State<Shared>) -> Response {
     no_store(r)
 }
 
+/// Where patrons find the page, with a QR code of the first address to
+/// print and pin up.
+fn address_section(b: &mut String, urls: &[String]) {
+    let Some(first) = urls.first() else {
+        return;
+    };
+    b.push_str("<section class=\"address\"><h2>The patron page</h2>\n<p>On this network: ");
+    let links: Vec<String> = urls
+        .iter()
+        .map(|u| format!("<a href=\"{0}\">{0}</a>", esc(u)))
+        .collect();
+    b.push_str(&links.join(" · "));
+    b.push_str("</p>\n");
+    if let Some(svg) = super::qr_svg(first) {
+        b.push_str(&format!(
+            "<figure class=\"qr\" id=\"qr\">{svg}<figcaption>Scan to open {}. \
+Print this page and pin it up.</figcaption></figure>\n",
+            esc(first)
+        ));
+    }
+    b.push_str("</section>\n");
+}
+
+/// A form per local collection to add files from this browser.
+fn upload_section(b: &mut String, collections: &[CollectionSnapshot], max: u64) {
+    let local: Vec<&CollectionSnapshot> = collections
+        .iter()
+        .filter(|c| c.origin == Origin::Local)
+        .collect();
+    if local.is_empty() {
+        return;
+    }
+    b.push_str(&format!(
+        "<section class=\"upload noprint\"><h2>Add files</h2>\n<p>Files are added to the \
+collection's folder (never replacing a file of the same name) and shared with its next version. \
+Up to {} at a time.</p>\n",
+        human_size(max)
+    ));
+    for c in local {
+        b.push_str(&format!(
+            "<form class=\"upload\" method=\"post\" action=\"/admin/upload/{n}\" \
+enctype=\"multipart/form-data\"><label>{t}: <input type=\"file\" name=\"file\" multiple \
+required></label> <button type=\"submit\">Add to {t}</button></form>\n",
+            n = esc(&c.name),
+            t = esc(&c.title)
+        ));
+    }
+    b.push_str("</section>\n");
+}
+
 /// The files of collection folders that are not shared, and why.
 fn skipped_section(b: &mut String, status: &Status) {
     if status.skipped.is_empty() {
@@ -208,13 +267,13 @@ fn skipped_section(b: &mut String, status: &Status) {
     b.push_str(
         "<h2 id=\"skipped\">Files not shared</h2>\n<p>These files are in a collection folder \
 but are not shared. Fix them (for example make them readable by the seedbox) and they are \
-shared with the next version.</p>\n<table><thead><tr><th>Collection</th><th>File</th>\
+shared with the next version.</p>\n<table class=\"cards\"><thead><tr><th>Collection</th><th>File</th>\
 <th>Why</th></tr></thead><tbody>\n",
     );
     for (name, files) in &status.skipped {
         for f in files {
             b.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td data-label=\"File\">{}</td><td data-label=\"Why\">{}</td></tr>\n",
                 esc(name),
                 esc(&f.path),
                 esc(&f.reason)

@@ -10,9 +10,20 @@
   var rows = table.querySelectorAll("tbody tr");
   input.addEventListener("input", function () {
     var q = input.value.trim().toLowerCase();
+    // A folder heading shows while one of its files does.
+    var heading = null, seen = false;
     for (var i = 0; i < rows.length; i++) {
-      var text = rows[i].cells[0].textContent.toLowerCase();
-      rows[i].hidden = q !== "" && text.indexOf(q) === -1;
+      var row = rows[i];
+      if (row.classList.contains("folder")) {
+        if (heading) { heading.hidden = !seen; }
+        heading = row;
+        seen = false;
+        continue;
+      }
+      var text = row.cells[0].textContent.toLowerCase();
+      row.hidden = q !== "" && text.indexOf(q) === -1;
+      seen = seen || !row.hidden;
     }
+    if (heading) { heading.hidden = !seen; }
   });
 })();

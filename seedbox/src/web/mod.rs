@@ -30,37 +30,44 @@
 //!    default credentials. The peer address comes from
 //!    [`axum::extract::ConnectInfo`]; when the router is served without it
 //!    (not through [`serve`]) every peer counts as remote.
-//! 5. **Methods**: only GET and HEAD exist; anything else gets `405`.
+//! 5. **Methods**: only GET and HEAD exist, and POST for the (admin)
+//!    upload form (`/admin/upload/{collection}`, see `upload`); anything
+//!    else gets `405`.
 //!
 //! Every response carries `Content-Security-Policy: default-src 'self';
 //! script-src 'self'`, `Referrer-Policy: no-referrer` and
 //! `X-Content-Type-Options: nosniff`. Every piece of text that comes from a
 //! file name or a title is escaped (HTML or XML) before it is written out.
 
+mod address;
 mod admin;
 mod conn;
 mod covers;
+mod listing;
 mod opds;
 mod patron;
+mod upload;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::library::Library;
 
+pub use address::{page_urls, qr_svg};
 pub use admin::admin_allowed;
 pub use conn::ConnLimits;
 
 /// Settings of the web page.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WebConfig {
     /// Shown in page titles and the OPDS catalogue.
     pub site_title: String,
@@ -73,6 +80,24 @@ pub struct WebConfig {
     pub extra_hosts: Vec<String>,
     /// Bounds on connections (used by [`serve`]).
     pub limits: ConnLimits,
+    /// The addresses patrons reach the page at (see [`page_urls`]), shown
+    /// on the admin page with a QR code of the first, to print and pin up.
+    pub page_urls: Vec<String>,
+    /// Most bytes of one upload from the admin page (see `upload`).
+    pub max_upload: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            site_title: String::new(),
+            admin_token: None,
+            extra_hosts: Vec::new(),
+            limits: ConnLimits::default(),
+            page_urls: Vec::new(),
+            max_upload: crate::config::DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
+        }
+    }
 }
 
 /// What every handler shares.
@@ -102,6 +127,9 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
             allowed_hosts.push(h);
         }
     }
+    // The multipart framing around an upload's files, beyond their bytes.
+    let upload_body =
+        usize::try_from(cfg.max_upload.saturating_add(upload::FRAMING)).unwrap_or(usize::MAX);
     let state: Shared = Arc::new(AppState {
         lib,
         cfg,
@@ -117,6 +145,8 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
         .route("/static/nocover.png", get(covers::placeholder))
         .route("/static/app.js", get(patron::app_js))
         .route("/static/style.css", get(patron::style_css))
+        .route("/static/favicon.svg", get(patron::favicon))
+        .route("/favicon.ico", get(patron::favicon))
         .route("/opds", get(opds::root))
         .route("/opds/", get(opds::root))
         .route("/opds/c/{name}", get(opds::collection))
@@ -125,6 +155,10 @@ pub fn router(lib: Arc<dyn Library>, cfg: WebConfig) -> Router {
         .route("/admin", get(admin::page))
         .route("/admin/", get(admin::page))
         .route("/admin/api/status", get(admin::status_json))
+        .route(
+            "/admin/upload/{name}",
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_body)),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -207,7 +241,8 @@ fn refusal(st: &AppState, req: &Request) -> Option<Response> {
             ));
         }
     }
-    if !safe {
+    let upload = method == Method::POST && path.starts_with("/admin/upload/");
+    if !(safe || upload) {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -485,6 +520,8 @@ pub(crate) fn search_term(raw: Option<&str>) -> Option<String> {
 pub(crate) struct ListQuery {
     pub(crate) q: Option<String>,
     pub(crate) page: Option<String>,
+    /// The order of a patron page listing (see `listing::Sort`).
+    pub(crate) sort: Option<String>,
 }
 
 /// Percent-encodes a query value.

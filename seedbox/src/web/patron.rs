@@ -11,9 +11,10 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
 
+use super::listing::{self, Sort};
 use super::{
-    basename, error, esc, human_size, human_time, mime_for, page_number, paginate, query_enc,
-    search_term, valid_collection_name, valid_file_id, ListQuery, Shared,
+    basename, error, esc, human_size, human_time, mime_for, page_number, paginate, search_term,
+    valid_collection_name, valid_file_id, ListQuery, Shared,
 };
 use crate::library::{CollectionSnapshot, FileEntry, FileIdentity, Origin};
 use crate::search;
@@ -25,6 +26,7 @@ const CHUNK: usize = 64 * 1024;
 
 const APP_JS: &str = include_str!("app.js");
 const STYLE_CSS: &str = include_str!("style.css");
+const FAVICON_SVG: &str = include_str!("favicon.svg");
 
 /// An HTML page with the common header (title, search box) and footer.
 fn html_page(site: &str, title: &str, q: &str, body: &str) -> Response {
@@ -34,6 +36,7 @@ fn html_page(site: &str, title: &str, q: &str, body: &str) -> Response {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · {site}</title>\
 <link rel=\"stylesheet\" href=\"/static/style.css\">\
+<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\
 <script src=\"/static/app.js\" defer></script></head>\n<body>\
 <header><a class=\"site\" href=\"/\">{site}</a>\
 <form class=\"search\" method=\"get\" action=\"/search\" role=\"search\">\
@@ -60,7 +63,7 @@ pub(super) async fn index(State(st): State<Shared>) -> Response {
         body.push_str("<p>No collections yet.</p>\n");
     } else {
         body.push_str(
-            "<table class=\"collections\"><thead><tr><th>Collection</th><th>Files</th>\
+            "<table class=\"collections cards\"><thead><tr><th>Collection</th><th>Files</th>\
 <th>Size</th><th>Updated</th></tr></thead><tbody>\n",
         );
         for c in &snap.collections {
@@ -73,7 +76,8 @@ pub(super) async fn index(State(st): State<Shared>) -> Response {
 
 fn collection_row(out: &mut String, c: &CollectionSnapshot) {
     out.push_str(&format!(
-        "<tr><td><a href=\"/c/{n}\">{t}</a></td><td>{f}</td><td>{s}</td><td>{u}</td></tr>\n",
+        "<tr><td><a href=\"/c/{n}\">{t}</a></td><td data-label=\"Files\">{f}</td>\
+<td data-label=\"Size\">{s}</td><td data-label=\"Updated\">{u}</td></tr>\n",
         n = esc(&c.name),
         t = esc(&c.title),
         f = c.files.len(),
@@ -98,9 +102,10 @@ fn file_row(out: &mut String, c: &CollectionSnapshot, f: &FileEntry, with_collec
     let path = format!(" <span class=\"path\">{}</span>", esc(&f.path));
     let name = if f.complete {
         format!(
-            "{cover}<a class=\"dl\" href=\"/c/{n}/f/{id}\" download>{title}</a>{by}{path}",
+            "{cover}<a class=\"dl\" href=\"/c/{n}/f/{id}\"{how}>{title}</a>{by}{path}",
             n = esc(&c.name),
             id = esc(&f.id),
+            how = link_target(&f.path),
         )
     } else {
         format!("<span class=\"incomplete\">{title}</span>{by}{path} <em>(still arriving)</em>")
@@ -122,13 +127,11 @@ fn file_row(out: &mut String, c: &CollectionSnapshot, f: &FileEntry, with_collec
 
 /// Previous/next links for a listing at `base` (a path), keeping the
 /// search term `q`.
-fn pager(out: &mut String, base: &str, q: Option<&str>, page: usize, pages: usize) {
+fn pager(out: &mut String, base: &str, q: Option<&str>, sort: Sort, page: usize, pages: usize) {
     if pages <= 1 {
         return;
     }
-    let qpart = q
-        .map(|q| format!("q={}&amp;", query_enc(q)))
-        .unwrap_or_default();
+    let qpart = listing::params(q, sort);
     let link = |rel: &str, p: usize, text: &str| {
         format!("<a rel=\"{rel}\" href=\"{base}?{qpart}page={p}\">{text}</a>")
     };
@@ -143,6 +146,22 @@ fn pager(out: &mut String, base: &str, q: Option<&str>, page: usize, pages: usiz
         out.push_str(&link("next", page + 1, "Next ›"));
     }
     out.push_str("</nav>\n");
+}
+
+/// The attribute of a file link: PDFs open in the browser (a new tab),
+/// everything else is saved.
+fn link_target(path: &str) -> &'static str {
+    if opens_inline(path) {
+        " target=\"_blank\" rel=\"noopener\""
+    } else {
+        " download"
+    }
+}
+
+/// Whether a file is served `inline` (shown by the browser) rather than as
+/// an attachment: PDFs, which every phone and desktop browser displays.
+pub(super) fn opens_inline(path: &str) -> bool {
+    mime_for(path) == "application/pdf"
 }
 
 /// `/c/{name}` (a collection's files, optionally filtered with `q`) and
@@ -169,10 +188,12 @@ pub(super) async fn collection(
         return error(StatusCode::NOT_FOUND, "No such collection.");
     };
     let q = search_term(lq.q.as_deref());
-    let files: Vec<&FileEntry> = match q.as_deref().and_then(search::Query::parse) {
+    let mut files: Vec<&FileEntry> = match q.as_deref().and_then(search::Query::parse) {
         Some(query) => search::filter(&query, c.files.iter()),
         None => c.files.iter().collect(),
     };
+    let sort = Sort::parse(lq.sort.as_deref());
+    listing::group_by_folder(&mut files, sort);
     let (page, pages, range) = paginate(files.len(), PER_PAGE, page_number(lq.page.as_deref()));
     let n = esc(&c.name);
     let mut body = format!("<h1>{}</h1>\n<p class=\"meta\">", esc(&c.title));
@@ -204,6 +225,7 @@ value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this col
 <button type=\"submit\">Filter</button></form>\n",
         esc(q.as_deref().unwrap_or(""))
     ));
+    listing::sort_links(&mut body, &format!("/c/{n}"), q.as_deref(), sort);
     if let Some(q) = &q {
         body.push_str(&format!(
             "<p>{} files match “{}”. <a href=\"/c/{n}\">Show all</a></p>\n",
@@ -215,12 +237,28 @@ value=\"{}\" placeholder=\"Filter this collection\" aria-label=\"Filter this col
         body.push_str("<p>No files.</p>\n");
     } else {
         body.push_str("<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Size</th></tr></thead><tbody>\n");
+        let mut folder = "";
         for f in &files[range] {
+            let dir = listing::folder_of(&f.path);
+            if dir != folder {
+                body.push_str(&format!(
+                    "<tr class=\"folder\"><th colspan=\"2\" scope=\"rowgroup\">{}/</th></tr>\n",
+                    esc(dir)
+                ));
+                folder = dir;
+            }
             file_row(&mut body, c, f, false);
         }
         body.push_str("</tbody></table>\n");
     }
-    pager(&mut body, &format!("/c/{n}"), q.as_deref(), page, pages);
+    pager(
+        &mut body,
+        &format!("/c/{n}"),
+        q.as_deref(),
+        sort,
+        page,
+        pages,
+    );
     html_page(&st.cfg.site_title, &c.title, "", &body)
 }
 
@@ -261,21 +299,27 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
         return index(State(st)).await;
     };
     let snap = st.lib.snapshot();
-    let (title_hits, file_hits): (Vec<&CollectionSnapshot>, _) = match search::Query::parse(&q) {
-        Some(query) => (
-            snap.collections
-                .iter()
-                .filter(|c| query.matches_text(&c.title) || query.matches_text(&c.name))
-                .collect(),
-            search::library(&query, &snap, false),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (title_hits, mut file_hits): (Vec<&CollectionSnapshot>, _) =
+        match search::Query::parse(&q) {
+            Some(query) => (
+                snap.collections
+                    .iter()
+                    .filter(|c| query.matches_text(&c.title) || query.matches_text(&c.name))
+                    .collect(),
+                search::library(&query, &snap, false),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+    // Best matches first unless the patron picked an order.
+    let sort = Sort::parse(lq.sort.as_deref());
+    if lq.sort.is_some() {
+        listing::sort_files(&mut file_hits, sort, |(_, f)| f);
+    }
     let (page, pages, range) = paginate(file_hits.len(), PER_PAGE, page_number(lq.page.as_deref()));
     let mut body = format!("<h1>Search: {}</h1>\n", esc(&q));
     if !title_hits.is_empty() {
         body.push_str(
-            "<h2>Collections</h2>\n<table class=\"collections\"><thead><tr><th>Collection</th>\
+            "<h2>Collections</h2>\n<table class=\"collections cards\"><thead><tr><th>Collection</th>\
 <th>Files</th><th>Size</th><th>Updated</th></tr></thead><tbody>\n",
         );
         for c in &title_hits {
@@ -288,6 +332,7 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
         file_hits.len()
     ));
     if !file_hits.is_empty() {
+        listing::sort_links(&mut body, "/search", Some(&q), sort);
         body.push_str(
             "<table class=\"files\" id=\"files\"><thead><tr><th>File</th><th>Collection</th>\
 <th>Size</th></tr></thead><tbody>\n",
@@ -297,7 +342,7 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
         }
         body.push_str("</tbody></table>\n");
     }
-    pager(&mut body, "/search", Some(&q), page, pages);
+    pager(&mut body, "/search", Some(&q), sort, page, pages);
     html_page(&st.cfg.site_title, &format!("Search: {q}"), &q, &body)
 }
 
@@ -397,7 +442,8 @@ pub(super) async fn download(
             h.insert(header::CONTENT_RANGE, v);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(basename(&f.path))) {
+    let inline = opens_inline(&f.path);
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(basename(&f.path), inline)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -449,8 +495,10 @@ pub(super) fn file_etag(key: &str, seq: u64, f: &FileEntry) -> String {
     format!("\"{k}-{seq}-{id}\"")
 }
 
-/// `attachment; filename="<ascii>"; filename*=UTF-8''<pct-encoded>`.
-pub(super) fn content_disposition(name: &str) -> String {
+/// `attachment; filename="<ascii>"; filename*=UTF-8''<pct-encoded>`
+/// (`inline; ...` when `inline`: shown by the browser, saved under that
+/// name).
+pub(super) fn content_disposition(name: &str, inline: bool) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
     // RFC 8187 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"
     const ATTR: &AsciiSet = &NON_ALPHANUMERIC
@@ -482,7 +530,8 @@ pub(super) fn content_disposition(name: &str) -> String {
         ascii
     };
     format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
         utf8_percent_encode(name, ATTR)
     )
 }
@@ -606,6 +655,12 @@ pub(super) async fn app_js() -> Response {
     static_asset(APP_JS, "text/javascript; charset=utf-8")
 }
 
+/// `/static/favicon.svg` and `/favicon.ico` (browsers that ignore the
+/// page's icon link ask there): the site icon.
+pub(super) async fn favicon() -> Response {
+    static_asset(FAVICON_SVG, "image/svg+xml")
+}
+
 /// `/static/style.css`.
 pub(super) async fn style_css() -> Response {
     static_asset(STYLE_CSS, "text/css; charset=utf-8")
@@ -681,12 +736,16 @@ mod tests {
     #[test]
     fn disposition() {
         assert_eq!(
-            content_disposition("Zine \"1\" é.pdf"),
+            content_disposition("Zine \"1\" é.pdf", false),
             "attachment; filename=\"Zine _1_ _.pdf\"; filename*=UTF-8''Zine%20%221%22%20%C3%A9.pdf"
         );
         assert_eq!(
-            content_disposition("é"),
+            content_disposition("é", false),
             "attachment; filename=\"_\"; filename*=UTF-8''%C3%A9"
+        );
+        assert_eq!(
+            content_disposition("a.pdf", true),
+            "inline; filename=\"a.pdf\"; filename*=UTF-8''a.pdf"
         );
     }
 }

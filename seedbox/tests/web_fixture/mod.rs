@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use seedbox::library::{
     CollectionSnapshot, CollectionStatus, FileEntry, FileIdentity, Library, LibrarySnapshot,
-    Origin, SkippedFile, Status,
+    NoUpload, Origin, SkippedFile, Status,
 };
 use seedbox::meta::FileMeta;
 use seedbox::web::{router, serve, WebConfig};
@@ -32,9 +32,11 @@ pub const HTML: &str = "page.html";
 /// Files in the "books" collection (more than one page everywhere).
 pub const BOOKS: usize = 120;
 
-/// A library whose snapshot never changes.
+/// A library whose snapshot never changes; uploads go to the folder of
+/// the collection named.
 pub struct TestLib {
     snap: Arc<LibrarySnapshot>,
+    root: PathBuf,
 }
 
 impl Library for TestLib {
@@ -43,6 +45,12 @@ impl Library for TestLib {
     }
     fn snapshot(&self) -> Arc<LibrarySnapshot> {
         self.snap.clone()
+    }
+    fn upload_folder(&self, collection: &str, _name: &str) -> Result<PathBuf, NoUpload> {
+        match self.snap.collection(collection) {
+            Some(_) => Ok(self.root.join(collection)),
+            None => Err(NoUpload::Unknown(collection.to_string())),
+        }
     }
     fn status(&self) -> Status {
         Status {
@@ -169,6 +177,7 @@ impl Fixture {
         };
         let lib: Arc<dyn Library> = Arc::new(TestLib {
             snap: Arc::new(snap),
+            root: dir.path().to_path_buf(),
         });
 
         let rt = tokio::runtime::Builder::new_multi_thread()
