@@ -130,9 +130,13 @@ fn start(config: &Path) -> (SeedboxProcess, String) {
 
 /// The file rows of a search result page, in order (their titles).
 fn titles(page: &str) -> Vec<String> {
-    page.split("download>")
+    // `<a class="dl" href=... download>` or, for a PDF, `... target=...>`
+    page.split("<a class=\"dl\"")
         .skip(1)
-        .map(|s| s.split("</a>").next().unwrap().to_string())
+        .map(|s| {
+            let s = &s[s.find('>').unwrap() + 1..];
+            s.split("</a>").next().unwrap().to_string()
+        })
         .collect()
 }
 

@@ -299,17 +299,17 @@ pub(super) async fn search(State(st): State<Shared>, Query(lq): Query<ListQuery>
         return index(State(st)).await;
     };
     let snap = st.lib.snapshot();
-    let (title_hits, mut file_hits): (Vec<&CollectionSnapshot>, _) =
-        match search::Query::parse(&q) {
-            Some(query) => (
-                snap.collections
-                    .iter()
-                    .filter(|c| query.matches_text(&c.title) || query.matches_text(&c.name))
-                    .collect(),
-                search::library(&query, &snap, false),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
+    let (title_hits, mut file_hits): (Vec<&CollectionSnapshot>, _) = match search::Query::parse(&q)
+    {
+        Some(query) => (
+            snap.collections
+                .iter()
+                .filter(|c| query.matches_text(&c.title) || query.matches_text(&c.name))
+                .collect(),
+            search::library(&query, &snap, false),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     // Best matches first unless the patron picked an order.
     let sort = Sort::parse(lq.sort.as_deref());
     if lq.sort.is_some() {

@@ -72,9 +72,15 @@ impl Torrent {
                     ));
                 }
                 if !first {
-                    return Err(PeerMisbehaved::ProtocolViolation(
-                        "have all/none after other messages",
-                    ));
+                    // BEP 6 puts them first, but some clients (aria2) send
+                    // them later: treated like a late bitfield, as
+                    // libtorrent does, never as misbehaviour.
+                    if let (Message::HaveAll, Some(l)) = (&m, self.lengths) {
+                        for i in 0..l.num_pieces() {
+                            self.on_have(conn, i)?;
+                        }
+                    }
+                    return Ok(());
                 }
                 if matches!(m, Message::HaveAll) {
                     if self.is_complete() {

@@ -977,3 +977,35 @@ fn a_freed_upload_slot_goes_to_a_waiting_peer_at_once() {
     assert_eq!(unchoked(&r.t), vec![2, 3]);
     assert!(sent(&mut r.t, ConnId(3)).contains(&"Unchoke".to_string()));
 }
+
+/// aria2 sends have-all/have-none after other messages (BEP 6 puts them
+/// first): the late one counts like a late bitfield and bans nobody (it
+/// had banned aria2 for an hour in the v1 .torrent interop test).
+#[test]
+fn a_late_have_all_counts_and_bans_nobody() {
+    let mut r = rig(false, TorrentConfig::default());
+    let c = ConnId(1);
+    r.t.handle_connected(
+        r.now,
+        c,
+        addr(1),
+        Direction::Outgoing,
+        TransportKind::Memory,
+    );
+    let mut b = peer_hs(r.ih, 1);
+    b.extend(enc(&[
+        Message::Unchoke,
+        Message::HaveNone,
+        Message::HaveAll,
+    ]));
+    r.t.handle_data(r.now, c, &b);
+    let out = sent(&mut r.t, c);
+    assert!(out.contains(&"Interested".to_string()), "{out:?}");
+    assert!(!requests(&out).is_empty(), "{out:?}");
+    let ev = events(&mut r.t);
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Disconnect { .. })),
+        "{ev:?}"
+    );
+    assert_eq!(r.t.stats().banned, 0);
+}
