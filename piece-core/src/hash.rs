@@ -66,14 +66,25 @@ pub(crate) enum V2Expect {
 /// Why a [`PieceHashes`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashesError {
+    /// `pieces` has a different number of hashes than the torrent has pieces.
     #[error("torrent has {got} v1 piece hashes but {expected} pieces")]
-    V1Count { got: usize, expected: u32 },
+    V1Count {
+        /// Hashes in `pieces`.
+        got: usize,
+        /// Pieces in the torrent.
+        expected: u32,
+    },
+    /// A file's piece layer has the wrong number of hashes.
     #[error("piece layer of file {file} has {got} hashes, expected {expected}")]
     LayerLength {
+        /// Index of the file.
         file: usize,
+        /// Hashes in the layer.
         got: usize,
+        /// Hashes its size needs.
         expected: usize,
     },
+    /// A file whose pieces are not in the torrent's range (its index).
     #[error("file {0} lies outside the torrent's pieces")]
     FileOutOfRange(usize),
 }

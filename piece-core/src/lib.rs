@@ -1,3 +1,5 @@
+// Every public item is documented (an app embeds this crate).
+#![warn(missing_docs)]
 #![doc = include_str!("../../README.md")]
 //!
 //! # This crate

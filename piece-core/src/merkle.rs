@@ -128,14 +128,29 @@ pub fn file_root_from_blocks(block_leaves: &[Hash32]) -> Hash32 {
 /// Why a run of hashes did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    /// Nothing to verify.
     #[error("no hashes to verify")]
     Empty,
+    /// The run of hashes is not a power of two long.
     #[error("hash count {0} is not a power of two")]
     NotPowerOfTwo(usize),
+    /// The run does not start at a multiple of its length.
     #[error("index {index} is not aligned to the run length {len}")]
-    Misaligned { index: u64, len: usize },
+    Misaligned {
+        /// Index of the first hash.
+        index: u64,
+        /// Number of hashes.
+        len: usize,
+    },
+    /// The proof has the wrong number of uncle hashes.
     #[error("expected {expected} uncle hashes, got {got}")]
-    WrongProofLength { expected: usize, got: usize },
+    WrongProofLength {
+        /// Uncle hashes needed.
+        expected: usize,
+        /// Uncle hashes given.
+        got: usize,
+    },
+    /// The hashes and proof do not hash to the root.
     #[error("the hashes do not match the root")]
     Mismatch,
 }

@@ -85,6 +85,9 @@
 //!
 //! The `swarm` command-line tool is the separate `swarm-cli` package.
 
+// Every public item is documented (an app embeds this crate).
+#![warn(missing_docs)]
+
 pub mod discovery;
 mod error;
 pub mod net;

@@ -47,18 +47,26 @@ pub enum StorageError {
     /// An I/O error on a file.
     #[error("{path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The error.
         #[source]
         source: std::io::Error,
     },
     /// The disk is full (ENOSPC).
     #[error("disk full while writing {path}")]
-    NoSpace { path: PathBuf },
+    NoSpace {
+        /// The file being written.
+        path: PathBuf,
+    },
     /// The file was truncated or replaced behind our back.
     #[error("{path} changed size on disk (expected {expected} bytes, found {found})")]
     FileChanged {
+        /// The file.
         path: PathBuf,
+        /// Its size in the torrent.
         expected: u64,
+        /// Its size on disk.
         found: u64,
     },
     /// The range is not inside a piece of this torrent.
@@ -68,7 +76,10 @@ pub enum StorageError {
     #[error(
         "{path}: refusing to follow a symlink or use a non-regular file inside the download folder"
     )]
-    UnsafePath { path: PathBuf },
+    UnsafePath {
+        /// The path.
+        path: PathBuf,
+    },
 }
 
 /// Maps an I/O error on `path` to a [`StorageError`]: ENOSPC (and EDQUOT)
@@ -108,6 +119,7 @@ pub struct FileState {
     pub index: usize,
     /// Full path on disk.
     pub path: PathBuf,
+    /// Whether the file exists.
     pub exists: bool,
     /// Size in bytes (0 if missing).
     pub size: u64,

@@ -141,22 +141,37 @@ pub struct Catalogue {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogueError {
+    /// More shares than [`MAX_SHARES`].
     #[error("catalogue has {count} shares, more than the limit of {MAX_SHARES}")]
-    TooManyShares { count: usize },
+    TooManyShares {
+        /// Shares in the catalogue.
+        count: usize,
+    },
+    /// Larger than [`MAX_CATALOGUE_BYTES`].
     #[error("catalogue is {len} bytes, more than the limit of {MAX_CATALOGUE_BYTES}")]
-    TooLarge { len: usize },
+    TooLarge {
+        /// Catalogue size in bytes.
+        len: usize,
+    },
+    /// The catalogue is not valid bencode.
     #[error("catalogue is not valid bencode")]
     Bencode(#[from] BencodeError),
+    /// A field is missing or of the wrong type (which).
     #[error("catalogue is malformed: {0}")]
     Malformed(&'static str),
+    /// A catalogue format version other than 1.
     #[error("catalogue version {0} is not supported (expected 1)")]
     Version(i64),
+    /// The peer did not answer with a BitTorrent handshake.
     #[error("peer did not answer with a BitTorrent handshake")]
     BadHandshake,
+    /// The peer answered for another info-hash: it serves no catalogue.
     #[error("peer does not serve a catalogue (it answered for another info-hash)")]
     NotServed,
+    /// No answer in time.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The connection failed.
     #[error("catalogue connection failed")]
     Io(#[from] std::io::Error),
 }

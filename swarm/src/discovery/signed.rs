@@ -93,8 +93,11 @@ impl std::fmt::Display for PublisherKey {
 /// The signature part of a version record, as carried in a catalogue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollectionSig {
+    /// The publisher's Ed25519 public key.
     pub key: PublisherKey,
+    /// The version's sequence number (higher is newer).
     pub seq: u64,
+    /// The Ed25519 signature of [`signed_message`].
     pub sig: [u8; 64],
     /// The collection's title as the publisher gave it (covered by the
     /// signature); `None` in a record of the untitled format.
@@ -105,18 +108,25 @@ pub struct CollectionSig {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecordError {
+    /// The collection name is empty or too long.
     #[error("collection name is empty or longer than {MAX_COLLECTION_NAME} bytes")]
     BadName,
+    /// The title is empty, too long or has control characters.
     #[error("collection title is empty, longer than {MAX_TITLE} bytes or has control characters")]
     BadTitle,
+    /// The record names neither a v1 nor a v2 info-hash.
     #[error("record names no info-hash")]
     NoHash,
+    /// The sequence number is beyond [`MAX_SEQ`].
     #[error("sequence number is larger than {MAX_SEQ}")]
     BadSeq,
+    /// An info-hash of all zeros.
     #[error("an all-zero info-hash reads as an absent one")]
     ZeroHash,
+    /// The key is not a valid Ed25519 point.
     #[error("publisher key is not a valid Ed25519 key")]
     BadKey,
+    /// The signature does not verify under the key.
     #[error("signature does not verify")]
     BadSignature,
 }

@@ -141,7 +141,9 @@ pub enum TransportKind {
 /// written in the order they are polled.
 #[derive(Clone, Debug)]
 pub struct Transmit {
+    /// The connection.
     pub conn: ConnId,
+    /// The bytes, in order after the previous transmit of this connection.
     pub data: Bytes,
 }
 
@@ -151,8 +153,11 @@ pub struct Transmit {
 pub enum Event {
     /// The handshake with a peer completed.
     PeerConnected {
+        /// The connection.
         conn: ConnId,
+        /// The peer's address.
         addr: SocketAddr,
+        /// The peer id from its handshake.
         peer_id: [u8; 20],
     },
     /// A piece passed its hash check and is now served.
@@ -160,7 +165,9 @@ pub enum Event {
     /// A piece failed its hash check; `contributors` supplied its blocks
     /// (by address and listen port, as bans are keyed: see `proto::bans`).
     PieceFailed {
+        /// The piece.
         piece: PieceIndex,
+        /// Peers that sent blocks of it.
         contributors: Vec<SocketAddr>,
     },
     /// Every piece is verified.
@@ -170,14 +177,19 @@ pub enum Event {
     MetadataReceived(Vec<u8>),
     /// A peer misbehaved; its address and port are banned for `duration`.
     PeerBanned {
+        /// The banned address and listen port.
         addr: SocketAddr,
+        /// What it did.
         reason: PeerMisbehaved,
+        /// How long the ban lasts.
         duration: std::time::Duration,
     },
     /// Close this connection (the state machine has forgotten it already;
     /// a later `handle_closed` for it is ignored).
     Disconnect {
+        /// The connection to close.
         conn: ConnId,
+        /// Why.
         reason: DisconnectReason,
     },
     /// v2 magnet: a file's piece layer was fetched and verified against its
@@ -185,7 +197,9 @@ pub enum Event {
     /// (`Metainfo::add_piece_layer`); the file's pieces are downloaded from
     /// now on.
     PieceLayer {
+        /// The file's `pieces root`.
         pieces_root: [u8; 32],
+        /// The file's piece hashes, in order.
         hashes: Vec<[u8; 32]>,
     },
     /// The peer on `conn` (at `addr`) advertised a QUIC endpoint on UDP
@@ -193,14 +207,20 @@ pub enum Event {
     /// port `tcp_port` (`p`) if it sent one. Reported once per connection
     /// and port; whether to dial it is the glue's choice.
     QuicOffered {
+        /// The connection it came on.
         conn: ConnId,
+        /// The peer's address.
         addr: SocketAddr,
+        /// The UDP port of its QUIC endpoint.
         port: u16,
+        /// Its TCP listen port, if it sent one.
         tcp_port: Option<u16>,
     },
     /// Reading or writing the data failed; the torrent paused itself.
     StorageFailed {
+        /// The piece being read or written.
         piece: PieceIndex,
+        /// The storage's error.
         error: Arc<StorageError>,
     },
 }
@@ -216,13 +236,17 @@ pub struct TorrentStats {
     pub wasted: u64,
     /// Payload rates, bytes per second (smoothed over a few seconds).
     pub download_rate: u64,
+    /// Upload rate, bytes per second (smoothed over a few seconds).
     pub upload_rate: u64,
     /// Connections that completed the handshake.
     pub peers: usize,
     /// Verified pieces / all pieces (0 of 0 before a magnet's metadata).
     pub have_pieces: u32,
+    /// Number of pieces (0 before a magnet's metadata).
     pub num_pieces: u32,
+    /// Whether every piece is verified.
     pub complete: bool,
+    /// Whether the torrent is paused (by the user or after a storage error).
     pub paused: bool,
     /// Addresses banned so far.
     pub banned: usize,

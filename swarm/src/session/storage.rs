@@ -125,7 +125,9 @@ pub fn raise_file_limit() {
 /// joined by `/`; for a single shared file, its name) and its size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealFile {
+    /// Path below the shared folder, components joined by `/`.
     pub path: String,
+    /// Size in bytes.
     pub size: u64,
 }
 

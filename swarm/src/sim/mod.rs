@@ -62,7 +62,9 @@ pub struct NodeId(pub usize);
 /// Link properties, drawn per link from these ranges.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
+    /// Seed of the random generator: one seed, one run.
     pub seed: u64,
+    /// One-way latency per link, drawn from this range.
     pub latency: (Duration, Duration),
     /// Bytes per second.
     pub bandwidth: (u64, u64),
@@ -176,6 +178,7 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A simulation with no nodes yet.
     pub fn new(cfg: SimConfig) -> Self {
         Sim {
             rng: StdRng::seed_from_u64(cfg.seed),
@@ -276,6 +279,7 @@ impl Sim {
         NodeId(self.nodes.len() - 1)
     }
 
+    /// Node `n`'s address.
     pub fn addr(&self, n: NodeId) -> SocketAddr {
         self.nodes[n.0].addr
     }
@@ -368,6 +372,7 @@ impl Sim {
         self.trace.push(format!("{:?} n{} killed", self.now, n.0));
     }
 
+    /// Node `n`'s torrent; `None` for a raw node (scripted bytes, no torrent).
     pub fn torrent(&self, n: NodeId) -> Option<&Torrent> {
         match &self.nodes[n.0].kind {
             Kind::Torrent { torrent, .. } => Some(torrent),
@@ -826,8 +831,11 @@ impl Sim {
 /// How to start a node.
 #[derive(Clone, Debug, Default)]
 pub struct NodeOpts {
+    /// Starts with all the data.
     pub seed: bool,
+    /// Starts from the info-hash alone and fetches the metadata from peers.
     pub magnet: bool,
+    /// Serves corrupt bytes (its pieces fail the hash check).
     pub corrupt: bool,
     /// Storage that fails with "no space" after this many bytes.
     pub capacity: Option<u64>,
@@ -836,5 +844,6 @@ pub struct NodeOpts {
     pub disk_rate: Option<u64>,
     /// Listens for QUIC too (at port [`QUIC_PORT`]) and advertises it.
     pub quic: bool,
+    /// The torrent's settings (the default when `None`).
     pub config: Option<TorrentConfig>,
 }

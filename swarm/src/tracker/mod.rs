@@ -33,8 +33,11 @@ pub enum Event {
     /// A regular re-announce.
     #[default]
     None,
+    /// The first announce of a torrent.
     Started,
+    /// The torrent is being removed or the client is quitting.
     Stopped,
+    /// The download has just finished.
     Completed,
 }
 
@@ -55,12 +58,17 @@ impl Event {
 pub struct AnnounceRequest {
     /// v1 info-hash, or a v2 one truncated to 20 bytes.
     pub info_hash: [u8; 20],
+    /// Our peer id.
     pub peer_id: [u8; 20],
     /// Port we accept peer connections on.
     pub port: u16,
+    /// Bytes uploaded since the `started` announce.
     pub uploaded: u64,
+    /// Bytes downloaded since the `started` announce.
     pub downloaded: u64,
+    /// Bytes still missing.
     pub left: u64,
+    /// Why we announce now.
     pub event: Event,
     /// How many peers we would like (tracker default if `None`).
     pub numwant: Option<u32>,
@@ -71,11 +79,13 @@ pub struct AnnounceRequest {
 pub struct AnnounceResponse {
     /// Seconds until the next regular announce.
     pub interval: u32,
+    /// Seconds the tracker wants between announces at least, if it says.
     pub min_interval: Option<u32>,
     /// Seeds, if reported.
     pub complete: Option<u32>,
     /// Leechers, if reported.
     pub incomplete: Option<u32>,
+    /// A message the tracker wants shown, if any.
     pub warning: Option<String>,
     /// IPv4 and IPv6 peers, in the tracker's order.
     pub peers: Vec<SocketAddr>,
@@ -85,45 +95,70 @@ pub struct AnnounceResponse {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrackerError {
+    /// A URL scheme other than `http://` and `udp://`.
     #[error("tracker URL {0:?} is not supported: only http:// and udp:// trackers are (https needs TLS, which this client does not do)")]
     UnsupportedScheme(String),
+    /// A URL that does not parse.
     #[error("tracker URL {0:?} is malformed")]
     BadUrl(String),
+    /// Name resolution of the tracker's host failed.
     #[error("could not resolve tracker host {host:?}")]
     Resolve {
+        /// The host name.
         host: String,
+        /// The resolver's error.
         source: std::io::Error,
     },
+    /// The TCP connection to the tracker failed.
     #[error("could not connect to tracker at {addr}")]
     Connect {
+        /// The tracker's address.
         addr: SocketAddr,
+        /// The socket error.
         source: std::io::Error,
     },
+    /// Sending or receiving failed.
     #[error("tracker connection failed")]
     Io(#[from] std::io::Error),
+    /// No answer within the time allowed.
     #[error("tracker did not answer within {0:?}")]
     Timeout(Duration),
+    /// The HTTP response head is larger than the limit.
     #[error("tracker response head is larger than {MAX_HEAD} bytes")]
     HeadTooLarge,
+    /// The HTTP response body is larger than the limit (the limit).
     #[error("tracker response is larger than the limit of {0} bytes")]
     ResponseTooLarge(usize),
+    /// The response is not valid HTTP (what was wrong).
     #[error("tracker sent a malformed HTTP response: {0}")]
     BadHttp(String),
+    /// An HTTP status other than 200.
     #[error("tracker answered HTTP {code} {reason}")]
-    HttpStatus { code: u16, reason: String },
+    HttpStatus {
+        /// The status code.
+        code: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The body is not valid bencode.
     #[error("tracker sent a malformed bencoded answer")]
     BadBencode(#[from] BencodeError),
+    /// The body is not a bencoded dictionary.
     #[error("tracker answer is not a dictionary")]
     NotADict,
+    /// A field is missing or of the wrong type (its name).
     #[error("tracker answer is missing or has a bad {0:?} field")]
     BadField(&'static str),
+    /// The tracker refused (its `failure reason`).
     #[error("tracker refused the announce: {0}")]
     Failure(String),
+    /// A UDP tracker never answered.
     #[error("UDP tracker did not answer after {attempts} attempts")]
     UdpTimeout {
         /// Datagrams sent for the request that went unanswered.
         attempts: u32,
     },
+    /// A UDP tracker's answer does not parse.
     #[error("UDP tracker sent a malformed answer")]
     BadUdp(#[from] UdpError),
 }

@@ -89,18 +89,47 @@ impl Default for UdpOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UdpError {
+    /// Shorter than its action's fixed part.
     #[error("answer of {len} bytes is too short for action {action}")]
-    TooShort { action: u32, len: usize },
+    TooShort {
+        /// The action number.
+        action: u32,
+        /// Datagram length in bytes.
+        len: usize,
+    },
+    /// An action other than the one the request asked for.
     #[error("answer has action {got}, expected {expected}")]
-    UnexpectedAction { expected: u32, got: u32 },
+    UnexpectedAction {
+        /// The action asked for.
+        expected: u32,
+        /// The action answered.
+        got: u32,
+    },
+    /// A peer list that is not whole entries.
     #[error("peer list of {len} bytes is not a whole number of {entry}-byte entries")]
-    BadPeerList { len: usize, entry: usize },
+    BadPeerList {
+        /// Peer list length in bytes.
+        len: usize,
+        /// Bytes per entry (6 for IPv4, 18 for IPv6).
+        entry: usize,
+    },
+    /// A scrape answer with a different number of entries than asked.
     #[error("scrape answer has {got} entries, asked for {asked}")]
-    BadScrape { got: usize, asked: usize },
+    BadScrape {
+        /// Entries answered.
+        got: usize,
+        /// Info-hashes asked.
+        asked: usize,
+    },
+    /// An action number BEP 15 does not define.
     #[error("answer has unknown action {0}")]
     UnknownAction(u32),
+    /// A request datagram (as a tracker reads it) that does not parse.
     #[error("request of {len} bytes is malformed")]
-    BadRequest { len: usize },
+    BadRequest {
+        /// Datagram length in bytes.
+        len: usize,
+    },
 }
 
 /// A connection id and when it was received.
@@ -115,8 +144,11 @@ pub struct ConnectionId {
 /// Swarm sizes of one info-hash from a scrape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ScrapeStats {
+    /// Peers with the whole torrent.
     pub seeders: u32,
+    /// Downloads completed, as the tracker counts them.
     pub completed: u32,
+    /// Peers still downloading.
     pub leechers: u32,
 }
 
@@ -124,7 +156,12 @@ pub struct ScrapeStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Query {
     /// Announce, with the client's `key`.
-    Announce { req: AnnounceRequest, key: u32 },
+    Announce {
+        /// What to announce.
+        req: AnnounceRequest,
+        /// The client's key (stays the same across announces).
+        key: u32,
+    },
     /// Scrape up to [`MAX_SCRAPE`] info-hashes.
     Scrape(Vec<[u8; 20]>),
 }
@@ -132,23 +169,31 @@ pub enum Query {
 /// What the tracker answered to a [`Query`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
+    /// The announce's answer.
     Announce(AnnounceResponse),
+    /// One entry per info-hash asked, in order.
     Scrape(Vec<ScrapeStats>),
 }
 
 /// One parsed answer datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parsed {
+    /// The transaction id it answers.
     pub txid: u32,
+    /// What it says.
     pub body: Body,
 }
 
 /// The body of an answer datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
+    /// A connection id (action 0).
     Connect(u64),
+    /// An announce answer (action 1).
     Announce(AnnounceResponse),
+    /// A scrape answer (action 2).
     Scrape(Vec<ScrapeStats>),
+    /// The tracker's error message (action 3).
     Error(String),
 }
 
@@ -285,8 +330,20 @@ pub fn query_request(conn: u64, txid: u32, q: &Query) -> Vec<u8> {
 /// A request as a tracker reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    Connect { txid: u32 },
-    Query { conn: u64, txid: u32, query: Query },
+    /// Action 0: asks for a connection id.
+    Connect {
+        /// Transaction id.
+        txid: u32,
+    },
+    /// Action 1 or 2 under a connection id.
+    Query {
+        /// The connection id.
+        conn: u64,
+        /// Transaction id.
+        txid: u32,
+        /// What is asked.
+        query: Query,
+    },
 }
 
 /// Parses a request datagram (the tracker's side; the test server uses it).
