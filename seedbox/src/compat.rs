@@ -20,6 +20,10 @@
 //! with nothing hashed again. It has an info-hash of its own (SHA-1 of the
 //! smaller dictionary). Clients that ignore BEP 47 write the pad files
 //! (zeros) into a `.pad` folder.
+//!
+//! The companion is seeded only once someone fetched its .torrent from the
+//! page (`Library::v1_torrent_fetched`): it is a second torrent of every
+//! file in memory, which a Pi should not carry for nobody.
 
 use piece_core::bencode::{self, Encoder, Value};
 

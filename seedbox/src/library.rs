@@ -143,10 +143,12 @@ pub struct CollectionSnapshot {
     /// The .torrent file of this version. Not serialised.
     #[serde(skip)]
     pub torrent: Arc<Vec<u8>>,
-    /// Its v1-only companion, for clients that cannot read hybrid torrents
-    /// ([`crate::compat`]); none for a v2-only torrent. Not serialised.
+    /// Whether a v1-only companion can be offered, for clients that cannot
+    /// read hybrid torrents ([`crate::compat`]): not for a v2-only torrent.
+    /// It is made when first asked for ([`Library::v1_torrent`]). Not
+    /// serialised.
     #[serde(skip)]
-    pub torrent_v1: Option<Arc<Vec<u8>>>,
+    pub v1_compatible: bool,
     /// When this version was published (or fetched, for a mirror).
     pub updated: SystemTime,
     /// Files, sorted by path.
@@ -219,6 +221,14 @@ pub trait Library: Send + Sync + 'static {
     /// This seedbox's stable identity (its publisher key, hex): what makes
     /// its OPDS ids differ from every other seedbox's.
     fn seedbox_key(&self) -> String;
+    /// Collection `collection`'s v1-only .torrent ([`crate::compat`]), made
+    /// on the first request and seeded from then on: each companion is a
+    /// second torrent of every file in memory, which a Pi should not carry
+    /// until someone asks. `None` when there is none. By default none.
+    fn v1_torrent(&self, collection: &str) -> Option<Arc<Vec<u8>>> {
+        let _ = collection;
+        None
+    }
     /// The folder that file `name` (one path component, already checked by
     /// the web layer) is added to in collection `collection` by an upload
     /// from the admin page, if the collection takes it. By default no

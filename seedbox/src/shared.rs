@@ -38,6 +38,13 @@ struct Entry {
     /// The v1-only companion seeded beside the current version
     /// ([`crate::compat`]), with the info-hashes of the version it is of.
     companion: Option<(InfoHashes, TorrentHandle)>,
+    /// Someone fetched this collection's v1 .torrent: its companion is
+    /// seeded from then on (each one is a second torrent of every file in
+    /// memory, ~15 MiB at 10,000 files, not worth paying unasked).
+    v1_wanted: bool,
+    /// The current version's v1 .torrent once made, with the info-hashes
+    /// of the version it is of.
+    v1: Option<(InfoHashes, Arc<Vec<u8>>)>,
     /// Transfer totals of earlier versions' handles (since start).
     uploaded_before: u64,
     downloaded_before: u64,
@@ -234,7 +241,7 @@ impl Shared {
             info_hash_v1: h.v1.map(|x| x.to_hex()),
             info_hash_v2: h.v2.map(|x| x.to_hex()),
             magnet: handle.magnet(),
-            torrent_v1: crate::compat::v1_torrent(&v.torrent).ok().map(Arc::new),
+            v1_compatible: h.v1.is_some(),
             torrent: Arc::new(v.torrent),
             updated: UNIX_EPOCH + Duration::from_secs(v.updated),
             files,
@@ -258,6 +265,8 @@ impl Shared {
                 folder: PathBuf::new(),
                 real: None,
                 companion: None,
+                v1_wanted: false,
+                v1: None,
                 uploaded_before: 0,
                 downloaded_before: 0,
             });
@@ -278,7 +287,7 @@ impl Shared {
     }
 
     /// Seed each complete current version's v1 companion
-    /// ([`crate::compat`]) and stop those of versions that are gone. Runs
+    /// ([`crate::compat`]) once its v1 .torrent was fetched, and stop those of versions that are gone. Runs
     /// until aborted, woken by [`Shared::publish`] and
     /// [`Shared::withdraw`]. The companion's pieces are the version's own,
     /// already verified: it is added as complete, nothing is read.
@@ -345,10 +354,14 @@ impl Shared {
                     stale.push((name.clone(), c));
                 }
             }
-            let (Some(h), Some(torrent)) = (&e.handle, &e.snap.torrent_v1) else {
+            let (Some(h), Some((of, torrent))) = (&e.handle, &e.v1) else {
                 continue;
             };
-            if e.companion.is_none() && h.progress().complete {
+            if e.companion.is_none()
+                && e.v1_wanted
+                && *of == h.info_hashes()
+                && h.progress().complete
+            {
                 let opts = AddOptions {
                     save_dir: Some(e.folder.clone()),
                     storage: Some(store::rooted_storage(e.folder.clone(), e.real.clone())),
@@ -462,6 +475,22 @@ impl Shared {
 }
 
 impl Library for Shared {
+    fn v1_torrent(&self, collection: &str) -> Option<Arc<Vec<u8>>> {
+        let mut entries = lock(&self.entries);
+        let e = entries.get_mut(collection)?;
+        let cur = e.handle.as_ref()?.info_hashes();
+        if !e.snap.v1_compatible {
+            return None;
+        }
+        if !e.v1.as_ref().is_some_and(|(of, _)| *of == cur) {
+            let bytes = crate::compat::v1_torrent(&e.snap.torrent).ok()?;
+            e.v1 = Some((cur, Arc::new(bytes)));
+        }
+        e.v1_wanted = true;
+        self.companions.notify_one();
+        e.v1.as_ref().map(|(_, b)| b.clone())
+    }
+
     fn seedbox_key(&self) -> String {
         self.publisher.public().to_hex()
     }

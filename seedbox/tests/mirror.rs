@@ -70,8 +70,9 @@ async fn wait_seeding_current(d: &Daemon, name: &str) {
     loop {
         let snap = d.shared().snapshot();
         let c = snap.collection(name).unwrap();
-        let companion = c.torrent_v1.as_ref().expect("a v1 companion");
-        let companion = piece_core::metainfo::Metainfo::from_bytes(companion).unwrap();
+        // made and seeded once asked for, as the page does
+        let companion = d.shared().v1_torrent(name).expect("a v1 companion");
+        let companion = piece_core::metainfo::Metainfo::from_bytes(&companion).unwrap();
         let mut want = vec![
             c.info_hash_v1.clone(),
             companion.info_hashes.v1.map(|h| h.to_hex()),

@@ -98,8 +98,8 @@ fn transmission_and_aria2_download_a_collection_with_the_v1_torrent() {
         &["run", "--config", &cfg_s],
         &[("RUST_LOG", "info".to_string())],
     );
-    sb.wait_line("v1 .torrent seeded", Duration::from_secs(60), |l| {
-        l.contains("collection zines: v1 .torrent seeded")
+    sb.wait_line("version 1 published", Duration::from_secs(60), |l| {
+        l.contains("collection zines: version 1 published")
     });
 
     // Both files, from the page, as a patron's browser gets them.
@@ -109,13 +109,24 @@ fn transmission_and_aria2_download_a_collection_with_the_v1_torrent() {
         let to = laptop.join(what);
         let url = format!("http://{}:8080/c/{what}", Lan::ip(0));
         let to_s = to.to_string_lossy().into_owned();
-        let curl = lan.spawn(1, Path::new("curl"), &["-sSf", "-o", &to_s, &url], &[]);
-        let (ok, out) = curl.finish(Duration::from_secs(30));
-        assert!(ok, "curl {url}: {out:?}");
+        // (the page lists the version a moment after the log line)
+        for attempt in 1.. {
+            let curl = lan.spawn(1, Path::new("curl"), &["-sSf", "-o", &to_s, &url], &[]);
+            let (ok, out) = curl.finish(Duration::from_secs(30));
+            if ok {
+                break;
+            }
+            assert!(attempt < 30, "curl {url}: {out:?}");
+            std::thread::sleep(Duration::from_secs(1));
+        }
         to
     };
     let hybrid = fetch("zines.torrent");
     let v1 = fetch("zines.v1.torrent");
+    // The companion is seeded once its .torrent was asked for.
+    sb.wait_line("v1 .torrent seeded", Duration::from_secs(60), |l| {
+        l.contains("collection zines: v1 .torrent seeded")
+    });
     // Why the second file exists: Transmission 3.00 cannot parse the
     // hybrid (its empty `file tree` keys); the v1 one it reads.
     let show = |t: &Path| {

@@ -213,7 +213,7 @@ pub(super) async fn collection(
         "<p class=\"share\">Whole collection: <a class=\"torrent\" href=\"/c/{n}.torrent\">.torrent file</a> · \
 <a class=\"magnet\" href=\"{m}\">magnet link</a>{v1}</p>\n",
         m = esc(&c.magnet),
-        v1 = if c.torrent_v1.is_some() {
+        v1 = if c.v1_compatible {
             format!(" · <a class=\"torrent-v1\" href=\"/c/{n}.v1.torrent\" title=\"For Transmission 3 and aria2: they cannot open the one above\">.torrent for older apps</a>")
         } else {
             String::new()
@@ -274,10 +274,12 @@ fn torrent(st: &Shared, name: &str, v1: bool) -> Response {
     let Some(c) = snap.collection(name) else {
         return error(StatusCode::NOT_FOUND, "No such collection.");
     };
-    let (torrent, file) = match (v1, &c.torrent_v1) {
-        (false, _) => (&c.torrent, format!("{name}.torrent")),
-        (true, Some(t)) => (t, format!("{name}.v1.torrent")),
-        (true, None) => return error(StatusCode::NOT_FOUND, "No v1 .torrent for this collection."),
+    let (torrent, file) = match v1 {
+        false => (c.torrent.clone(), format!("{name}.torrent")),
+        true => match st.lib.v1_torrent(name) {
+            Some(t) => (t, format!("{name}.v1.torrent")),
+            None => return error(StatusCode::NOT_FOUND, "No v1 .torrent for this collection."),
+        },
     };
     let bytes = Bytes::from(torrent.as_ref().clone());
     let mut r = bytes.into_response();

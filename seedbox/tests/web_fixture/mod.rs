@@ -295,7 +295,7 @@ fn collection(
         info_hash_v2: Some(hex::encode(Sha256::digest(name.as_bytes()))),
         magnet: magnet(name),
         torrent: Arc::new(torrent_bytes(name)),
-        torrent_v1: None,
+        v1_compatible: false,
         updated,
         files,
     }
