@@ -22,7 +22,7 @@
 //! (zeros) into a `.pad` folder.
 //!
 //! The companion is seeded only once someone fetched its .torrent from the
-//! page (`Library::v1_torrent_fetched`): it is a second torrent of every
+//! page (`Library::v1_torrent`): it is a second torrent of every
 //! file in memory, which a Pi should not carry for nobody.
 
 use piece_core::bencode::{self, Encoder, Value};

@@ -38,12 +38,10 @@ struct Entry {
     /// The v1-only companion seeded beside the current version
     /// ([`crate::compat`]), with the info-hashes of the version it is of.
     companion: Option<(InfoHashes, TorrentHandle)>,
-    /// Someone fetched this collection's v1 .torrent: its companion is
-    /// seeded from then on (each one is a second torrent of every file in
-    /// memory, ~15 MiB at 10,000 files, not worth paying unasked).
-    v1_wanted: bool,
-    /// The current version's v1 .torrent once made, with the info-hashes
-    /// of the version it is of.
+    /// The v1 .torrent made when someone first fetched it, with the
+    /// info-hashes of the version it is of. Only such a version gets its
+    /// companion seeded: each one is a second torrent of every file in
+    /// memory (~15 MiB at 10,000 files), not worth paying unasked.
     v1: Option<(InfoHashes, Arc<Vec<u8>>)>,
     /// Transfer totals of earlier versions' handles (since start).
     uploaded_before: u64,
@@ -265,7 +263,6 @@ impl Shared {
                 folder: PathBuf::new(),
                 real: None,
                 companion: None,
-                v1_wanted: false,
                 v1: None,
                 uploaded_before: 0,
                 downloaded_before: 0,
@@ -357,11 +354,7 @@ impl Shared {
             let (Some(h), Some((of, torrent))) = (&e.handle, &e.v1) else {
                 continue;
             };
-            if e.companion.is_none()
-                && e.v1_wanted
-                && *of == h.info_hashes()
-                && h.progress().complete
-            {
+            if e.companion.is_none() && *of == h.info_hashes() && h.progress().complete {
                 let opts = AddOptions {
                     save_dir: Some(e.folder.clone()),
                     storage: Some(store::rooted_storage(e.folder.clone(), e.real.clone())),
@@ -486,7 +479,6 @@ impl Library for Shared {
             let bytes = crate::compat::v1_torrent(&e.snap.torrent).ok()?;
             e.v1 = Some((cur, Arc::new(bytes)));
         }
-        e.v1_wanted = true;
         self.companions.notify_one();
         e.v1.as_ref().map(|(_, b)| b.clone())
     }
